@@ -1,0 +1,151 @@
+"""``cnnexplorer``: the GUI by default, and the ``summary`` and ``run`` sub-commands.
+
+Exit codes: 0 success; 1 the architecture is invalid (a layer cannot be computed; the message names it);
+2 a bad file or bad arguments (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
+SUBCOMMANDS = ("summary", "run")
+
+
+class UsageError(Exception):
+    """Bad arguments or a bad input file: exit code 2 with a one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage on two or more lines)
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _load_target(target: str):
+    from .model import ArchitectureFileError, load
+    from .model.presets import PRESET_NAMES
+
+    if target not in PRESET_NAMES and not os.path.exists(target):
+        raise UsageError(f"{target}: no such file or preset (presets: {', '.join(PRESET_NAMES)})")
+    try:
+        return load(target)
+    except ArchitectureFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _invalid_message(arch) -> str | None:
+    info = arch.first_error
+    if info is None:
+        return None
+    return f"{arch.name}: layer {info.index} '{info.name}' ({info.type_name}) cannot be computed: {info.error}"
+
+
+def cmd_summary(args) -> int:
+    from .model import summarize
+
+    arch = _load_target(args.target)
+    summary = summarize(arch)
+    if args.format == "json":
+        text = json.dumps(summary.to_dict(), indent=2)
+    elif args.format == "markdown":
+        text = summary.to_markdown()
+    elif args.format == "csv":
+        text = summary.to_csv()
+    else:
+        text = str(summary)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    problem = _invalid_message(arch)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    arch = _load_target(args.target)
+    problem = _invalid_message(arch)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    from .engine import EngineInputError, run, save_activations
+
+    try:
+        activations = run(arch, args.input, weights=args.weights, seed=args.seed)
+        save_activations(activations, args.out)
+    except EngineInputError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    print(f"wrote {len(activations)} activations of {arch.name} to {args.out}")
+    return EXIT_OK
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnnexplorer", description="Design convolutional neural networks and see them work.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    p = sub.add_parser("summary", help="print every layer's output shape, parameters, MACs and receptive field")
+    p.add_argument("target", help="a preset name (sample-cnn, lenet5, ...) or an architecture file (ours or Keras JSON)")
+    p.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("run", help="run the model on an image or .npy array and save every layer's activation")
+    p.add_argument("target", help="a preset name or an architecture file")
+    p.add_argument("input", help="an image (PNG, JPEG, ...) or a .npy array of shape (H, W, C)")
+    p.add_argument("--out", required=True, help="the .npz file to write (one array per layer, keyed by layer name)")
+    p.add_argument("--weights", help="a .npz weights file (default: initialised from --seed)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the weight initialisation (default 0)")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnnexplorer", description="Open the CNN Explorer window. Sub-commands: "
+                                                     + ", ".join(SUBCOMMANDS) + " (cnnexplorer COMMAND --help).")
+    parser.add_argument("file", nargs="?", help="an architecture file or preset name to open")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen, save it and exit")
+    parser.add_argument("--image", metavar="IMG", help="an input image to load")
+    return parser
+
+
+def run_gui(args) -> int:
+    try:
+        from .gui.app import main as gui_main
+    except ImportError:
+        print("cnnexplorer: the window is not part of this build yet; use 'cnnexplorer summary' or "
+              "'cnnexplorer run' (see 'cnnexplorer --help')", file=sys.stderr)
+        return EXIT_OK
+    return gui_main(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = build_parser().parse_args(argv)
+            return args.func(args)
+        if argv and argv[0] in ("-h", "--help"):
+            build_parser().print_help()
+            return EXIT_OK
+        return run_gui(build_gui_parser().parse_args(argv))
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

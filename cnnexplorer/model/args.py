@@ -1,0 +1,153 @@
+"""Argument normalisers: each turns a user- or file-supplied value into the one canonical form, or raises
+:class:`LayerArgumentError` naming the argument and the value received (the Keras habit)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import LayerArgumentError
+
+# Sane maxima: large enough for any real network, small enough that arithmetic and memory estimates stay
+# meaningful and a hostile file cannot ask for absurd sizes.
+MAX_SPATIAL = 16384      # input height/width
+MAX_CHANNELS = 65536     # input channels, filters, units
+MAX_WINDOW = 1024        # kernel/pool size, stride, dilation
+MAX_PADDING = 4096
+MAX_GROUPS = 65536
+MAX_NAME_LENGTH = 128
+
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh",
+               "softplus", "softmax")
+
+Normaliser = Callable[[str, str, Any], Any]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument of a layer: its Keras name, default and normaliser.
+
+    ``kind`` tells an editor which widget fits (``int``, ``pair``, ``optional_pair``, ``padding``,
+    ``pool_padding``, ``activation``, ``bool``, ``float``); ``minimum``/``maximum`` bound numbers.
+    ``required`` arguments have no default in Keras; ``example`` is what a new layer from the palette gets.
+    """
+
+    name: str
+    kind: str
+    default: Any = None
+    required: bool = False
+    example: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+    def normalise(self, layer_type: str, value: Any) -> Any:
+        return _NORMALISERS[self.kind](self, layer_type, value)
+
+
+def _fail(layer_type: str, arg: Arg | str, value: Any, expected: str):
+    raise LayerArgumentError(layer_type, arg if isinstance(arg, str) else arg.name, value, expected)
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(arg: Arg, layer_type: str, value: Any) -> int:
+    lo, hi = int(arg.minimum if arg.minimum is not None else 1), int(arg.maximum or MAX_CHANNELS)
+    if not is_int(value) or not lo <= value <= hi:
+        _fail(layer_type, arg, value, f"an integer from {lo} to {hi:,}")
+    return value
+
+
+def _pair(arg: Arg, layer_type: str, value: Any) -> tuple[int, int]:
+    lo, hi = int(arg.minimum if arg.minimum is not None else 1), int(arg.maximum or MAX_WINDOW)
+    expected = f"an integer from {lo} to {hi:,} or a pair of them"
+    if is_int(value):
+        value = (value, value)
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(is_int(v) for v in value):
+        _fail(layer_type, arg, value, expected)
+    if not all(lo <= v <= hi for v in value):
+        _fail(layer_type, arg, value, expected)
+    return (value[0], value[1])
+
+
+def _optional_pair(arg: Arg, layer_type: str, value: Any) -> tuple[int, int] | None:
+    return None if value is None else _pair(arg, layer_type, value)
+
+
+def explicit_padding(arg: Arg, layer_type: str, value: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+    """An int ``p``, a pair ``[ph, pw]`` (symmetric) or ``[[top, bottom], [left, right]]``."""
+    expected = (f"an integer from 0 to {MAX_PADDING:,}, a pair [ph, pw] or [[top, bottom], [left, right]]")
+
+    def ok(v):
+        return is_int(v) and 0 <= v <= MAX_PADDING
+
+    if ok(value):
+        return ((value, value), (value, value))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        if all(ok(v) for v in value):
+            return ((value[0], value[0]), (value[1], value[1]))
+        if all(isinstance(v, (list, tuple)) and len(v) == 2 and all(ok(x) for x in v) for v in value):
+            return ((value[0][0], value[0][1]), (value[1][0], value[1][1]))
+    _fail(layer_type, arg, value, expected)
+
+
+def _padding(arg: Arg, layer_type: str, value: Any):
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered in ("valid", "same"):
+            return lowered
+        _fail(layer_type, arg, value, '"valid", "same", an integer, [ph, pw] or [[top, bottom], [left, right]]')
+    return explicit_padding(arg, layer_type, value)
+
+
+def _activation(arg: Arg, layer_type: str, value: Any) -> str:
+    if value is None:
+        return "linear"
+    if not isinstance(value, str) or value.lower() not in ACTIVATIONS:
+        _fail(layer_type, arg, value, "one of " + ", ".join(ACTIVATIONS))
+    return value.lower()
+
+
+def _bool(arg: Arg, layer_type: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        _fail(layer_type, arg, value, "true or false")
+    return value
+
+
+def _float(arg: Arg, layer_type: str, value: Any) -> float:
+    lo, hi = arg.minimum, arg.maximum
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        _fail(layer_type, arg, value, "a finite number")
+    # ``maximum`` is exclusive for floats whose doc says so (Dropout.rate < 1); inclusive otherwise.
+    exclusive_max = arg.doc.endswith("(exclusive maximum)")
+    if (lo is not None and value < lo) or (hi is not None and (value >= hi if exclusive_max else value > hi)):
+        bound = f"below {hi}" if exclusive_max else f"at most {hi}"
+        _fail(layer_type, arg, value, f"a number from {lo} and {bound}")
+    return float(value)
+
+
+_NORMALISERS: dict[str, Normaliser] = {
+    "int": _int,
+    "pair": _pair,
+    "optional_pair": _optional_pair,
+    "padding": _padding,
+    "explicit_padding": explicit_padding,
+    "activation": _activation,
+    "bool": _bool,
+    "float": _float,
+}
+
+
+def padding_to_json(value):
+    """The simplest JSON form of a normalised padding: ``"same"``, ``2``, ``[1, 2]`` or ``[[0, 1], [0, 1]]``."""
+    if isinstance(value, str):
+        return value
+    (t, b), (l, r) = value
+    if t == b == l == r:
+        return t
+    if t == b and l == r:
+        return [t, l]
+    return [[t, b], [l, r]]

@@ -1,0 +1,229 @@
+"""Architecture files: our versioned JSON format (normative), and real Keras JSON on load.
+
+Loading validates everything and turns any problem into one :class:`ArchitectureFileError` whose message names
+the file, the place in it (``layers[3].kernel_size``) and what was expected.  Saving is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .architecture import Architecture, check_input_shape
+from .errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
+from .layers import LAYER_TYPES, Layer, check_layer_name
+
+FORMAT = "cnnexplorer.architecture"
+VERSION = 1
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_LAYERS = 10_000
+MAX_TEXT = 10_000
+TOP_LEVEL_KEYS = ("format", "version", "name", "description", "input_shape", "layers")
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def read_json_file(path: str | os.PathLike) -> Any:
+    """Read and parse a JSON file, turning every way it can fail into an :class:`ArchitectureFileError`."""
+    where = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ArchitectureFileError(where, "", f"the file is {size:,} bytes; architecture files are at most "
+                                                   f"{MAX_FILE_BYTES:,} bytes")
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise ArchitectureFileError(where, "", "is a directory, not a file") from None
+    except FileNotFoundError:
+        raise ArchitectureFileError(where, "", "no such file") from None
+    except OSError as exc:
+        raise ArchitectureFileError(where, "", f"cannot be read ({exc.strerror or exc})") from None
+    return parse_json_bytes(data, where)
+
+
+def parse_json_bytes(data: bytes, where: str) -> Any:
+    if not data.strip():
+        raise ArchitectureFileError(where, "", "the file is empty (expected a JSON architecture)")
+    if b"\x00" in data:
+        raise ArchitectureFileError(where, "", "this is a binary file, not a JSON architecture")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ArchitectureFileError(where, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                                               f"{exc.start}); expected a JSON architecture") from None
+
+    def reject_constant(name: str):
+        raise ValueError(f"{name} is not allowed in an architecture file")
+
+    try:
+        return json.loads(text, parse_constant=reject_constant)
+    except json.JSONDecodeError as exc:
+        problem = "the file ends too early (truncated?)" if exc.pos >= len(text.rstrip()) else exc.msg
+        raise ArchitectureFileError(where, f"line {exc.lineno} column {exc.colno}",
+                                    f"not valid JSON: {problem}") from None
+    except ValueError as exc:
+        raise ArchitectureFileError(where, "", str(exc)) from None
+    except RecursionError:
+        raise ArchitectureFileError(where, "", "the JSON is nested too deeply") from None
+
+
+def _reject_non_finite(value: Any, where: str, place: str) -> None:
+    """NaN/Infinity may also arrive as huge literals (1e999 parses to inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ArchitectureFileError(where, place, f"expected a finite number, got {value}")
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _reject_non_finite(v, where, f"{place}[{i}]")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _reject_non_finite(v, where, f"{place}.{k}")
+
+
+def layer_from_config(layer_type: Any, config: dict[str, Any], where: str, place: str) -> Layer:
+    """Build one layer; a bad argument becomes an error at ``place.argument``."""
+    if not isinstance(layer_type, str):
+        raise ArchitectureFileError(where, f"{place}.type", f"expected a layer type name, got {_type_name(layer_type)}")
+    cls = LAYER_TYPES.get(layer_type)
+    if cls is None:
+        raise ArchitectureFileError(where, f"{place}.type", f"unknown layer type {layer_type!r}; expected one of "
+                                    + ", ".join(LAYER_TYPES))
+    try:
+        return cls(**config)
+    except LayerArgumentError as exc:
+        raise ArchitectureFileError(where, f"{place}.{exc.argument}",
+                                    f"expected {exc.expected}, got {json.dumps(exc.value)}") from None
+
+
+def architecture_from_dict(data: Any, where: str = "<architecture>") -> Architecture:
+    """Our own format (see the README); raises :class:`ArchitectureFileError`."""
+    if not isinstance(data, dict):
+        raise ArchitectureFileError(where, "", f"expected a JSON object at the top level, got {_type_name(data)}")
+    _reject_non_finite(data, where, "")
+    if data.get("format") != FORMAT:
+        raise ArchitectureFileError(where, "format", f"expected \"{FORMAT}\", got {json.dumps(data.get('format'))}")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ArchitectureFileError(where, "version", f"expected an integer, got {json.dumps(version)}")
+    if version != VERSION:
+        raise ArchitectureFileError(where, "version", f"version {version} is not supported (this CNN Explorer "
+                                                      f"reads version {VERSION}); a newer CNN Explorer may read it")
+    unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise ArchitectureFileError(where, unknown[0], "unknown key; expected only " + ", ".join(TOP_LEVEL_KEYS))
+    name = data.get("name", "model")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_TEXT:
+        raise ArchitectureFileError(where, "name", f"expected a non-empty string, got {json.dumps(name)[:80]}")
+    description = data.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_TEXT:
+        raise ArchitectureFileError(where, "description", f"expected a string of at most {MAX_TEXT:,} characters")
+    if "input_shape" not in data:
+        raise ArchitectureFileError(where, "input_shape", "missing; expected [height, width, channels]")
+    try:
+        input_shape = check_input_shape(data["input_shape"])
+    except LayerArgumentError as exc:
+        raise ArchitectureFileError(where, "input_shape", f"expected {exc.expected}, "
+                                                          f"got {json.dumps(data['input_shape'])}") from None
+    layers_data = data.get("layers")
+    if not isinstance(layers_data, list):
+        raise ArchitectureFileError(where, "layers", f"expected a list of layers, got {_type_name(layers_data)}")
+    if len(layers_data) > MAX_LAYERS:
+        raise ArchitectureFileError(where, "layers", f"{len(layers_data):,} layers; at most {MAX_LAYERS:,}")
+    layers: list[Layer] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(layers_data):
+        place = f"layers[{i}]"
+        if not isinstance(entry, dict):
+            raise ArchitectureFileError(where, place, f"expected a layer object, got {_type_name(entry)}")
+        if "type" not in entry:
+            raise ArchitectureFileError(where, f"{place}.type", "missing; expected a layer type such as \"Conv2D\"")
+        config = {k: v for k, v in entry.items() if k != "type"}
+        if "name" in config:
+            try:
+                check_layer_name(config["name"])
+            except LayerArgumentError as exc:
+                raise ArchitectureFileError(where, f"{place}.name", f"expected {exc.expected}, "
+                                                                    f"got {json.dumps(config['name'])}") from None
+            if config["name"] in seen:
+                raise ArchitectureFileError(where, f"{place}.name", f"duplicate layer name {config['name']!r} "
+                                                                    f"(also layers[{seen[config['name']]}])")
+            seen[config["name"]] = i
+        layers.append(layer_from_config(entry["type"], config, where, place))
+    try:
+        return Architecture(input_shape, layers, name=name, description=description)
+    except ArchitectureError as exc:  # pragma: no cover - names were checked above
+        raise ArchitectureFileError(where, "layers", str(exc)) from None
+
+
+def architecture_to_dict(arch: Architecture) -> dict[str, Any]:
+    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": arch.name}
+    if arch.description:
+        data["description"] = arch.description
+    data["input_shape"] = list(arch.input_shape)
+    data["layers"] = [{"type": layer.type_name, **layer.get_config()} for layer in arch.layers]
+    return data
+
+
+def dumps(arch: Architecture) -> str:
+    """Readable JSON: one line per top-level key and per layer."""
+    data = architecture_to_dict(arch)
+    layers = data.pop("layers")
+    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in data.items()]
+    if layers:
+        lines.append('  "layers": [')
+        lines.append(",\n".join("    " + json.dumps(layer, ensure_ascii=False) for layer in layers))
+        lines.append("  ]")
+    else:
+        lines.append('  "layers": []')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def loads(text: str | bytes, where: str = "<text>") -> Architecture:
+    data = parse_json_bytes(text.encode("utf-8") if isinstance(text, str) else text, where)
+    return architecture_from_any(data, where)
+
+
+def architecture_from_any(data: Any, where: str) -> Architecture:
+    """Our format, or Keras JSON (``class_name`` Sequential / Functional / Model)."""
+    if isinstance(data, dict) and "format" not in data and "class_name" in data:
+        from .keras_json import architecture_from_keras
+
+        return architecture_from_keras(data, where)
+    return architecture_from_dict(data, where)
+
+
+def load_architecture(path: str | os.PathLike) -> Architecture:
+    """Read our format or Keras JSON from ``path``; raises :class:`ArchitectureFileError`."""
+    return architecture_from_any(read_json_file(path), str(path))
+
+
+def save_architecture(arch: Architecture, path: str | os.PathLike) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over ``path``."""
+    write_text_atomic(Path(path), dumps(arch))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
