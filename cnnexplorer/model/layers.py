@@ -58,7 +58,7 @@ class Layer:
         if unknown:
             allowed = ", ".join(known) or "none besides name"
             raise LayerArgumentError(self.type_name, unknown[0], kwargs[unknown[0]],
-                                     f"no such argument (arguments of {self.type_name}: {allowed})")
+                                     f"one of the arguments of {self.type_name} ({allowed})")
         args: dict[str, Any] = {}
         for arg in self.ARGS:
             if arg.name in kwargs:
@@ -148,9 +148,9 @@ class Layer:
     # --- helpers --------------------------------------------------------------------------------------
     def _need_rank3(self, input_shape: Shape) -> tuple[int, int, int]:
         if len(input_shape) != 3:
-            raise ShapeError(f"{self.type_name} needs an (height, width, channels) input, but receives "
-                             f"{_shape_text(input_shape)}" + (" (after a Flatten or Dense layer)"
-                                                                if len(input_shape) == 1 else ""))
+            received = (f"a flat vector of {input_shape[0]:,} values (put it before the Flatten or Dense layer)"
+                        if len(input_shape) == 1 else f"shape {_shape_text(input_shape)}")
+            raise ShapeError(f"{self.type_name} needs a (height, width, channels) input, but receives {received}")
         return input_shape  # type: ignore[return-value]
 
 
