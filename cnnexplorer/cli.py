@@ -71,12 +71,12 @@ def cmd_run(args) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_INVALID
-    from .engine import EngineInputError, run, save_activations
+    from .engine import EngineInputError, MemoryBudgetError, run, save_activations
 
     try:
         activations = run(arch, args.input, weights=args.weights, seed=args.seed)
         save_activations(activations, args.out)
-    except EngineInputError as exc:
+    except (EngineInputError, MemoryBudgetError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None

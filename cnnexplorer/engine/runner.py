@@ -1,0 +1,310 @@
+"""The runner: executes an Architecture layer by layer on one input and keeps every layer's activation.
+
+A :class:`Runner` remembers its last run.  Running again after an edit reuses the activations of every leading
+layer whose input, arguments and weights are unchanged, so an edit at layer k computes only layers ≥ k.  A run
+can be cancelled between layers and between chunks inside a large layer, reports progress, and is refused
+before it starts when its memory estimate exceeds the budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..model import Architecture
+from ..model.architecture import LayerInfo
+from . import kernels
+from .errors import ArchitectureInvalidError, EngineInputError, MemoryBudgetError, RunCancelled
+from .weights import Weights, check_weights, classic_layer_weights, first_conv_index, init_layer_weights, \
+    load_weights, weight_key
+
+Progress = Callable[[float, int], None]
+
+
+# --- one layer ---------------------------------------------------------------------------------------
+def _pads(info: LayerInfo) -> tuple[tuple[int, int], tuple[int, int]]:
+    gh, gw = info.geometry
+    return (gh.pad_before, gh.pad_after), (gw.pad_before, gw.pad_after)
+
+
+def forward(info: LayerInfo, x: np.ndarray, w: Mapping[str, np.ndarray], tick=None) -> np.ndarray:
+    """Compute one layer.  ``w`` maps this layer's weight names (``kernel``, ``bias``, ...) to arrays."""
+    layer, t = info.layer, info.type_name
+    if t == "Conv2D":
+        y = kernels.conv2d(x, w["kernel"], w.get("bias"), layer.strides, _pads(info), layer.dilation_rate,
+                           layer.groups, tick=tick)
+        return kernels.activation(y, layer.activation)
+    if t == "DepthwiseConv2D":
+        y = kernels.depthwise_conv2d(x, w["kernel"], w.get("bias"), layer.strides, _pads(info),
+                                     layer.dilation_rate, tick=tick)
+        return kernels.activation(y, layer.activation)
+    if t == "MaxPooling2D":
+        gh, gw = info.geometry
+        return kernels.max_pool2d(x, layer.pool_size, layer.effective_strides, _pads(info), (gh.out, gw.out), tick=tick)
+    if t == "AveragePooling2D":
+        gh, gw = info.geometry
+        # Keras "same" divides by the real inputs only; explicit padding follows count_include_pad (PyTorch)
+        include = False if layer.padding == "same" else layer.count_include_pad
+        return kernels.avg_pool2d(x, layer.pool_size, layer.effective_strides, _pads(info), (gh.out, gw.out),
+                                  count_include_pad=include, tick=tick)
+    if t == "GlobalAveragePooling2D":
+        return kernels.global_avg_pool(x, layer.keepdims)
+    if t == "GlobalMaxPooling2D":
+        return kernels.global_max_pool(x, layer.keepdims)
+    if t == "ZeroPadding2D":
+        return kernels.zero_pad2d(x, layer.padding)
+    if t == "Flatten":
+        return kernels.flatten(x)
+    if t == "Dense":
+        return kernels.activation(kernels.dense(x, w["kernel"], w.get("bias"), tick=tick), layer.activation)
+    if t == "Activation":
+        return kernels.activation(x, layer.activation)
+    if t == "BatchNormalization":
+        return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["moving_mean"], w["moving_variance"],
+                                  layer.epsilon)
+    if t == "Dropout":
+        return kernels.dropout(x)
+    if t == "LocalResponseNormalization":
+        return kernels.lrn(x, layer.size, layer.alpha, layer.beta, layer.k)
+    raise NotImplementedError(f"the engine has no kernel for {t}")  # pragma: no cover - every type is covered
+
+
+# --- memory ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_bytes: int
+    activations_bytes: int
+    temporary_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.activations_bytes + self.temporary_bytes
+
+
+def _layer_temporary_bytes(info: LayerInfo) -> int:
+    out_bytes = info.memory_bytes or 0
+    if info.type_name == "Conv2D":
+        return kernels.conv2d_workspace_bytes(info.input_shape, info.weight_shapes["kernel"][0], info.layer.strides,
+                                              _pads(info), info.layer.dilation_rate, info.layer.groups) + out_bytes
+    if info.type_name == "DepthwiseConv2D":
+        return kernels.depthwise_conv2d_workspace_bytes(info.input_shape, info.weight_shapes["kernel"][0],
+                                                        info.layer.strides, _pads(info),
+                                                        info.layer.dilation_rate) + out_bytes
+    return 2 * out_bytes  # an activation function or normalisation makes one temporary of the output's size
+
+
+def estimate_memory(arch: Architecture) -> MemoryEstimate:
+    """Weights + every kept activation (and the input) + the largest temporary of any layer, in bytes."""
+    infos = arch.infer()
+    if arch.first_error is not None:
+        raise ArchitectureInvalidError(_invalid_message(arch))
+    weights = 4 * sum(info.params for info in infos)
+    size = 1
+    for d in arch.input_shape:
+        size *= d
+    activations = 4 * size + sum(info.memory_bytes for info in infos)
+    temporary = max((_layer_temporary_bytes(info) for info in infos), default=0)
+    return MemoryEstimate(weights, activations, temporary)
+
+
+def default_memory_budget() -> int:
+    """``CNNEXPLORER_MEMORY_BUDGET`` (bytes) if set, else 80% of the memory available now, else 4 GiB."""
+    env = os.environ.get("CNNEXPLORER_MEMORY_BUDGET")
+    if env:
+        return int(env)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(int(line.split()[1]) * 1024 * 0.8)
+    except OSError:
+        pass
+    return 4 * 1024 ** 3
+
+
+def _invalid_message(arch: Architecture) -> str:
+    bad = arch.first_error
+    return f"layer {bad.index} '{bad.name}' ({bad.type_name}) cannot be computed: {bad.error}"
+
+
+# --- the runner --------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """Activations in layer order (``{layer name: array}``), what was computed and how long it took."""
+
+    activations: "OrderedDict[str, np.ndarray]"
+    computed: list[int]                     # indices of layers computed by this run (the rest were reused)
+    seconds: dict[str, float] = field(default_factory=dict)  # per computed layer
+    input_array: np.ndarray | None = None
+    note: str = ""
+
+    @property
+    def reused(self) -> int:
+        return len(self.activations) - len(self.computed)
+
+
+@dataclass
+class _Entry:
+    layer_key: str
+    weights: tuple[np.ndarray, ...]  # identity-compared: a new array means new weights
+    activation: np.ndarray
+
+
+def _layer_key(info: LayerInfo) -> str:
+    return json.dumps([info.type_name, info.layer.get_config()], sort_keys=True)
+
+
+def _digest(x: np.ndarray) -> tuple:
+    return (x.shape, x.dtype.str, hashlib.blake2b(np.ascontiguousarray(x).data, digest_size=16).hexdigest())
+
+
+class Runner:
+    """Runs architectures and remembers the last run for reuse.  Thread-safe for one run at a time."""
+
+    def __init__(self, memory_budget: int | None = None):
+        self.memory_budget = memory_budget
+        self._lock = threading.Lock()
+        self._input_digest: tuple | None = None
+        self._entries: list[_Entry] = []
+        self._init_cache: dict[tuple, np.ndarray] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries = []
+            self._input_digest = None
+            self._init_cache.clear()
+
+    # weights of one layer: given ones, or initialised ones cached by (seed, classic, name, weight, shape)
+    def _layer_weights(self, info: LayerInfo, weights: Mapping[str, np.ndarray] | None, seed: int,
+                       classic: bool) -> dict[str, np.ndarray]:
+        if not info.weight_shapes:
+            return {}
+        if weights is not None:
+            return {n: weights[weight_key(info.name, n)] for n in info.weight_shapes}
+        key = (seed, classic, info.name, tuple((n, s) for n, (s, _) in info.weight_shapes.items()))
+        cached = {n: self._init_cache.get((key, n)) for n in info.weight_shapes}
+        if any(v is None for v in cached.values()):
+            made = classic_layer_weights(info) if classic else init_layer_weights(info, seed)
+            cached = {n: made[weight_key(info.name, n)] for n in info.weight_shapes}
+            for n, array in cached.items():
+                self._init_cache[(key, n)] = array
+        return cached
+
+    def run(self, arch: Architecture, x: np.ndarray, weights: Mapping[str, np.ndarray] | None = None, seed: int = 0,
+            classic_filters: bool = False, progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> RunResult:
+        """Run ``arch`` on ``x`` (H, W, C) and return every layer's activation (float32, channels-last).
+
+        ``weights`` (``{"layer/weight": array}``) default to the deterministic initialisation from ``seed``
+        (with ``classic_filters``, hand-made filters in the first Conv2D).  ``progress(fraction, layer_index)``
+        is called as work proceeds; setting ``cancel`` stops the run with :class:`RunCancelled`.
+        """
+        with self._lock:
+            return self._run(arch, x, weights, seed, classic_filters, progress, cancel)
+
+    def _run(self, arch, x, weights, seed, classic_filters, progress, cancel):
+        infos = arch.infer()
+        if arch.first_error is not None:
+            raise ArchitectureInvalidError(_invalid_message(arch))
+        x = np.asarray(x)
+        if tuple(x.shape) != tuple(arch.input_shape):
+            raise EngineInputError(f"the input has shape {tuple(x.shape)}, the model expects {arch.input_shape}")
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        if weights is not None:
+            check_weights(arch, weights)
+        budget = self.memory_budget if self.memory_budget is not None else default_memory_budget()
+        estimate = estimate_memory(arch)
+        if estimate.total_bytes > budget:
+            raise MemoryBudgetError(estimate.total_bytes, budget)
+
+        digest = _digest(x)
+        if digest != self._input_digest:
+            self._entries = []
+            self._input_digest = digest
+        first_conv = first_conv_index(arch) if classic_filters else None
+        costs = [(info.macs or 0) + (info.output_size or 0) for info in infos]
+        total_cost = float(sum(costs)) or 1.0
+        done_cost = 0.0
+
+        def check():
+            if cancel is not None and cancel.is_set():
+                raise RunCancelled("the run was cancelled")
+
+        activations: OrderedDict[str, np.ndarray] = OrderedDict()
+        computed: list[int] = []
+        seconds: dict[str, float] = {}
+        current = x
+        reusing = True
+        for info in infos:
+            check()
+            w = self._layer_weights(info, weights, seed, classic_filters and info.index == first_conv)
+            key = _layer_key(info)
+            w_tuple = tuple(w[n] for n in sorted(w))
+            entry = self._entries[info.index] if reusing and info.index < len(self._entries) else None
+            if entry is not None and entry.layer_key == key and len(entry.weights) == len(w_tuple) \
+                    and all(a is b for a, b in zip(entry.weights, w_tuple)):
+                current = entry.activation
+            else:
+                if reusing:
+                    del self._entries[info.index:]
+                    reusing = False
+                base, share = done_cost, costs[info.index]
+
+                def tick(fraction, base=base, share=share, index=info.index):
+                    check()
+                    if progress is not None:
+                        progress(min(1.0, (base + share * fraction) / total_cost), index)
+
+                started = time.perf_counter()
+                current = forward(info, current, w, tick)
+                current.flags.writeable = False
+                seconds[info.name] = time.perf_counter() - started
+                computed.append(info.index)
+                self._entries.append(_Entry(key, w_tuple, current))
+            activations[info.name] = current
+            done_cost += costs[info.index]
+            if progress is not None:
+                progress(min(1.0, done_cost / total_cost), info.index)
+        if len(self._entries) > len(infos):
+            del self._entries[len(infos):]
+        return RunResult(activations, computed, seconds, x)
+
+
+def prepare(arch: Architecture, source, fit: str = "resize"):
+    """An image path, a ``.npy`` path or an array → ``(array (H, W, C) float32, note)`` for ``arch``."""
+    from .images import prepare_input
+
+    prepared = prepare_input(source, arch.input_shape, fit=fit)
+    return prepared.array, prepared.note
+
+
+def run(arch: Architecture, x, weights=None, seed: int = 0, classic_filters: bool = False,
+        memory_budget: int | None = None) -> "OrderedDict[str, np.ndarray]":
+    """``{layer name: activation}`` in layer order for ``x`` — an (H, W, C) array, an image path or a ``.npy``.
+
+    ``weights``: a ``{"layer/weight": array}`` dict, an ``.npz`` path, or ``None`` for the deterministic
+    initialisation from ``seed``.
+    """
+    if isinstance(weights, (str, os.PathLike)):
+        where = str(weights)
+        weights = load_weights(weights)
+        check_weights(arch, weights, where)
+    if isinstance(x, (str, os.PathLike)) or isinstance(x, np.ndarray):
+        x, _note = prepare(arch, x)
+    return Runner(memory_budget).run(arch, x, weights, seed, classic_filters).activations
+
+
+def save_activations(activations: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
+    """One array per layer, keyed by layer name, in an ``.npz`` written atomically."""
+    from .weights import save_npz_atomic
+
+    save_npz_atomic(activations, path)
