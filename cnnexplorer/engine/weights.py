@@ -190,15 +190,19 @@ def load_weights(path: str | os.PathLike) -> Weights:
         raise EngineInputError(f"{where}: no such weights file" if not os.path.exists(path)
                                else f"{where}: is not a file")
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic == b"\x93NUMPY":
             raise EngineInputError(f"{where}: expected an .npz weights file (several named arrays), "
-                                   f"got a single array")
-        with data:
+                                   f"got a single .npy array")
+        if magic[:4] != b"PK\x03\x04":
+            raise EngineInputError(f"{where}: not an .npz weights file (expected a NumPy archive"
+                                   + (", got an empty file)" if not magic else ")"))
+        with np.load(path, allow_pickle=False) as data:
             out: Weights = {}
             for key in data.files:
                 array = data[key]
-                if array.dtype.kind not in "fiu" or array.dtype.kind == "c":
+                if array.dtype.kind not in "fiu":
                     raise EngineInputError(f"{where}: weight {key!r} has dtype {array.dtype}; expected numbers")
                 array = np.ascontiguousarray(array, dtype=np.float32)
                 if not np.isfinite(array).all():
@@ -208,12 +212,9 @@ def load_weights(path: str | os.PathLike) -> Weights:
     except EngineInputError:
         raise
     except ValueError as exc:
-        if "object arrays" in str(exc).lower():
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise EngineInputError(f"{where}: holds pickled objects; weights files must be plain arrays "
                                    f"(pickles are never loaded)") from None
-        if "pickled data" in str(exc).lower():
-            raise EngineInputError(f"{where}: not an .npz weights file (neither a NumPy archive nor an array; "
-                                   f"pickles are never loaded)") from None
         raise EngineInputError(f"{where}: not a readable .npz weights file ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise EngineInputError(f"{where}: not a readable .npz weights file ({exc})") from None

@@ -85,7 +85,7 @@ def test_bad_weight_files(tmp_path):
         load_weights(text)
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(EngineInputError, match="single array"):
+    with pytest.raises(EngineInputError, match="single .npy array"):
         load_weights(single)
     nan = tmp_path / "nan.npz"
     np.savez(nan, **{"conv2d/kernel": np.full((3, 3, 3, 8), np.nan, np.float32)})
