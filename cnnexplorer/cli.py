@@ -25,6 +25,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
+def one_line(message: str) -> str:
+    """Messages go to stderr as one line, whatever names a file smuggled into them."""
+    return " ".join(message.split("\n")).replace("\r", " ")
+
+
 def _load_target(target: str):
     from .model import ArchitectureFileError, load
     from .model.presets import PRESET_NAMES
@@ -60,7 +65,7 @@ def cmd_summary(args) -> int:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     problem = _invalid_message(arch)
     if problem:
-        print(problem, file=sys.stderr)
+        print(one_line(problem), file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
 
@@ -69,7 +74,7 @@ def cmd_run(args) -> int:
     arch = _load_target(args.target)
     problem = _invalid_message(arch)
     if problem:
-        print(problem, file=sys.stderr)
+        print(one_line(problem), file=sys.stderr)
         return EXIT_INVALID
     from .engine import EngineInputError, MemoryBudgetError, run, save_activations
 
@@ -141,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         return run_gui(build_gui_parser().parse_args(argv))
     except UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

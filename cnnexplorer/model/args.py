@@ -124,8 +124,8 @@ def _float(arg: Arg, layer_type: str, value: Any) -> float:
     # ``maximum`` is exclusive for floats whose doc says so (Dropout.rate < 1); inclusive otherwise.
     exclusive_max = arg.doc.endswith("(exclusive maximum)")
     if (lo is not None and value < lo) or (hi is not None and (value >= hi if exclusive_max else value > hi)):
-        bound = f"below {hi}" if exclusive_max else f"at most {hi}"
-        _fail(layer_type, arg, value, f"a number from {lo} and {bound}")
+        bound = f"{lo} ≤ {arg.name} < {hi}" if exclusive_max else f"{lo} ≤ {arg.name} ≤ {hi}"
+        _fail(layer_type, arg, value, f"a number with {bound}")
     return float(value)
 
 

@@ -6,6 +6,7 @@ the file, the place in it (``layers[3].kernel_size``) and what was expected.  Sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -77,6 +78,12 @@ def parse_json_bytes(data: bytes, where: str) -> Any:
         raise ArchitectureFileError(where, "", "the JSON is nested too deeply") from None
 
 
+def place_key(key: Any) -> str:
+    """A key as it appears in a place: plain identifiers as they are, anything else JSON-quoted (one line)."""
+    text = str(key)
+    return text if text.isidentifier() else json.dumps(text)
+
+
 def _reject_non_finite(value: Any, where: str, place: str) -> None:
     """NaN/Infinity may also arrive as huge literals (1e999 parses to inf)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -86,7 +93,7 @@ def _reject_non_finite(value: Any, where: str, place: str) -> None:
             _reject_non_finite(v, where, f"{place}[{i}]")
     elif isinstance(value, dict):
         for k, v in value.items():
-            _reject_non_finite(v, where, f"{place}.{k}")
+            _reject_non_finite(v, where, f"{place}.{place_key(k)}" if place else place_key(k))
 
 
 def layer_from_config(layer_type: Any, config: dict[str, Any], where: str, place: str) -> Layer:
@@ -100,7 +107,7 @@ def layer_from_config(layer_type: Any, config: dict[str, Any], where: str, place
     try:
         return cls(**config)
     except LayerArgumentError as exc:
-        raise ArchitectureFileError(where, f"{place}.{exc.argument}",
+        raise ArchitectureFileError(where, f"{place}.{place_key(exc.argument)}",
                                     f"expected {exc.expected}, got {json.dumps(exc.value)}") from None
 
 
@@ -119,7 +126,7 @@ def architecture_from_dict(data: Any, where: str = "<architecture>") -> Architec
                                                       f"reads version {VERSION}); a newer CNN Explorer may read it")
     unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
     if unknown:
-        raise ArchitectureFileError(where, unknown[0], "unknown key; expected only " + ", ".join(TOP_LEVEL_KEYS))
+        raise ArchitectureFileError(where, place_key(unknown[0]), "unknown key; expected only " + ", ".join(TOP_LEVEL_KEYS))
     name = data.get("name", "model")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_TEXT:
         raise ArchitectureFileError(where, "name", f"expected a non-empty string, got {json.dumps(name)[:80]}")
@@ -212,12 +219,29 @@ def save_architecture(arch: Architecture, path: str | os.PathLike) -> None:
     write_text_atomic(Path(path), dumps(arch))
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def target_mode(path: Path) -> int:
+    """The permissions a save should leave: the existing file's, or the usual ``0o666 & ~umask``."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, binary: bool = False):
+    """Write to a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        os.fchmod(fd, target_mode(path))
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -227,3 +251,8 @@ def write_text_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_writer(path) as f:
+        f.write(text)

@@ -9,6 +9,7 @@ from typing import Any
 
 from .architecture import Architecture, check_input_shape
 from .errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
+from .files import place_key
 from .layers import LAYER_TYPES, Layer
 
 # Keras class → (our class, the Keras config keys we read)
@@ -39,6 +40,8 @@ _SKIPPED_IF_NULL = ("strides", "groups", "keepdims")
 class _Reader:
     def __init__(self, where: str):
         self.where = where
+        self.layers: list[Layer] = []
+        self.positive_axes: list[tuple[str, int, int]] = []  # (place, layer index, axis)
 
     def fail(self, place: str, problem: str):
         raise ArchitectureFileError(self.where, place, problem)
@@ -77,8 +80,13 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
                 kwargs[key] = _activation_name(config[key]) if key == "activation" else config[key]
         if class_name == "BatchNormalization":
             axis = config.get("axis", -1)
-            if axis not in (-1, 3, [-1], [3]):
+            if isinstance(axis, list) and len(axis) == 1:
+                axis = axis[0]
+            if not isinstance(axis, int) or isinstance(axis, bool) or axis == 0 or axis < -1:
                 reader.fail(f"{place}.config.axis", f"only the channels axis (-1) is supported, got {json.dumps(axis)}")
+            # tf.keras 2 writes the last axis as a positive number counting the batch axis ([3] after a
+            # convolution, [1] after Dense); it is checked against the input rank once the shapes are known
+            reader.positive_axes.append((place, len(reader.layers), axis))
         if class_name == "Dropout" and config.get("noise_shape") not in (None,):
             pass  # noise_shape only matters while training
     elif class_name == "ReLU":
@@ -102,7 +110,7 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
     try:
         return LAYER_TYPES[our_type](name=name, **kwargs)
     except LayerArgumentError as exc:
-        key = exc.argument
+        key = place_key(exc.argument)
         reader.fail(f"{place}.config.{key}", f"expected {exc.expected}, got {json.dumps(exc.value)}")
 
 
@@ -159,7 +167,7 @@ def architecture_from_keras(data: dict[str, Any], where: str) -> Architecture:
     input_shape: tuple[int, ...] | None = None
     if config.get("build_input_shape") is not None:
         input_shape = _input_shape_from(config["build_input_shape"], reader, "config.build_input_shape")
-    layers: list[Layer] = []
+    layers = reader.layers
     previous: str | None = None
     for i, entry in enumerate(entries):
         place = f"config.layers[{i}]"
@@ -189,6 +197,13 @@ def architecture_from_keras(data: dict[str, Any], where: str) -> Architecture:
     if input_shape is None:
         reader.fail("config", "the model has no input shape (no InputLayer, batch_input_shape or build_input_shape)")
     try:
-        return Architecture(input_shape, layers, name=name)
+        arch = Architecture(input_shape, layers, name=name)
     except ArchitectureError as exc:
         reader.fail("config.layers", str(exc))
+    infos = arch.infer()
+    for place, index, axis in reader.positive_axes:
+        received = infos[index].input_shape
+        if axis != -1 and received is not None and axis != len(received):
+            reader.fail(f"{place}.config.axis", f"only the channels axis is supported: axis {axis} of an input of "
+                                                f"shape (None, {', '.join(map(str, received))}) is not the last axis")
+    return arch
