@@ -9,7 +9,6 @@ the core (``LayerInfo.weight_shapes``), never from here.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..model import Architecture
 from ..model.architecture import LayerInfo
+from ..model.files import atomic_writer
 from .errors import ArchitectureInvalidError, EngineInputError
 
 Weights = dict[str, np.ndarray]
@@ -167,20 +167,8 @@ def save_weights(weights: Mapping[str, np.ndarray], path: str | os.PathLike) -> 
 
 
 def save_npz_atomic(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_writer(path, binary=True) as f:
+        np.savez(f, **arrays)
 
 
 def load_weights(path: str | os.PathLike) -> Weights:
