@@ -47,6 +47,30 @@ class AxisGeometry:
         return self.n + self.pad_before + self.pad_after - self.effective_kernel, self.stride
 
 
+    def formula(self) -> str:
+        """The output size worked out with this axis' numbers, in the course's notation.
+
+        ``floor((28 + 2·0 − 3) / 1) + 1 = 26`` for symmetric padding and no dilation; the general form
+        ``floor((n + p_top + p_bottom − d·(k − 1) − 1) / s) + 1`` otherwise; ``ceil`` in ceil mode.
+        """
+        rounding = "ceil" if self.ceil_mode else "floor"
+        if self.pad_before == self.pad_after:
+            pad = f"2·{self.pad_before}"
+        else:
+            pad = f"{self.pad_before} + {self.pad_after}"
+        if self.dilation == 1:
+            inner = f"{self.n} + {pad} − {self.kernel}"
+        else:
+            inner = f"{self.n} + {pad} − {self.dilation}·({self.kernel} − 1) − 1"
+        text = f"{rounding}(({inner}) / {self.stride}) + 1 = {self.out}"
+        numerator, denominator = self.exact_quotient
+        if numerator % denominator:
+            floor_out = numerator // denominator + 1
+            ceil_out = -(-numerator // denominator) + 1
+            text += f"  ({numerator}/{denominator} is fractional: floor gives {floor_out}, ceiling {ceil_out})"
+        return text
+
+
 def output_length(n: int, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int,
                   ceil_mode: bool = False) -> int:
     """``floor((n + p_before + p_after - d*(k-1) - 1) / s) + 1`` (ceiling instead of floor in ceil mode).

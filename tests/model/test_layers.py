@@ -163,3 +163,17 @@ def test_key_args_text():
     assert Conv2D(filters=64, kernel_size=3, padding="same", activation="relu").key_args() == \
         "64 · 3×3 · s1 · same · relu"
     assert MaxPooling2D(pool_size=3, strides=2).key_args() == "3×3 · s2 · valid"
+
+
+@pytest.mark.parametrize("input_shape, layer, expected", [
+    ((28, 28, 1), Conv2D(filters=1, kernel_size=3), "floor((28 + 2·0 − 3) / 1) + 1 = 26"),
+    ((7, 7, 1), MaxPooling2D(pool_size=2), "floor((7 + 2·0 − 2) / 2) + 1 = 3  (5/2 is fractional: floor gives 3, "
+                                           "ceiling 4)"),
+    ((7, 7, 1), MaxPooling2D(pool_size=2, ceil_mode=True), "ceil((7 + 2·0 − 2) / 2) + 1 = 4  (5/2 is fractional: "
+                                                           "floor gives 3, ceiling 4)"),
+    ((8, 8, 1), Conv2D(filters=1, kernel_size=3, strides=2, padding="same"), "floor((8 + 0 + 1 − 3) / 2) + 1 = 4"),
+    ((9, 9, 1), Conv2D(filters=1, kernel_size=3, dilation_rate=2), "floor((9 + 2·0 − 2·(3 − 1) − 1) / 1) + 1 = 5"),
+])
+def test_formula_text_is_filled_in(input_shape, layer, expected):
+    info = Architecture(input_shape, [layer]).infer()[0]
+    assert info.geometry[0].formula() == expected
