@@ -1,0 +1,528 @@
+"""The main window: palette, model stack, inspector, summary table, feature-map area, playground, status bar."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
+                               QSplitter, QTableView, QTabWidget, QUndoView, QVBoxLayout, QWidget)
+
+from ..model import (Architecture, ArchitectureError, CnnExplorerError, LayerArgumentError, load, save, summarize)
+from ..model.presets import PRESET_NAMES
+from ..model.summary import format_bytes, format_macs
+from .cards import LayerCardDelegate
+from .editor import ArchitectureEditor
+from .qt_models import LayerStackModel, PaletteModel, SummaryTableModel
+
+DEFAULT_PRESET = "sample-cnn"
+MAX_RECENT = 8
+
+
+def _settings() -> QSettings:
+    return QSettings("CNN Explorer", "cnnexplorer")
+
+
+class MainWindow(QMainWindow):
+    """CNN Explorer's window.  Automation surface: ``open_architecture``, ``open_image``, ``architecture``,
+    ``undo_stack``, the ``runFinished`` signal and the objectNames of the main widgets."""
+
+    runFinished = Signal()
+    architectureOpened = Signal(str)
+
+    def __init__(self, parent=None, preset: str | None = DEFAULT_PRESET):
+        super().__init__(parent)
+        self.setWindowTitle("CNN Explorer")
+        self.architecture = load(preset) if preset else Architecture()
+        self.undo_stack = QUndoStack(self)
+        self.editor = ArchitectureEditor(self.architecture, self.undo_stack, self)
+        self.current_path: Path | None = None
+        self.last_error: str | None = None
+        # called before discarding unsaved changes; returns True to go on (tests replace it)
+        self.confirm_discard = self._ask_discard
+
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus()
+        self.architecture.events.connect(self._on_architecture_event)
+        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.editor.failed.connect(self.show_error)
+        self.setAcceptDrops(True)
+        self._restore_settings()
+        self._update_title()
+        self._update_totals()
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(60_000)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self._autosave_timer.start()
+
+    # --- construction ---------------------------------------------------------------------------------
+    def _build_widgets(self):
+        self.palette_model = PaletteModel(self)
+        self.palette_view = QListView(objectName="layerPalette")
+        self.palette_view.setModel(self.palette_model)
+        self.palette_view.setDragEnabled(True)
+        self.palette_view.setDragDropMode(QAbstractItemView.DragOnly)
+        self.palette_view.setDefaultDropAction(Qt.CopyAction)
+        self.palette_view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.palette_view.setMinimumWidth(180)
+        self.palette_view.activated.connect(self._palette_activated)
+        self.palette_view.setToolTip("Drag a layer onto the model, or double-click / Enter to add it after the "
+                                     "selected layer")
+
+        self.stack_model = LayerStackModel(self.editor, self)
+        self.stack_view = QListView(objectName="modelStack")
+        self.stack_view.setModel(self.stack_model)
+        self.stack_view.setItemDelegate(LayerCardDelegate(self.stack_view))
+        self.stack_view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.stack_view.setDragDropMode(QAbstractItemView.DragDrop)
+        self.stack_view.setDefaultDropAction(Qt.MoveAction)
+        self.stack_view.setDragEnabled(True)
+        self.stack_view.setAcceptDrops(True)
+        self.stack_view.setDropIndicatorShown(True)
+        self.stack_view.setEditTriggers(QAbstractItemView.EditKeyPressed)
+        self.stack_view.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.stack_view.customContextMenuRequested.connect(self._stack_context_menu)
+        self.stack_view.setMinimumWidth(280)
+        self.stack_view.selectionModel().currentChanged.connect(self._stack_current_changed)
+
+        try:
+            from .inspector import LayerInspector
+
+            self.inspector = LayerInspector(self.editor)
+        except ImportError:  # pragma: no cover - the inspector ships with the window
+            self.inspector = QLabel("Inspector unavailable", objectName="layerInspector")
+        self.inspector.setObjectName("layerInspector")
+
+        self.summary_model = SummaryTableModel(self.architecture, self)
+        self.summary_view = QTableView(objectName="summaryTable")
+        self.summary_view.setModel(self.summary_model)
+        self.summary_view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.summary_view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.summary_view.verticalHeader().setVisible(False)
+        self.summary_view.horizontalHeader().setStretchLastSection(True)
+        self.summary_view.setAlternatingRowColors(True)
+        self.summary_view.selectionModel().currentRowChanged.connect(self._summary_current_changed)
+        self.summary_model.modelReset.connect(self.summary_view.resizeColumnsToContents)
+        self.summary_view.resizeColumnsToContents()
+
+        self.feature_maps = QWidget(objectName="featureMaps")
+        maps_layout = QVBoxLayout(self.feature_maps)
+        self.image_view = QLabel(objectName="imageView")
+        self.image_view.setAlignment(Qt.AlignCenter)
+        self.image_view.setText("Feature maps of the selected layer are drawn here once an image is loaded "
+                                "(Image ▸ Open arrives with the feature-map milestone).")
+        self.image_view.setWordWrap(True)
+        maps_layout.addWidget(self.image_view)
+
+        self.playground = QWidget(objectName="convPlayground")
+        playground_layout = QVBoxLayout(self.playground)
+        note = QLabel("The convolution and pooling playground arrives with its own milestone.")
+        note.setWordWrap(True)
+        playground_layout.addWidget(note)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.summary_view, "Summary")
+        self.tabs.addTab(self.playground, "Playground")
+
+        self.middle_split = QSplitter(Qt.Vertical)
+        self.middle_split.addWidget(self.stack_view)
+        self.middle_split.addWidget(self.inspector)
+        self.middle_split.setStretchFactor(0, 3)
+        self.middle_split.setStretchFactor(1, 2)
+
+        self.right_split = QSplitter(Qt.Vertical)
+        self.right_split.addWidget(self.feature_maps)
+        self.right_split.addWidget(self.tabs)
+        self.right_split.setStretchFactor(0, 1)
+        self.right_split.setStretchFactor(1, 1)
+
+        self.main_split = QSplitter(Qt.Horizontal)
+        self.main_split.addWidget(self.palette_view)
+        self.main_split.addWidget(self.middle_split)
+        self.main_split.addWidget(self.right_split)
+        self.main_split.setStretchFactor(0, 0)
+        self.main_split.setStretchFactor(1, 1)
+        self.main_split.setStretchFactor(2, 2)
+        self.main_split.setSizes([190, 380, 650])
+        self.setCentralWidget(self.main_split)
+
+        self.totals_label = QLabel(objectName="totalsLabel")
+        self.statusBar().addPermanentWidget(self.totals_label)
+        self.setMinimumSize(900, 560)
+        self.resize(1280, 800)
+
+    def _action(self, text, slot, shortcut=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self):
+        self.new_action = self._action("&New", self.new_architecture, QKeySequence.New)
+        self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.Open)
+        self.save_action = self._action("&Save", self.save, QKeySequence.Save)
+        self.save_as_action = self._action("Save &As…", self.save_as, QKeySequence.SaveAs)
+        self.revert_action = self._action("&Revert", self.revert)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit)
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.delete_action = self._action("&Delete layer", self.delete_selected, QKeySequence.Delete)
+        self.delete_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.stack_view.addAction(self.delete_action)
+        self.duplicate_action = self._action("D&uplicate layer", self.duplicate_selected, "Ctrl+D")
+        self.move_up_action = self._action("Move layer &up", lambda: self.move_selected(-1), "Alt+Up")
+        self.move_down_action = self._action("Move layer do&wn", lambda: self.move_selected(1), "Alt+Down")
+        self.rename_action = self._action("Re&name layer…", self.rename_selected, "F2")
+        self.history_action = self._action("&History", self.show_history)
+
+    def _build_menus(self):
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_action)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.presets_menu = file_menu.addMenu("&Presets")
+        for name in PRESET_NAMES:
+            total = summarize(load(name)).total_params
+            action = self.presets_menu.addAction(f"{name}  ({total:,} params)")
+            action.setData(name)
+            action.triggered.connect(lambda checked=False, n=name: self.open_architecture(n))
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addAction(self.revert_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        for action in (self.undo_action, self.redo_action, None, self.delete_action, self.duplicate_action,
+                       self.move_up_action, self.move_down_action, self.rename_action, None, self.history_action):
+            edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
+        self._refresh_recent_menu()
+
+    # --- selection ------------------------------------------------------------------------------------
+    def selected_row(self) -> int | None:
+        index = self.stack_view.currentIndex()
+        return index.row() if index.isValid() and index.row() < len(self.architecture) else None
+
+    def select_row(self, row: int | None):
+        if row is None or not 0 <= row < len(self.architecture):
+            self.stack_view.setCurrentIndex(self.stack_model.index(-1))
+            self.stack_view.clearSelection()
+            self._set_inspector(None)
+            return
+        self.stack_view.setCurrentIndex(self.stack_model.index(row))
+
+    def _stack_current_changed(self, current, previous):
+        row = current.row() if current.isValid() else None
+        self._set_inspector(row)
+        if row is not None:
+            summary_index = self.summary_model.index(row, 0)
+            if self.summary_view.currentIndex().row() != row:
+                self.summary_view.setCurrentIndex(summary_index)
+
+    def _summary_current_changed(self, current, previous):
+        row = current.row()
+        if 0 <= row < len(self.architecture) and self.selected_row() != row:
+            self.stack_view.setCurrentIndex(self.stack_model.index(row))
+
+    def _set_inspector(self, row):
+        if hasattr(self.inspector, "set_current"):
+            self.inspector.set_current(row)
+
+    # --- edits ----------------------------------------------------------------------------------------
+    def _palette_activated(self, index):
+        type_name = self.palette_model.data(index)
+        row = self.selected_row()
+        target = len(self.architecture) if row is None else row + 1
+        self.editor.insert_type(target, type_name)
+        self.select_row(target)
+
+    def delete_selected(self):
+        row = self.selected_row()
+        if row is not None:
+            self.editor.remove_layer(row)
+            self.select_row(min(row, len(self.architecture) - 1) if len(self.architecture) else None)
+
+    def duplicate_selected(self):
+        row = self.selected_row()
+        if row is not None:
+            self.editor.duplicate_layer(row)
+            self.select_row(row + 1)
+
+    def move_selected(self, step: int):
+        row = self.selected_row()
+        if row is not None and 0 <= row + step < len(self.architecture):
+            self.editor.move_layer(row, row + step)
+            self.select_row(row + step)
+
+    def rename_selected(self):
+        row = self.selected_row()
+        if row is not None:
+            self.stack_view.edit(self.stack_model.index(row))
+
+    def _stack_context_menu(self, pos):
+        index = self.stack_view.indexAt(pos)
+        if not index.isValid():
+            return
+        self.stack_view.setCurrentIndex(index)
+        menu = QMenu(self)
+        for action in (self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action,
+                       self.rename_action):
+            menu.addAction(action)
+        menu.popup(self.stack_view.viewport().mapToGlobal(pos))
+
+    def show_history(self):
+        view = QUndoView(self.undo_stack)
+        view.setWindowTitle("Edit history — CNN Explorer")
+        view.setAttribute(Qt.WA_DeleteOnClose)
+        view.resize(320, 400)
+        view.show()
+        self._history_view = view
+
+    # --- the core changed -----------------------------------------------------------------------------
+    def _on_architecture_event(self, event):
+        self._update_totals()
+        if event.kind in ("reset", "name"):
+            self._update_title()
+
+    def _update_totals(self):
+        s = summarize(self.architecture)
+        text = (f"Total params: {s.total_params:,}  ·  Trainable: {s.trainable_params:,}  ·  "
+                f"MACs: {s.total_macs:,} ({format_macs(s.total_macs)})  ·  "
+                f"Activations: {format_bytes(s.activation_bytes)}")
+        if s.errors:
+            first = s.errors[0]
+            text = f"⚠ {first.name}: {first.error}  ·  " + text
+        self.totals_label.setText(text)
+
+    def _update_title(self, *_):
+        name = self.current_path.name if self.current_path else self.architecture.name
+        self.setWindowTitle(f"{name}[*] — CNN Explorer")
+        self.setWindowModified(not self.undo_stack.isClean())
+
+    # --- files ----------------------------------------------------------------------------------------
+    def show_error(self, message: str):
+        """Show an error without blocking (no nested event loop): a window-modal box opened with ``open()``."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 10_000)
+        box = QMessageBox(QMessageBox.Warning, "CNN Explorer", message, QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+        self._error_box = box
+
+    def _ask_discard(self) -> bool:
+        if self.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes",
+                                      f"“{self.architecture.name}” has unsaved changes. Discard them?",
+                                      QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+                                      QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def _may_discard(self) -> bool:
+        return self.undo_stack.isClean() or bool(self.confirm_discard())
+
+    def open_architecture(self, path_or_preset_name) -> bool:
+        """Open a preset or a file (ours or Keras JSON).  On failure the error is shown, the current model is
+        kept, and False is returned."""
+        target = str(path_or_preset_name)
+        try:
+            new = load(target)
+        except (CnnExplorerError, OSError, ValueError) as exc:
+            self.show_error(str(exc))
+            return False
+        if not self._may_discard():
+            return False
+        is_preset = target in PRESET_NAMES and not os.path.exists(target)
+        self.editor.replace_architecture(new, f"Open {target}")
+        self.undo_stack.clear()
+        self.current_path = None if is_preset else Path(target).resolve()
+        if self.current_path:
+            self._add_recent(self.current_path)
+        self._update_title()
+        self.select_row(0 if len(self.architecture) else None)
+        self.statusBar().showMessage(f"Opened {target}", 5000)
+        self.last_error = None
+        self.architectureOpened.emit(target)
+        return True
+
+    def new_architecture(self):
+        if not self._may_discard():
+            return
+        self.editor.replace_architecture(Architecture((28, 28, 1), name="untitled"), "New")
+        self.undo_stack.clear()
+        self.current_path = None
+        self._update_title()
+        self.select_row(None)
+
+    def open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open architecture", str(self._last_folder()),
+                                              "Architectures (*.json);;All files (*)")
+        if path:
+            self.open_architecture(path)
+
+    def save(self) -> bool:
+        if self.current_path is None:
+            return self.save_as()
+        return self.save_to(self.current_path)
+
+    def save_as(self) -> bool:
+        suggestion = str(self._last_folder() / f"{self.architecture.name}.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save architecture", suggestion, "Architectures (*.json)")
+        return self.save_to(Path(path)) if path else False
+
+    def save_to(self, path) -> bool:
+        path = Path(path)
+        try:
+            save(self.architecture, path)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot save ({exc.strerror or exc})")
+            return False
+        self.current_path = path.resolve()
+        self.undo_stack.setClean()
+        self._add_recent(self.current_path)
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def revert(self):
+        if self.current_path is not None:
+            self.undo_stack.setClean() if False else None
+            path = self.current_path
+            if self.confirm_discard():
+                try:
+                    new = load(path)
+                except CnnExplorerError as exc:
+                    self.show_error(str(exc))
+                    return
+                self.editor.replace_architecture(new, f"Revert to {path.name}")
+                self.undo_stack.clear()
+                self._update_title()
+
+    # recent files
+    def _recent(self) -> list[str]:
+        value = _settings().value("recentFiles", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _add_recent(self, path: Path):
+        recent = [str(path)] + [p for p in self._recent() if p != str(path)]
+        _settings().setValue("recentFiles", recent[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self):
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda checked=False, p=path: self.open_architecture(p))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def _last_folder(self) -> Path:
+        return self.current_path.parent if self.current_path else Path.home()
+
+    # dropping a file on the window opens it
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_architecture(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    # autosave and recovery
+    @staticmethod
+    def autosave_path() -> Path:
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home())
+        return folder / "autosave.json"
+
+    def autosave(self):
+        if self.undo_stack.isClean():
+            return
+        path = self.autosave_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save(self.architecture, path)
+        except OSError:
+            pass
+
+    def offer_recovery(self) -> bool:
+        """After a crash the autosave is still there: offer it (non-blocking)."""
+        path = self.autosave_path()
+        if not path.exists():
+            return False
+        box = QMessageBox(QMessageBox.Question, "Recover unsaved work",
+                          "CNN Explorer did not close cleanly. Recover the model you were editing?",
+                          QMessageBox.Yes | QMessageBox.No, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+
+        def answered(button):
+            if box.standardButton(button) == QMessageBox.Yes:
+                self.recover_autosave()
+            else:
+                path.unlink(missing_ok=True)
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        self._recovery_box = box
+        return True
+
+    def recover_autosave(self) -> bool:
+        path = self.autosave_path()
+        try:
+            new = load(path)
+        except CnnExplorerError as exc:
+            self.show_error(f"the autosaved model cannot be recovered: {exc}")
+            return False
+        self.editor.replace_architecture(new, "Recover autosave")
+        path.unlink(missing_ok=True)
+        return True
+
+    # settings
+    def _restore_settings(self):
+        settings = _settings()
+        for key, splitter in (("mainSplit", self.main_split), ("middleSplit", self.middle_split),
+                              ("rightSplit", self.right_split)):
+            state = settings.value(key)
+            if state is not None:
+                splitter.restoreState(state)
+        geometry = settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def _save_settings(self):
+        settings = _settings()
+        settings.setValue("mainSplit", self.main_split.saveState())
+        settings.setValue("middleSplit", self.middle_split.saveState())
+        settings.setValue("rightSplit", self.right_split.saveState())
+        settings.setValue("geometry", self.saveGeometry())
+
+    def closeEvent(self, event):
+        if not self._may_discard():
+            event.ignore()
+            return
+        self._save_settings()
+        self.autosave_path().unlink(missing_ok=True)
+        event.accept()
+
+    # automation surface for the feature-map milestone
+    def open_image(self, path) -> bool:
+        """Load an input image.  The feature-map view arrives with its own milestone; until then this says so."""
+        self.show_error("Images and feature maps are not part of this build yet")
+        return False
+
+    def edit_failed(self, exc: Exception):
+        if isinstance(exc, (LayerArgumentError, ArchitectureError)):
+            self.show_error(str(exc))
