@@ -88,17 +88,27 @@ class SetInputShapeCommand(QUndoCommand):
 
 
 class ReplaceArchitectureCommand(QUndoCommand):
-    """Loading a preset or a file, or New: the whole content changes as one step."""
+    """Loading a preset or a file, or New: the whole content changes as one step.
 
-    def __init__(self, arch: Architecture, new: Architecture, text: str):
+    ``on_change(tag)`` is called after redo with ``new_tag`` and after undo with ``old_tag`` (the window uses it
+    to restore the file path that goes with each content).
+    """
+
+    def __init__(self, arch: Architecture, new: Architecture, text: str, old_tag=None, new_tag=None,
+                 on_change=None):
         super().__init__(text)
         self.arch, self.old, self.new = arch, arch.copy(), new.copy()
+        self.old_tag, self.new_tag, self.on_change = old_tag, new_tag, on_change
 
     def redo(self):
         self.arch.reset(self.new)
+        if self.on_change:
+            self.on_change(self.new_tag)
 
     def undo(self):
         self.arch.reset(self.old)
+        if self.on_change:
+            self.on_change(self.old_tag)
 
 
 class ArchitectureEditor(QObject):
@@ -156,5 +166,5 @@ class ArchitectureEditor(QObject):
         if shape != self.arch.input_shape:
             self.undo_stack.push(SetInputShapeCommand(self.arch, shape))
 
-    def replace_architecture(self, new: Architecture, text: str) -> None:
-        self.undo_stack.push(ReplaceArchitectureCommand(self.arch, new, text))
+    def replace_architecture(self, new: Architecture, text: str, old_tag=None, new_tag=None, on_change=None) -> None:
+        self.undo_stack.push(ReplaceArchitectureCommand(self.arch, new, text, old_tag, new_tag, on_change))

@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
         self.palette_view.setDragDropMode(QAbstractItemView.DragOnly)
         self.palette_view.setDefaultDropAction(Qt.CopyAction)
         self.palette_view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.palette_view.setMinimumWidth(180)
+        self.palette_view.setMinimumWidth(230)
         self.palette_view.activated.connect(self._palette_activated)
         self.palette_view.setToolTip("Drag a layer onto the model, or double-click / Enter to add it after the "
                                      "selected layer")
@@ -146,7 +146,8 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(0, 0)
         self.main_split.setStretchFactor(1, 1)
         self.main_split.setStretchFactor(2, 2)
-        self.main_split.setSizes([190, 380, 650])
+        self.main_split.setSizes([230, 400, 650])
+        self.middle_split.setSizes([330, 470])
         self.setCentralWidget(self.main_split)
 
         self.totals_label = QLabel(objectName="totalsLabel")
@@ -345,11 +346,13 @@ class MainWindow(QMainWindow):
         if not self._may_discard():
             return False
         is_preset = target in PRESET_NAMES and not os.path.exists(target)
-        self.editor.replace_architecture(new, f"Open {target}")
-        self.undo_stack.clear()
-        self.current_path = None if is_preset else Path(target).resolve()
-        if self.current_path:
-            self._add_recent(self.current_path)
+        path = None if is_preset else Path(target).resolve()
+        # one undoable step: undo gives back the previous model (and its file path)
+        self.editor.replace_architecture(new, f"Open {'preset ' if is_preset else ''}{Path(target).name}",
+                                         old_tag=self.current_path, new_tag=path, on_change=self._set_path)
+        self.undo_stack.setClean()
+        if path:
+            self._add_recent(path)
         self._update_title()
         self.select_row(0 if len(self.architecture) else None)
         self.statusBar().showMessage(f"Opened {target}", 5000)
@@ -357,13 +360,16 @@ class MainWindow(QMainWindow):
         self.architectureOpened.emit(target)
         return True
 
+    def _set_path(self, path):
+        self.current_path = path
+        self._update_title()
+
     def new_architecture(self):
         if not self._may_discard():
             return
-        self.editor.replace_architecture(Architecture((28, 28, 1), name="untitled"), "New")
-        self.undo_stack.clear()
-        self.current_path = None
-        self._update_title()
+        self.editor.replace_architecture(Architecture((28, 28, 1), name="untitled"), "New",
+                                         old_tag=self.current_path, new_tag=None, on_change=self._set_path)
+        self.undo_stack.setClean()
         self.select_row(None)
 
     def open_dialog(self):
@@ -397,18 +403,18 @@ class MainWindow(QMainWindow):
         return True
 
     def revert(self):
-        if self.current_path is not None:
-            self.undo_stack.setClean() if False else None
-            path = self.current_path
-            if self.confirm_discard():
-                try:
-                    new = load(path)
-                except CnnExplorerError as exc:
-                    self.show_error(str(exc))
-                    return
-                self.editor.replace_architecture(new, f"Revert to {path.name}")
-                self.undo_stack.clear()
-                self._update_title()
+        """Reload the file from disk (undoable)."""
+        if self.current_path is None or not self._may_discard():
+            return
+        path = self.current_path
+        try:
+            new = load(path)
+        except CnnExplorerError as exc:
+            self.show_error(str(exc))
+            return
+        self.editor.replace_architecture(new, f"Revert to {path.name}", old_tag=path, new_tag=path,
+                                         on_change=self._set_path)
+        self.undo_stack.setClean()
 
     # recent files
     def _recent(self) -> list[str]:

@@ -44,7 +44,7 @@ def format_shape(shape: tuple[int, ...] | None, batch: bool = True) -> str:
     if shape is None:
         return "?"
     dims = (["None"] if batch else []) + [str(d) for d in shape]
-    return "(" + ", ".join(dims) + ")"
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def format_rf(rf: tuple[int, int] | None) -> str:

@@ -280,3 +280,24 @@ def test_screenshot_command_writes_a_png(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_loading_a_preset_or_file_is_one_undoable_step(window, tmp_path):
+    path = tmp_path / "m.json"
+    cnnexplorer.save(cnnexplorer.load("simple-mnist"), path)
+    window.editor.set_argument(0, "filters", 3)
+    edited = window.architecture.copy()
+    assert window.open_architecture("vgg16")
+    assert not window.isWindowModified()
+    assert window.open_architecture(path)
+    assert window.current_path == path.resolve()
+    window.undo_stack.undo()
+    assert window.architecture == cnnexplorer.load("vgg16") and window.current_path is None
+    window.undo_stack.undo()
+    assert window.architecture == edited and window.isWindowModified()
+    window.undo_stack.redo()
+    window.undo_stack.redo()
+    assert window.current_path == path.resolve() and not window.isWindowModified()
+    window.editor.set_argument(0, "filters", 7)
+    window.revert()
+    assert window.architecture == cnnexplorer.load(path)
