@@ -493,11 +493,17 @@ def _pool_source(x, pool_size, strides, pads, out_hw, fill):
 def max_pool2d(x, pool_size, strides, pads, out_hw, tick=None):
     """Max pooling; padding and ceil-mode overhang never win."""
     x = _as_f32(x)
+    src = _pool_source(x, pool_size, strides, pads, out_hw, -np.inf)
+    return _pool_reduce(src, pool_size, strides, out_hw, np.maximum, tick)
+
+
+def _pool_reduce(src, pool_size, strides, out_hw, combine, tick, scale=None):
+    """Fold the kh·kw strided views of ``src`` into the output with ``combine`` (in place), by row chunks;
+    ``scale`` (Ho, Wo, 1), if given, multiplies each finished chunk."""
     kh, kw = pool_size
     sh, sw = strides
     Ho, Wo = out_hw
-    C = x.shape[2]
-    src = _pool_source(x, pool_size, strides, pads, out_hw, -np.inf)
+    C = src.shape[2]
     out = np.empty((Ho, Wo, C), dtype=_F32)
     chunks = _row_chunks(Ho, Wo * C * _ITEM * kh * kw)
     for i, (r0, r1) in enumerate(chunks):
@@ -511,7 +517,9 @@ def max_pool2d(x, pool_size, strides, pads, out_hw, tick=None):
                     np.copyto(acc, v)
                     first = False
                 else:
-                    np.maximum(acc, v, out=acc)
+                    combine(acc, v, out=acc)
+        if scale is not None:
+            acc *= scale[r0:r1]
         _tick(tick, (i + 1) / len(chunks))
     return out
 
@@ -540,23 +548,7 @@ def avg_pool2d(x, pool_size, strides, pads, out_hw, count_include_pad=True,
     ch = _window_counts(Ho, sh, kh, top, H, bottom, count_include_pad)
     cw = _window_counts(Wo, sw, kw, left, W, right, count_include_pad)
     inv = (1.0 / np.outer(ch, cw).astype(np.float64)).astype(_F32)[:, :, None]
-    out = np.empty((Ho, Wo, C), dtype=_F32)
-    chunks = _row_chunks(Ho, Wo * C * _ITEM * kh * kw)
-    for i, (r0, r1) in enumerate(chunks):
-        acc = out[r0:r1]
-        first = True
-        for ky in range(kh):
-            for kx in range(kw):
-                v = src[r0 * sh + ky:(r1 - 1) * sh + ky + 1:sh,
-                        kx:kx + (Wo - 1) * sw + 1:sw]
-                if first:
-                    np.copyto(acc, v)
-                    first = False
-                else:
-                    acc += v
-        acc *= inv[r0:r1]
-        _tick(tick, (i + 1) / len(chunks))
-    return out
+    return _pool_reduce(src, pool_size, strides, out_hw, np.add, tick, scale=inv)
 
 
 def global_avg_pool(x, keepdims=False):
