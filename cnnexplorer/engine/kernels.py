@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..model.geometry import output_length
+
 __all__ = [
     "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d",
     "global_avg_pool", "global_max_pool", "zero_pad2d", "flatten", "dense",
@@ -66,8 +68,14 @@ def _as_f32(x):
     return x
 
 
-def _out_size(n, k, s, d, before, after):
-    return (n + before + after - d * (k - 1) - 1) // s + 1
+def _conv_output_hw(H, W, kh, kw, strides, pads, dilation):
+    """Output size from the core's one output-size function; empty outputs are refused."""
+    (top, bottom), (left, right) = pads
+    Ho = output_length(H, kh, strides[0], dilation[0], top, bottom)
+    Wo = output_length(W, kw, strides[1], dilation[1], left, right)
+    if Ho <= 0 or Wo <= 0:
+        raise ValueError(f"convolution output would be empty ({Ho}x{Wo})")
+    return Ho, Wo
 
 
 def _tick(tick, frac):
@@ -138,10 +146,7 @@ def _conv_geometry(in_shape, kernel_shape, strides, pads, dilation, groups):
     (top, bottom), (left, right) = pads
     sh, sw = strides
     dh, dw = dilation
-    Ho = _out_size(H, kh, sh, dh, top, bottom)
-    Wo = _out_size(W, kw, sw, dw, left, right)
-    if Ho <= 0 or Wo <= 0:
-        raise ValueError(f"convolution output would be empty ({Ho}x{Wo})")
+    Ho, Wo = _conv_output_hw(H, W, kh, kw, strides, pads, dilation)
     return H, W, C, kh, kw, cg, F, top, left, sh, sw, dh, dw, Ho, Wo
 
 
@@ -410,8 +415,7 @@ def depthwise_conv2d_workspace_bytes(in_shape, kernel_shape, strides=(1, 1),
     H, W, C = in_shape
     kh, kw, _, M = kernel_shape
     (top, bottom), (left, right) = pads
-    Ho = _out_size(H, kh, strides[0], dilation[0], top, bottom)
-    Wo = _out_size(W, kw, strides[1], dilation[1], left, right)
+    Ho, Wo = _conv_output_hw(H, W, kh, kw, strides, pads, dilation)
     chunks = _row_chunks(Ho, Wo * C * M * _ITEM)
     rows = max(b - a for a, b in chunks)
     rows_in = (rows - 1) * strides[0] + dilation[0] * (kh - 1) + 1
@@ -432,10 +436,7 @@ def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1),
     (top, bottom), (left, right) = pads
     sh, sw = strides
     dh, dw = dilation
-    Ho = _out_size(H, kh, sh, dh, top, bottom)
-    Wo = _out_size(W, kw, sw, dw, left, right)
-    if Ho <= 0 or Wo <= 0:
-        raise ValueError(f"convolution output would be empty ({Ho}x{Wo})")
+    Ho, Wo = _conv_output_hw(H, W, kh, kw, strides, pads, dilation)
     out = np.empty((Ho, Wo, C * M), dtype=_F32)
     chunks = _row_chunks(Ho, Wo * C * M * _ITEM)
     rows_max = max(b - a for a, b in chunks)

@@ -23,7 +23,7 @@ from ..model import Architecture
 from ..model.architecture import LayerInfo
 from . import kernels
 from .errors import ArchitectureInvalidError, EngineInputError, MemoryBudgetError, RunCancelled
-from .weights import Weights, check_weights, classic_layer_weights, first_conv_index, init_layer_weights, \
+from .weights import check_weights, classic_layer_weights, first_conv_index, init_layer_weights, \
     load_weights, weight_key
 
 Progress = Callable[[float, int], None]

@@ -11,8 +11,6 @@ def main(args) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    import pyqtgraph  # noqa: F401  (imported after PySide6 so that it binds to it)
-
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

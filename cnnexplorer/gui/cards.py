@@ -22,10 +22,6 @@ class LayerCardDelegate(QStyledItemDelegate):
         metrics = QFontMetrics(option.font)
         return QSize(260, 3 * metrics.height() + 2 * self.MARGIN + 10)
 
-    def createEditor(self, parent, option, index):  # renaming in place edits only the name
-        editor = super().createEditor(parent, option, index)
-        return editor
-
     def paint(self, painter, option, index):
         info = index.data(INFO_ROLE)
         if info is None:

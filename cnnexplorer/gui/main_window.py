@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
                                QSplitter, QTableView, QTabWidget, QUndoView, QVBoxLayout, QWidget)
 
-from ..model import (Architecture, ArchitectureError, CnnExplorerError, LayerArgumentError, load, save, summarize)
+from ..model import Architecture, CnnExplorerError, load, save, summarize
 from ..model.presets import PRESET_NAMES
 from ..model.summary import format_bytes, format_macs
 from .cards import LayerCardDelegate
@@ -528,7 +528,3 @@ class MainWindow(QMainWindow):
         """Load an input image.  The feature-map view arrives with its own milestone; until then this says so."""
         self.show_error("Images and feature maps are not part of this build yet")
         return False
-
-    def edit_failed(self, exc: Exception):
-        if isinstance(exc, (LayerArgumentError, ArchitectureError)):
-            self.show_error(str(exc))

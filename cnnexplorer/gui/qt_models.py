@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, 
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from ..model import LAYER_TYPES, Architecture, LayerInfo, summarize
-from ..model.summary import format_bytes, format_count, format_macs, format_rf, format_shape
+from ..model.summary import format_bytes, format_count, format_rf, format_shape
 from .editor import ArchitectureEditor
 
 MIME_LAYER_TYPE = "application/x-cnnexplorer-layer-type"   # palette → stack: the type name (copy)

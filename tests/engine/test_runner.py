@@ -9,7 +9,7 @@ import cnnexplorer
 from cnnexplorer.engine import (ArchitectureInvalidError, EngineInputError, MemoryBudgetError, RunCancelled, Runner,
                                 estimate_memory, init_weights, reference)
 from cnnexplorer.model import (Activation, Architecture, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                               DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+                               DepthwiseConv2D, Dropout, Flatten, GlobalMaxPooling2D,
                                LocalResponseNormalization, MaxPooling2D, ZeroPadding2D)
 
 
@@ -120,10 +120,6 @@ def test_lenet5_matches_reference_end_to_end():
     slow = reference_forward(arch, x, weights)
     for got, want in zip(fast, slow):
         assert np.max(np.abs(got - want)) <= 1e-5 * max(1.0, np.max(np.abs(want)))
-
-
-class CountingRunner(Runner):
-    pass
 
 
 def test_an_edit_at_layer_k_recomputes_only_layers_from_k():
