@@ -158,6 +158,15 @@ class _Entry:
     activation: np.ndarray
 
 
+def layer_fits(info: LayerInfo, weights: Mapping[str, np.ndarray]) -> bool:
+    """Whether ``weights`` hold every weight of this layer with the right shape."""
+    for name, (shape, _) in info.weight_shapes.items():
+        array = weights.get(weight_key(info.name, name))
+        if array is None or tuple(array.shape) != tuple(shape):
+            return False
+    return True
+
+
 def _layer_key(info: LayerInfo) -> str:
     return json.dumps([info.type_name, info.layer.get_config()], sort_keys=True)
 
@@ -183,11 +192,13 @@ class Runner:
             self._init_cache.clear()
 
     # weights of one layer: given ones, or initialised ones cached by (seed, classic, name, weight, shape)
-    def _layer_weights(self, info: LayerInfo, weights: Mapping[str, np.ndarray] | None, seed: int,
+    def layer_weights(self, info: LayerInfo, weights: Mapping[str, np.ndarray] | None, seed: int,
                        classic: bool) -> dict[str, np.ndarray]:
+        """The weights ``info`` runs with: from ``weights`` when they fit the layer, else initialised (cached by
+        seed, classic, layer name and shapes, so an unchanged layer gets the same arrays and is reused)."""
         if not info.weight_shapes:
             return {}
-        if weights is not None:
+        if weights is not None and layer_fits(info, weights):
             return {n: weights[weight_key(info.name, n)] for n in info.weight_shapes}
         key = (seed, classic, info.name, tuple((n, s) for n, (s, _) in info.weight_shapes.items()))
         cached = {n: self._init_cache.get((key, n)) for n in info.weight_shapes}
@@ -200,17 +211,19 @@ class Runner:
 
     def run(self, arch: Architecture, x: np.ndarray, weights: Mapping[str, np.ndarray] | None = None, seed: int = 0,
             classic_filters: bool = False, progress: Progress | None = None,
-            cancel: threading.Event | None = None) -> RunResult:
+            cancel: threading.Event | None = None, partial_weights: bool = False) -> RunResult:
         """Run ``arch`` on ``x`` (H, W, C) and return every layer's activation (float32, channels-last).
 
         ``weights`` (``{"layer/weight": array}``) default to the deterministic initialisation from ``seed``
-        (with ``classic_filters``, hand-made filters in the first Conv2D).  ``progress(fraction, layer_index)``
-        is called as work proceeds; setting ``cancel`` stops the run with :class:`RunCancelled`.
+        (with ``classic_filters``, hand-made filters in the first Conv2D).  With ``partial_weights`` a layer whose
+        weights are missing from ``weights`` or mis-shaped is initialised instead of refused (the window keeps
+        loaded weights while the user edits).  ``progress(fraction, layer_index)`` is called as work proceeds;
+        setting ``cancel`` stops the run with :class:`RunCancelled`.
         """
         with self._lock:
-            return self._run(arch, x, weights, seed, classic_filters, progress, cancel)
+            return self._run(arch, x, weights, seed, classic_filters, progress, cancel, partial_weights)
 
-    def _run(self, arch, x, weights, seed, classic_filters, progress, cancel):
+    def _run(self, arch, x, weights, seed, classic_filters, progress, cancel, partial_weights=False):
         infos = arch.infer()
         if arch.first_error is not None:
             raise ArchitectureInvalidError(_invalid_message(arch))
@@ -219,7 +232,7 @@ class Runner:
             raise EngineInputError(f"the input has shape {tuple(x.shape)}, the model expects {arch.input_shape}")
         if x.dtype != np.float32:
             x = x.astype(np.float32)
-        if weights is not None:
+        if weights is not None and not partial_weights:
             check_weights(arch, weights)
         budget = self.memory_budget if self.memory_budget is not None else default_memory_budget()
         estimate = estimate_memory(arch)
@@ -246,7 +259,7 @@ class Runner:
         reusing = True
         for info in infos:
             check()
-            w = self._layer_weights(info, weights, seed, classic_filters and info.index == first_conv)
+            w = self.layer_weights(info, weights, seed, classic_filters and info.index == first_conv)
             key = _layer_key(info)
             w_tuple = tuple(w[n] for n in sorted(w))
             entry = self._entries[info.index] if reusing and info.index < len(self._entries) else None

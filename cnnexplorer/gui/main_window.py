@@ -6,19 +6,27 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
-                               QSplitter, QTableView, QTabWidget, QUndoView, QVBoxLayout, QWidget)
+                               QProgressBar, QSplitter, QTableView, QTabWidget, QToolButton, QUndoView, QVBoxLayout,
+                               QWidget)
 
+from ..engine.images import IMAGE_SUFFIXES, sample_images
+from ..engine.runner import save_activations
 from ..model import Architecture, CnnExplorerError, load, save, summarize
 from ..model.presets import PRESET_NAMES
 from ..model.summary import format_bytes, format_macs
 from .cards import LayerCardDelegate
 from .editor import ArchitectureEditor
+from .feature_maps import FeatureMapView
+from .live import LiveSession
 from .qt_models import LayerStackModel, PaletteModel, SummaryTableModel
+from .weights_panel import WeightsPanel
 
 DEFAULT_PRESET = "sample-cnn"
 MAX_RECENT = 8
+#: a run that takes longer than this shows progress and a Cancel button in the status bar
+PROGRESS_DELAY_MS = 300
 
 
 def _settings() -> QSettings:
@@ -29,7 +37,7 @@ class MainWindow(QMainWindow):
     """CNN Explorer's window.  Automation surface: ``open_architecture``, ``open_image``, ``architecture``,
     ``undo_stack``, the ``runFinished`` signal and the objectNames of the main widgets."""
 
-    runFinished = Signal()
+    runFinished = Signal()          # a run ended and its result (or its error) is drawn
     architectureOpened = Signal(str)
 
     def __init__(self, parent=None, preset: str | None = DEFAULT_PRESET):
@@ -42,6 +50,7 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         # called before discarding unsaved changes; returns True to go on (tests replace it)
         self.confirm_discard = self._ask_discard
+        self.session = LiveSession(self.architecture, self)
 
         self._build_widgets()
         self._build_actions()
@@ -108,14 +117,10 @@ class MainWindow(QMainWindow):
         self.summary_model.modelReset.connect(self.summary_view.resizeColumnsToContents)
         self.summary_view.resizeColumnsToContents()
 
-        self.feature_maps = QWidget(objectName="featureMaps")
-        maps_layout = QVBoxLayout(self.feature_maps)
-        self.image_view = QLabel(objectName="imageView")
-        self.image_view.setAlignment(Qt.AlignCenter)
-        self.image_view.setText("Feature maps of the selected layer are drawn here once an image is loaded "
-                                "(Image ▸ Open arrives with the feature-map milestone).")
-        self.image_view.setWordWrap(True)
-        maps_layout.addWidget(self.image_view)
+        self.feature_maps = FeatureMapView(self.session)
+        self.image_view = self.feature_maps.image_view
+        self.feature_maps.layerChosen.connect(self.select_row)
+        self.weights_panel = WeightsPanel(self.session, on_error=self.show_error)
 
         self.playground = QWidget(objectName="convPlayground")
         playground_layout = QVBoxLayout(self.playground)
@@ -125,6 +130,7 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.summary_view, "Summary")
+        self.tabs.addTab(self.weights_panel, "Weights")
         self.tabs.addTab(self.playground, "Playground")
 
         self.middle_split = QSplitter(Qt.Vertical)
@@ -136,8 +142,8 @@ class MainWindow(QMainWindow):
         self.right_split = QSplitter(Qt.Vertical)
         self.right_split.addWidget(self.feature_maps)
         self.right_split.addWidget(self.tabs)
-        self.right_split.setStretchFactor(0, 1)
-        self.right_split.setStretchFactor(1, 1)
+        self.right_split.setStretchFactor(0, 3)
+        self.right_split.setStretchFactor(1, 2)
 
         self.main_split = QSplitter(Qt.Horizontal)
         self.main_split.addWidget(self.palette_view)
@@ -146,12 +152,31 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(0, 0)
         self.main_split.setStretchFactor(1, 1)
         self.main_split.setStretchFactor(2, 2)
-        self.main_split.setSizes([230, 400, 650])
+        self.main_split.setSizes([200, 360, 720])
         self.middle_split.setSizes([330, 470])
+        self.right_split.setSizes([500, 300])
         self.setCentralWidget(self.main_split)
 
         self.totals_label = QLabel(objectName="totalsLabel")
+        self.run_label = QLabel(objectName="runLabel")
+        self.progress_bar = QProgressBar(objectName="runProgress", maximum=1000)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setFixedWidth(160)
+        self.cancel_button = QToolButton(text="Cancel", objectName="cancelRun", toolTip="Stop the running run")
+        self.cancel_button.clicked.connect(self.session.cancel)
+        for widget in (self.progress_bar, self.cancel_button):
+            widget.setVisible(False)
+            self.statusBar().addPermanentWidget(widget)
+        self.statusBar().addPermanentWidget(self.run_label)
         self.statusBar().addPermanentWidget(self.totals_label)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_DELAY_MS)
+        self._progress_timer.timeout.connect(self._show_progress)
+        self.session.runStarted.connect(self._progress_timer.start)
+        self.session.progressed.connect(self._on_progress)
+        self.session.runEnded.connect(self._on_run_ended)
+        self.session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.setMinimumSize(900, 560)
         self.resize(1280, 800)
 
@@ -184,6 +209,21 @@ class MainWindow(QMainWindow):
         self.move_down_action = self._action("Move layer do&wn", lambda: self.move_selected(1), "Alt+Down")
         self.rename_action = self._action("Re&name layer…", self.rename_selected, "F2")
         self.history_action = self._action("&History", self.show_history)
+        self.open_image_action = self._action("&Open image…", self.open_image_dialog, "Ctrl+I",
+                                              "Load a picture (or a .npy array) as the model's input")
+        self.run_action = self._action("&Run again", self.session.request_run, "F5")
+        self.cancel_action = self._action("&Cancel run", self.session.cancel, "Ctrl+.")
+        self.export_maps_action = self._action("&Feature maps (PNG)…", self.export_maps_dialog)
+        self.export_activations_action = self._action("All &activations (NPZ)…", self.export_activations_dialog)
+        self.fit_group = QActionGroup(self)
+        self.fit_actions = {}
+        for fit, text in (("resize", "&Stretch to the input size"), ("crop", "Centre-&crop, then resize")):
+            action = QAction(text, self)
+            action.setCheckable(True)
+            action.setChecked(fit == "resize")
+            action.triggered.connect(lambda checked=False, f=fit: self.session.set_fit(f))
+            self.fit_group.addAction(action)
+            self.fit_actions[fit] = action
 
     def _build_menus(self):
         bar = self.menuBar()
@@ -202,11 +242,27 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_as_action)
         file_menu.addAction(self.revert_action)
         file_menu.addSeparator()
+        self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.addAction(self.export_maps_action)
+        self.export_menu.addAction(self.export_activations_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
         for action in (self.undo_action, self.redo_action, None, self.delete_action, self.duplicate_action,
                        self.move_up_action, self.move_down_action, self.rename_action, None, self.history_action):
             edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
+        image_menu = bar.addMenu("&Image")
+        image_menu.addAction(self.open_image_action)
+        self.samples_menu = image_menu.addMenu("&Samples")
+        for label, path in sample_images().items():
+            action = self.samples_menu.addAction(label)
+            action.setData(str(path))
+            action.triggered.connect(lambda checked=False, p=path: self.open_image(p))
+        fit_menu = image_menu.addMenu("&Fit to the input")
+        fit_menu.addActions(self.fit_group.actions())
+        image_menu.addSeparator()
+        image_menu.addAction(self.run_action)
+        image_menu.addAction(self.cancel_action)
         self._refresh_recent_menu()
 
     # --- selection ------------------------------------------------------------------------------------
@@ -225,6 +281,7 @@ class MainWindow(QMainWindow):
     def _stack_current_changed(self, current, previous):
         row = current.row() if current.isValid() else None
         self._set_inspector(row)
+        self.feature_maps.show_layer(row)
         if row is not None:
             summary_index = self.summary_model.index(row, 0)
             if self.summary_view.currentIndex().row() != row:
@@ -442,9 +499,14 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event):
+        """A dropped picture (or ``.npy``) becomes the input; any other file is opened as an architecture."""
         for url in event.mimeData().urls():
             if url.isLocalFile():
-                self.open_architecture(url.toLocalFile())
+                path = url.toLocalFile()
+                if Path(path).suffix.lower() in (*IMAGE_SUFFIXES, ".npy"):
+                    self.open_image(path)
+                else:
+                    self.open_architecture(path)
                 event.acceptProposedAction()
                 return
 
@@ -521,10 +583,82 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.autosave_path().unlink(missing_ok=True)
+        self.session.shutdown()
         event.accept()
 
-    # automation surface for the feature-map milestone
+    # --- the input image and the live run ---------------------------------------------------------------
     def open_image(self, path) -> bool:
-        """Load an input image.  The feature-map view arrives with its own milestone; until then this says so."""
-        self.show_error("Images and feature maps are not part of this build yet")
-        return False
+        """Use an image (or ``.npy`` array) file as the model's input and run the model on it.  On failure the
+        error is shown, the previous image is kept, and False is returned."""
+        error = self.session.set_image(path)
+        if error:
+            self.show_error(error)
+            return False
+        self.statusBar().showMessage(f"Image {Path(path).name}: {self.session.prepared.note}", 8000)
+        return True
+
+    def open_image_dialog(self):
+        suffixes = " ".join(f"*{s}" for s in (*IMAGE_SUFFIXES, ".npy"))
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", str(self._last_folder()),
+                                              f"Images ({suffixes});;All files (*)")
+        if path:
+            self.open_image(path)
+
+    def _show_progress(self):
+        if self.session.running:
+            self.progress_bar.setVisible(True)
+            self.cancel_button.setVisible(True)
+
+    def _on_progress(self, fraction: float, index: int):
+        self.progress_bar.setValue(int(fraction * 1000))
+        infos = self.architecture.infer()
+        name = infos[index].name if 0 <= index < len(infos) else ""
+        self.progress_bar.setFormat(f"{fraction:.0%} · {name}")
+
+    def _on_run_ended(self, outcome: str):
+        self._progress_timer.stop()
+        self.progress_bar.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.progress_bar.setValue(0)
+        if outcome == "finished":
+            result = self.session.result
+            self.run_label.setText(f"Run: {self.session.last_seconds * 1000:.0f} ms, {len(result.computed)} of "
+                                   f"{len(result.activations)} layers computed")
+        elif outcome == "cancelled":
+            self.run_label.setText("Run cancelled")
+            self.feature_maps.refresh()
+        else:
+            self.run_label.setText("Run failed" if outcome == "failed" else "Run refused")
+            self.feature_maps.show_problem(self.session.error)
+        if outcome != "cancelled":
+            self.runFinished.emit()
+
+    def export_maps_dialog(self):
+        suggestion = str(self._last_folder() / f"{self.architecture.name}_maps.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Export feature maps", suggestion, "PNG images (*.png)")
+        if path:
+            self.export_feature_maps(path)
+
+    def export_feature_maps(self, path) -> bool:
+        error = self.feature_maps.export_png(path)
+        if error:
+            self.show_error(error)
+        return not error
+
+    def export_activations_dialog(self):
+        suggestion = str(self._last_folder() / f"{self.architecture.name}_activations.npz")
+        path, _ = QFileDialog.getSaveFileName(self, "Export activations", suggestion, "NumPy archives (*.npz)")
+        if path:
+            self.export_activations(path)
+
+    def export_activations(self, path) -> bool:
+        """Every computed layer's activation, keyed by layer name, in one ``.npz``."""
+        if self.session.result is None:
+            self.show_error("there are no activations to export: load an image first")
+            return False
+        try:
+            save_activations(self.session.result.activations, path)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot save ({exc.strerror or exc})")
+            return False
+        return True

@@ -1,0 +1,163 @@
+"""What the feature-map view draws, computed once here: channel levels, pages, thumbnails, bars, PNG grids.
+
+The window only places what these functions return; the PNG export and the screen use the same tiling and the
+same levels, so an exported grid looks like the view.  Colour maps arrive as lookup tables ``(256, 3) uint8``
+(the window takes them from pyqtgraph); without one, grey.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: tiles drawn at once; a 512-channel layer is shown in pages of this many
+PAGE_SIZE = 64
+GREY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+
+
+def grid_shape(n: int, aspect: float = 1.0) -> tuple[int, int]:
+    """``(rows, cols)`` for ``n`` tiles filling an area ``aspect`` times as wide as tall (square tiles)."""
+    if n <= 0:
+        return 0, 0
+    cols = min(n, max(1, math.ceil(math.sqrt(n * max(aspect, 1e-3)))))
+    rows = math.ceil(n / cols)
+    return rows, math.ceil(n / rows)
+
+
+def page_count(n_channels: int, page_size: int = PAGE_SIZE) -> int:
+    return max(1, math.ceil(n_channels / page_size))
+
+
+def page_channels(n_channels: int, page: int, page_size: int = PAGE_SIZE) -> range:
+    """The channels shown on ``page`` (0-based; clamped to the last page)."""
+    page = min(max(page, 0), page_count(n_channels, page_size) - 1)
+    return range(page * page_size, min(n_channels, (page + 1) * page_size))
+
+
+def kind_of(activation: np.ndarray) -> str:
+    """``"maps"`` for (H, W, C) outputs, ``"vector"`` for flat ones (Dense, Flatten, global pooling)."""
+    return "maps" if activation.ndim == 3 else "vector"
+
+
+def channel_levels(activation: np.ndarray, shared: bool) -> np.ndarray:
+    """``(C, 2)`` black and white levels: one range for the whole layer, or each channel's own min/max.
+
+    A flat channel (all one value) gets a range of 1 around it so it draws as one even colour."""
+    a = activation.reshape(-1, activation.shape[-1])
+    if shared:
+        lo = np.full(a.shape[1], float(a.min()) if a.size else 0.0)
+        hi = np.full(a.shape[1], float(a.max()) if a.size else 1.0)
+    else:
+        lo, hi = a.min(axis=0).astype(np.float64), a.max(axis=0).astype(np.float64)
+    flat = hi <= lo
+    lo = np.where(flat, lo - 0.5, lo)
+    hi = np.where(flat, hi + 0.5, hi)
+    return np.stack([lo, hi], axis=1)
+
+
+def colourise(values: np.ndarray, lo: float, hi: float, lut: np.ndarray | None = None) -> np.ndarray:
+    """A 2-D array → ``(H, W, 3) uint8`` through ``lut`` with ``lo`` black and ``hi`` white."""
+    lut = GREY if lut is None else np.asarray(lut, dtype=np.uint8)[:, :3]
+    scale = (len(lut) - 1) / (hi - lo) if hi > lo else 0.0
+    index = np.clip((values - lo) * scale, 0, len(lut) - 1).astype(np.intp)
+    return lut[index]
+
+
+def display_input(x: np.ndarray) -> tuple[np.ndarray, str]:
+    """The model's input as a picture: ``(H, W)`` grey or ``(H, W, 3)`` colour in [0, 1], and a caption.
+
+    Inputs that are not 1 or 3 channels show channel 0; arrays outside [0, 1] are stretched for display."""
+    channels = x.shape[-1]
+    if channels == 3:
+        picture, caption = x, "RGB"
+    else:
+        picture = x[..., 0]
+        caption = "grey" if channels == 1 else f"channel 0 of {channels}"
+    lo, hi = float(picture.min()), float(picture.max())
+    if lo < 0 or hi > 1:
+        picture = (picture - lo) / (hi - lo) if hi > lo else np.zeros_like(picture)
+        caption += f", values {lo:.3g}…{hi:.3g} stretched for display"
+    return np.ascontiguousarray(picture, dtype=np.float32), caption
+
+
+def thumbnail(activation: np.ndarray, lut: np.ndarray | None = None, size: int = 44) -> np.ndarray:
+    """A small picture of a whole layer for the overview strip, ``(size, size, 3) uint8``.
+
+    Maps: the mean over channels of the absolute activation (where the layer responds); vectors: the values
+    laid out row by row in a square."""
+    if activation.ndim == 3:
+        picture = np.abs(activation).mean(axis=2)
+    else:
+        v = activation.reshape(-1)
+        side = max(1, math.ceil(math.sqrt(v.size)))
+        picture = np.full(side * side, np.nan, dtype=np.float32)
+        picture[:v.size] = v
+        picture = picture.reshape(side, side)
+    finite = picture[np.isfinite(picture)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    rows = np.minimum((np.arange(size) * picture.shape[0]) // size, picture.shape[0] - 1)
+    cols = np.minimum((np.arange(size) * picture.shape[1]) // size, picture.shape[1] - 1)
+    small = np.nan_to_num(picture[rows][:, cols], nan=lo)
+    return colourise(small, lo, hi, lut)
+
+
+@dataclass(frozen=True)
+class Bars:
+    """A flat output drawn as bars: ``values``, whether they are probabilities (softmax), and the top ``k``."""
+
+    values: np.ndarray
+    probabilities: bool
+    top: list[tuple[int, float]]
+
+
+def bars(activation: np.ndarray, activation_name: str | None = None, k: int = 5) -> Bars:
+    """Bars for a flat output; a softmax output (or one that sums to 1 with no negatives) is probabilities."""
+    v = np.asarray(activation, dtype=np.float32).reshape(-1)
+    probabilities = activation_name == "softmax" or (
+        v.size > 1 and float(v.min()) >= 0 and abs(float(v.sum(dtype=np.float64)) - 1) < 1e-3)
+    k = min(k, v.size)
+    order = np.argsort(-v, kind="stable")[:k]
+    return Bars(v, probabilities, [(int(i), float(v[i])) for i in order])
+
+
+def kernel_tiles(kernel: np.ndarray) -> list[np.ndarray]:
+    """The first conv layer's filters as pictures in [0, 1], zero at mid-grey: ``(kh, kw, 3)`` for RGB input,
+    ``(kh, kw)`` otherwise (channel 0 for inputs that are neither 1 nor 3 channels)."""
+    tiles = []
+    for f in range(kernel.shape[3]):
+        k = kernel[:, :, :, f]
+        k = k if k.shape[2] == 3 else k[:, :, 0]
+        m = float(np.abs(k).max()) or 1.0
+        tiles.append(np.ascontiguousarray((k / m + 1) / 2, dtype=np.float32))
+    return tiles
+
+
+def feature_grid(activation: np.ndarray, shared: bool = True, lut: np.ndarray | None = None,
+                 channels: range | None = None, min_tile: int = 64, gap: int = 4, labels: bool = True):
+    """A Pillow image of ``channels`` (default: all) of an (H, W, C) activation as a numbered grid of tiles.
+
+    Tiles are scaled up by a whole factor to at least ``min_tile`` pixels; levels as :func:`channel_levels`."""
+    from PIL import Image, ImageDraw
+
+    if activation.ndim != 3:
+        raise ValueError(f"a feature-map grid needs an (H, W, C) activation, not shape {activation.shape}")
+    h, w, c = activation.shape
+    channels = range(c) if channels is None else channels
+    levels = channel_levels(activation, shared)
+    factor = max(1, math.ceil(min_tile / max(h, w)))
+    th, tw = h * factor, w * factor
+    label_h = 14 if labels else 0
+    rows, cols = grid_shape(len(channels))
+    canvas = Image.new("RGB", (cols * (tw + gap) + gap, rows * (th + gap + label_h) + gap), (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    for slot, ch in enumerate(channels):
+        r, q = divmod(slot, cols)
+        x0, y0 = gap + q * (tw + gap), gap + r * (th + gap + label_h)
+        rgb = colourise(activation[:, :, ch], *levels[ch], lut)
+        tile = np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+        canvas.paste(Image.fromarray(tile, "RGB"), (x0, y0 + label_h))
+        if labels:
+            draw.text((x0 + 1, y0), str(ch), fill=(40, 40, 40))
+    return canvas

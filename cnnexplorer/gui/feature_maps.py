@@ -1,0 +1,518 @@
+"""The feature-map view: the input as the model sees it, an overview strip of every layer, and the selected
+layer's output as a grid of numbered tiles (pyqtgraph ``ImageItem``s made once and updated with ``setImage``),
+one enlarged channel with a value read-out, or a bar chart for flat outputs.
+
+Levels, pages, thumbnails and bars come from :mod:`cnnexplorer.engine.visualize`; this module only places them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from ..engine import visualize
+from ..model.summary import format_shape
+from .live import LiveSession, LayerOutput
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+COLOUR_MAPS = ("viridis", "inferno", "magma", "cividis", "turbo", "grey")
+THUMB = 44
+
+
+def colour_map(name: str) -> pg.ColorMap:
+    if name == "grey":
+        return pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)], name="grey")
+    return pg.colormap.get(name)
+
+
+def rgb_pixmap(rgb: np.ndarray) -> QPixmap:
+    """An ``(H, W, 3) uint8`` array as a pixmap (copied, so the array may go)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w, _ = rgb.shape
+    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy())
+
+
+class _Tile(pg.ImageItem):
+    """One channel's tile; a click asks the view to enlarge it."""
+
+    def __init__(self, on_click):
+        super().__init__()
+        self.channel = -1
+        self._on_click = on_click
+
+    def mouseClickEvent(self, event):
+        if event.button() == Qt.LeftButton and self.channel >= 0:
+            event.accept()
+            self._on_click(self.channel)
+
+
+def _plain_view_box() -> pg.ViewBox:
+    box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+    box.setMouseEnabled(False, False)
+    return box
+
+
+class FeatureMapView(QWidget):
+    """Automation surface: ``show_layer(i)``, ``tile_count()``, ``shown_channels()``, ``set_page(n)``,
+    ``set_shared(b)``, ``enlarge(channel)``, ``export_png(path)``, ``mode`` and ``layerChosen(int)``."""
+
+    layerChosen = Signal(int)
+
+    def __init__(self, session: LiveSession, parent=None):
+        super().__init__(parent)
+        self.setObjectName("featureMaps")
+        self.session = session
+        self.layer_index: int | None = None
+        self.page = 0
+        self.shared = False                     # each channel its own range: structure shows even in deep layers
+        self.channel: int | None = None        # the enlarged channel
+        self.mode = "empty"                     # empty | maps | channel | bars | message
+        self._cmap = colour_map(COLOUR_MAPS[0])
+        self._lut = self._cmap.getLookupTable(nPts=256, alpha=False)
+        self._thumbs: dict[str, tuple[int, QIcon]] = {}
+        self._output: LayerOutput | None = None
+        self._levels: np.ndarray | None = None
+        self._build()
+        session.inputChanged.connect(self._show_input)
+        session.resultReady.connect(self.refresh)
+
+    # --- construction ---------------------------------------------------------------------------------
+    def _build(self):
+        # the input as the model receives it
+        self.image_view = pg.GraphicsLayoutWidget()
+        self.image_view.setObjectName("imageView")
+        self.image_view.setBackground("#f4f4f4")
+        self.image_view.setFixedSize(150, 150)
+        self.image_view.ci.setContentsMargins(2, 2, 2, 2)
+        self._input_box = _plain_view_box()
+        self.image_view.addItem(self._input_box)
+        self._input_item = pg.ImageItem()
+        self._input_box.addItem(self._input_item)
+        self.image_note = QLabel("No image yet: Image ▸ Open…, Image ▸ Samples, or drop a picture on the window.",
+                                 objectName="imageNote")
+        self.image_note.setWordWrap(True)
+        self.image_note.setMaximumWidth(150)
+        self.image_note.setStyleSheet("color: #555; font-size: 11px;")
+        input_box = QVBoxLayout()
+        input_box.setSpacing(2)
+        input_box.addWidget(self.image_view)
+        input_box.addWidget(self.image_note, 1, Qt.AlignTop)
+
+        # one thumbnail per layer
+        self.overview = QListWidget(objectName="layerOverview")
+        self.overview.setViewMode(QListWidget.IconMode)
+        self.overview.setFlow(QListWidget.LeftToRight)
+        self.overview.setWrapping(False)
+        self.overview.setMovement(QListWidget.Static)
+        self.overview.setIconSize(QSize(THUMB, THUMB))
+        self.overview.setGridSize(QSize(96, THUMB + 40))
+        self.overview.setFixedHeight(THUMB + 62)
+        self.overview.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
+        self.overview.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.overview.setTextElideMode(Qt.ElideMiddle)
+        self.overview.setStyleSheet("QListWidget { font-size: 10px; }")
+        self.overview.currentRowChanged.connect(self._overview_row_changed)
+
+        # the bar above the maps
+        self.title = QLabel(objectName="mapsTitle")
+        self.title.setStyleSheet("font-weight: 600;")
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.back_button = QToolButton(text="◀ All channels", objectName="backToGrid")
+        self.back_button.clicked.connect(self.back_to_grid)
+        self.prev_button = QToolButton(text="◀", objectName="prevPage", toolTip="Previous page of channels")
+        self.next_button = QToolButton(text="▶", objectName="nextPage", toolTip="Next page of channels")
+        self.prev_button.clicked.connect(lambda: self.set_page(self.page - 1))
+        self.next_button.clicked.connect(lambda: self.set_page(self.page + 1))
+        self.page_label = QLabel(objectName="pageLabel")
+        # bool keyword arguments to Qt constructors corrupt Py_True's refcount in PySide6 6.12: use setters
+        self.shared_button = QPushButton("Shared scale", objectName="sharedScale")
+        self.channel_button = QPushButton("Per channel", objectName="perChannelScale")
+        self.shared_button.setCheckable(True)
+        self.channel_button.setCheckable(True)
+        self.channel_button.setChecked(True)
+        for b in (self.shared_button, self.channel_button):
+            b.setToolTip("One colour scale for the whole layer, or each channel stretched to its own min…max")
+        group = QButtonGroup(self)
+        group.addButton(self.shared_button)
+        group.addButton(self.channel_button)
+        self.shared_button.toggled.connect(self.set_shared)
+        self.cmap_combo = QComboBox(objectName="colourMap")
+        self.cmap_combo.addItems(COLOUR_MAPS)
+        self.cmap_combo.currentTextChanged.connect(self.set_colour_map)
+        bar = QHBoxLayout()
+        bar.addWidget(self.back_button)
+        bar.addWidget(self.title, 1)
+        bar.addWidget(self.prev_button)
+        bar.addWidget(self.page_label)
+        bar.addWidget(self.next_button)
+        bar.addSpacing(8)
+        bar.addWidget(self.shared_button)
+        bar.addWidget(self.channel_button)
+        bar.addWidget(self.cmap_combo)
+
+        # page 0: the grid of tiles (all in one view box) and a colour bar
+        self.grid_widget = pg.GraphicsLayoutWidget()
+        self.grid_widget.setObjectName("mapsGrid")
+        self.grid_widget.setBackground("w")
+        self._grid_box = _plain_view_box()
+        self.grid_widget.addItem(self._grid_box, row=0, col=0)
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
+                                          colorMapMenu=False, pen="#888")
+        self.grid_widget.addItem(self.colour_bar, row=0, col=1)
+        self.tiles: list[_Tile] = []
+        self.tile_labels: list[pg.TextItem] = []
+        font = QFont()
+        font.setPointSize(7)
+        for _ in range(visualize.PAGE_SIZE):       # made once; updated with setImage
+            tile = _Tile(self.enlarge)
+            tile.setColorMap(self._cmap)
+            tile.setVisible(False)
+            self._grid_box.addItem(tile)
+            label = pg.TextItem(color="#fff", fill=pg.mkBrush(0, 0, 0, 140), anchor=(0, 0))
+            label.setFont(font)
+            label.setVisible(False)
+            self._grid_box.addItem(label)
+            self.tiles.append(tile)
+            self.tile_labels.append(label)
+
+        # page 1: one channel, large, with a read-out of the value under the cursor
+        self.channel_widget = pg.GraphicsLayoutWidget()
+        self.channel_widget.setObjectName("channelView")
+        self.channel_widget.setBackground("w")
+        self._channel_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.channel_widget.addItem(self._channel_box, row=0, col=0)
+        self.channel_item = pg.ImageItem()
+        self.channel_item.setColorMap(self._cmap)
+        self._channel_box.addItem(self.channel_item)
+        self.channel_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
+                                           colorMapMenu=False, pen="#888")
+        self.channel_widget.addItem(self.channel_bar, row=0, col=1)
+        self.readout = QLabel("Move the mouse over the map to read values.", objectName="valueReadout")
+        self.channel_widget.scene().sigMouseMoved.connect(self._mouse_moved)
+        channel_page = QWidget()
+        channel_layout = QVBoxLayout(channel_page)
+        channel_layout.setContentsMargins(0, 0, 0, 0)
+        channel_layout.addWidget(self.channel_widget, 1)
+        channel_layout.addWidget(self.readout)
+
+        # page 2: bars for flat outputs
+        self.bars_widget = pg.PlotWidget()
+        self.bars_widget.setObjectName("barsView")
+        self.bars_widget.setBackground("w")
+        self.bars_widget.showGrid(y=True, alpha=0.3)
+        self.bars_widget.setMouseEnabled(x=True, y=False)
+        self._bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#4c72b0", pen=None)
+        self._bars_curve = pg.PlotDataItem(pen=pg.mkPen("#4c72b0", width=1))
+        self._top_bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#dd8452", pen=None)
+        for item in (self._bars, self._bars_curve, self._top_bars):
+            self.bars_widget.addItem(item)
+        self.top_labels = []
+        for _ in range(5):
+            label = pg.TextItem(color="#333", anchor=(0.5, 1.0))
+            self.bars_widget.addItem(label)
+            self.top_labels.append(label)
+        self.top_text = QLabel(objectName="topK")
+        self.top_text.setWordWrap(True)
+        bars_page = QWidget()
+        bars_layout = QVBoxLayout(bars_page)
+        bars_layout.setContentsMargins(0, 0, 0, 0)
+        bars_layout.addWidget(self.bars_widget, 1)
+        bars_layout.addWidget(self.top_text)
+
+        # page 3: a message (no image yet, the layer cannot be computed, ...)
+        self.message_label = QLabel(objectName="mapsMessage")
+        self.message_label.setAlignment(Qt.AlignCenter)
+        self.message_label.setWordWrap(True)
+        self.message_label.setStyleSheet("color: #444; font-size: 13px; padding: 16px;")
+
+        self.stack = QStackedWidget()
+        for page in (self.grid_widget, channel_page, bars_page, self.message_label):
+            self.stack.addWidget(page)
+
+        top = QHBoxLayout()
+        top.addLayout(input_box)
+        top.addWidget(self.overview, 1, Qt.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addLayout(bar)
+        layout.addWidget(self.stack, 1)
+        self._show_message("Load an image (Image ▸ Open… or Image ▸ Samples, or drop one on the window) to see "
+                           "every layer's feature maps.")
+
+    # --- input ----------------------------------------------------------------------------------------
+    def _show_input(self):
+        prepared = self.session.prepared
+        if prepared is None:
+            self._input_item.clear()
+            self.image_note.setText(f"⚠ {self.session.input_error}" if self.session.input_error else "")
+            return
+        picture, caption = visualize.display_input(prepared.array)
+        self._input_item.setImage(picture, levels=(0, 1), autoLevels=False)
+        self._input_box.autoRange(padding=0)
+        h, w, c = prepared.array.shape
+        self.image_note.setText(f"{self.session.source_name} → {h}×{w}×{c} ({caption}). {prepared.note}")
+        self.image_note.setToolTip(prepared.note)
+
+    # --- the layer shown ------------------------------------------------------------------------------
+    def show_layer(self, index: int | None):
+        if index != self.layer_index:
+            self.page, self.channel = 0, None
+        self.layer_index = index
+        self.refresh()
+
+    def refresh(self):
+        """Draw the shown layer from the session's current result, and the overview strip."""
+        self._refresh_overview()
+        index = self.layer_index
+        if self.session.result is None:
+            if self.session.prepared is not None:
+                self._show_message(self.session.error or "Running…")
+            return
+        if index is None or index >= len(self.session.infos):
+            index = 0 if index is None else len(self.session.infos) - 1
+        if index < 0:
+            self._show_message("The model has no layers yet: drag one from the palette.")
+            return
+        output = self._output = self.session.output(index)
+        if output is None:
+            return
+        if output.activation is None:
+            self._show_message(output.message)
+            return
+        self._title(output)
+        if visualize.kind_of(output.activation) == "vector":
+            self._show_bars(output)
+        elif self.channel is not None and self.channel < output.activation.shape[2]:
+            self._show_channel(self.channel)
+        else:
+            self.channel = None
+            self._show_grid()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self.mode == "maps":
+            self._show_grid()        # the grid's columns follow the area's shape
+
+    def show_problem(self, message: str):
+        """A run failed or was refused: say why instead of showing maps that no longer match the model."""
+        if message:
+            self._show_message(message)
+
+    def _title(self, output: LayerOutput):
+        info = output.info
+        stale = "" if self.session.up_to_date else "  (out of date)"
+        self.title.setText(f"{info.name} → {format_shape(tuple(output.activation.shape), batch=False)}{stale}")
+        self.title.setToolTip(f"layer {info.index}: {info.name} ({info.type_name})")
+
+    def _show_message(self, text: str):
+        self.mode = "message"
+        self.message_label.setText(text)
+        self.stack.setCurrentIndex(3)
+        self.title.setText("")
+        for w in (self.prev_button, self.next_button, self.page_label, self.back_button):
+            w.setVisible(False)
+
+    def _set_controls(self, paging: bool, back: bool):
+        for w in (self.prev_button, self.next_button, self.page_label):
+            w.setVisible(paging)
+        self.back_button.setVisible(back)
+
+    # grid
+    def _show_grid(self):
+        act = self._output.activation
+        n = act.shape[2]
+        pages = visualize.page_count(n)
+        self.page = min(self.page, pages - 1)
+        channels = visualize.page_channels(n, self.page)
+        self._levels = visualize.channel_levels(act, self.shared)
+        h, w = act.shape[:2]
+        area = self._grid_box.size() if self.grid_widget.isVisible() else None
+        aspect = area.width() / area.height() if area is not None and area.height() > 20 else 2.0
+        rows, cols = visualize.grid_shape(len(channels), aspect * h / w)
+        gap = max(1.0, 0.08 * max(h, w))
+        for slot, (tile, label) in enumerate(zip(self.tiles, self.tile_labels)):
+            if slot < len(channels):
+                ch = channels[slot]
+                r, c = divmod(slot, cols)
+                x, y = c * (w + gap), r * (h + gap)
+                tile.channel = ch
+                tile.setImage(act[:, :, ch], levels=tuple(self._levels[ch]), autoLevels=False)
+                tile.setRect(QRectF(x, y, w, h))
+                label.setText(str(ch))
+                label.setPos(x, y)
+            else:
+                tile.channel = -1
+            tile.setVisible(slot < len(channels))
+            label.setVisible(slot < len(channels))
+        self._grid_box.setRange(QRectF(-gap / 2, -gap / 2, cols * (w + gap), rows * (h + gap)), padding=0)
+        lo, hi = (self._levels[0] if self.shared else (0.0, 1.0))
+        self.colour_bar.setLevels((float(lo), float(hi)))
+        self.colour_bar.getAxis("right").setLabel("value" if self.shared else "each channel: min → max")
+        self.page_label.setText(f"channels {channels.start}–{channels.stop - 1} of {n} · page {self.page + 1}/{pages}")
+        self.prev_button.setEnabled(self.page > 0)
+        self.next_button.setEnabled(self.page < pages - 1)
+        self._set_controls(paging=pages > 1, back=False)
+        self.mode = "maps"
+        self.stack.setCurrentIndex(0)
+
+    def tile_count(self) -> int:
+        """How many tiles are drawn now (one per channel on the current page)."""
+        return sum(t.isVisible() for t in self.tiles) if self.mode == "maps" else 0
+
+    def shown_channels(self) -> list[int]:
+        return [t.channel for t in self.tiles if t.isVisible()] if self.mode == "maps" else []
+
+    def set_page(self, page: int):
+        self.page = max(0, page)
+        self.channel = None
+        self.refresh()
+
+    def set_shared(self, shared: bool):
+        self.shared = bool(shared)
+        if self.shared_button.isChecked() != self.shared:
+            (self.shared_button if self.shared else self.channel_button).setChecked(True)
+        self.refresh()
+
+    def set_colour_map(self, name: str):
+        self._cmap = colour_map(name)
+        self._lut = self._cmap.getLookupTable(nPts=256, alpha=False)
+        for item in (*self.tiles, self.channel_item):
+            item.setColorMap(self._cmap)
+        self.colour_bar.setColorMap(self._cmap)
+        self.channel_bar.setColorMap(self._cmap)
+        if self.cmap_combo.currentText() != name:
+            self.cmap_combo.setCurrentText(name)
+        self._thumbs.clear()
+        self.refresh()
+
+    # one channel
+    def enlarge(self, channel: int):
+        self.channel = channel
+        self.refresh()
+
+    def back_to_grid(self):
+        self.channel = None
+        self.refresh()
+
+    def _show_channel(self, channel: int):
+        act = self._output.activation
+        levels = visualize.channel_levels(act, self.shared)[channel]
+        self.channel_item.setImage(act[:, :, channel], levels=tuple(levels), autoLevels=False)
+        self._channel_box.autoRange(padding=0.02)
+        self.channel_bar.setLevels(tuple(float(v) for v in levels))
+        self.title.setText(self.title.text() + f" · channel {channel}")
+        self.readout.setText("Move the mouse over the map to read values.")
+        self._set_controls(paging=False, back=True)
+        self.mode = "channel"
+        self.stack.setCurrentIndex(1)
+
+    def value_at(self, row: int, col: int) -> float | None:
+        """The enlarged channel's value at (row, col), or None outside it."""
+        act = self._output.activation if self._output is not None else None
+        if self.mode != "channel" or act is None or not (0 <= row < act.shape[0] and 0 <= col < act.shape[1]):
+            return None
+        return float(act[row, col, self.channel])
+
+    def _mouse_moved(self, scene_pos):
+        if self.mode != "channel":
+            return
+        p = self._channel_box.mapSceneToView(scene_pos)
+        row, col = int(np.floor(p.y())), int(np.floor(p.x()))
+        value = self.value_at(row, col)
+        if value is not None:
+            self.readout.setText(f"channel {self.channel} · row {row}, column {col}: {value:.6g}")
+
+    # bars
+    def _show_bars(self, output: LayerOutput):
+        layer = output.info.layer
+        bars = visualize.bars(output.activation, getattr(layer, "activation", None))
+        v = bars.values
+        x = np.arange(v.size)
+        many = v.size > 1024
+        self._bars.setVisible(not many)
+        self._bars_curve.setVisible(many)
+        if many:
+            self._bars_curve.setData(x, v)
+        else:
+            self._bars.setOpts(x=x, height=v, width=0.8)
+        self._top_bars.setOpts(x=[i for i, _ in bars.top], height=[val for _, val in bars.top], width=0.8)
+        self._top_bars.setVisible(not many)
+        for label, top in zip(self.top_labels, bars.top + [None] * 5):
+            label.setVisible(top is not None and not many)
+            if top is not None:
+                label.setText(f"{top[0]}: {top[1]:.3f}" if bars.probabilities else str(top[0]))
+                label.setPos(top[0], max(top[1], 0))
+        what = "class probabilities" if bars.probabilities else "values"
+        ranked = ", ".join(f"#{i} {val:.2%}" if bars.probabilities else f"#{i} {val:.4g}" for i, val in bars.top)
+        self.top_text.setText(f"{v.size} {what}; top {len(bars.top)}: {ranked}")
+        self.bars_widget.setLabel("left", "probability" if bars.probabilities else "activation")
+        self.bars_widget.setLabel("bottom", "class" if bars.probabilities else "unit")
+        self.bars_widget.enableAutoRange()
+        self._set_controls(paging=False, back=False)
+        self.mode = "bars"
+        self.stack.setCurrentIndex(2)
+
+    # --- overview strip -------------------------------------------------------------------------------
+    def _thumbnail(self, output: LayerOutput) -> QIcon:
+        key = output.info.name
+        cached = self._thumbs.get(key)
+        if cached is not None and cached[0] == id(output.activation):
+            return cached[1]
+        icon = QIcon(rgb_pixmap(visualize.thumbnail(output.activation, self._lut, THUMB)))
+        self._thumbs[key] = (id(output.activation), icon)
+        return icon
+
+    def _refresh_overview(self):
+        infos = self.session.infos if self.session.result is not None else []
+        self.overview.blockSignals(True)
+        while self.overview.count() > len(infos):
+            self.overview.takeItem(self.overview.count() - 1)
+        for info in infos:
+            if info.index >= self.overview.count():
+                self.overview.addItem(QListWidgetItem())
+            item = self.overview.item(info.index)
+            output = self.session.output(info.index)
+            shape = format_shape(info.output_shape, batch=False) if info.output_shape else "—"
+            item.setText(f"{info.name}\n{shape}")
+            if output is not None and output.activation is not None:
+                item.setIcon(self._thumbnail(output))
+                item.setToolTip(f"{info.name} ({info.type_name}) → {shape}")
+                item.setForeground(QColor("#222"))
+            else:
+                item.setIcon(QIcon())
+                item.setToolTip(output.message if output is not None else "")
+                item.setForeground(QColor("#c0392b" if info.error else "#999"))
+        shown = self.layer_index if self.layer_index is not None else 0
+        self.overview.setCurrentRow(shown if 0 <= shown < len(infos) else -1)
+        self.overview.blockSignals(False)
+        self._thumbs = {k: v for k, v in self._thumbs.items() if any(i.name == k for i in infos)}
+
+    def _overview_row_changed(self, row: int):
+        if row >= 0:
+            self.layerChosen.emit(row)
+
+    # --- export ---------------------------------------------------------------------------------------
+    def export_png(self, path) -> str:
+        """Save the shown layer's maps (every channel, not just this page) as a PNG grid; bars as drawn.
+        Returns "" or the error."""
+        path = Path(path)
+        output = self._output
+        if output is None or output.activation is None or self.mode in ("message", "empty"):
+            return "there are no feature maps to export: load an image and select a computed layer"
+        try:
+            if output.activation.ndim == 3:
+                visualize.feature_grid(output.activation, self.shared, self._lut).save(path, format="PNG")
+            elif not self.bars_widget.grab().save(str(path), "PNG"):
+                return f"{path}: cannot save the picture"
+        except OSError as exc:
+            return f"{path}: cannot save ({exc.strerror or exc})"
+        return ""
