@@ -14,6 +14,8 @@ import numpy as np
 
 #: tiles drawn at once; a 512-channel layer is shown in pages of this many
 PAGE_SIZE = 64
+#: tiles are drawn from maps averaged down to at most this many pixels a side (a tile is smaller on screen)
+TILE_SIDE = 64
 GREY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 
 
@@ -44,16 +46,14 @@ def kind_of(activation: np.ndarray) -> str:
 def channel_levels(activation: np.ndarray, shared: bool) -> np.ndarray:
     """``(C, 2)`` black and white levels: one range for the whole layer, or each channel's own min/max.
 
-    A flat channel (all one value) gets a range of 1 around it so it draws as one even colour."""
+    A flat channel (all one value, e.g. a ReLU that never fires) draws in the lowest colour, not mid-scale."""
     a = activation.reshape(-1, activation.shape[-1])
     if shared:
         lo = np.full(a.shape[1], float(a.min()) if a.size else 0.0)
         hi = np.full(a.shape[1], float(a.max()) if a.size else 1.0)
     else:
         lo, hi = a.min(axis=0).astype(np.float64), a.max(axis=0).astype(np.float64)
-    flat = hi <= lo
-    lo = np.where(flat, lo - 0.5, lo)
-    hi = np.where(flat, hi + 0.5, hi)
+    hi = np.where(hi <= lo, lo + 1.0, hi)
     return np.stack([lo, hi], axis=1)
 
 
@@ -61,7 +61,7 @@ def colourise(values: np.ndarray, lo: float, hi: float, lut: np.ndarray | None =
     """A 2-D array → ``(H, W, 3) uint8`` through ``lut`` with ``lo`` black and ``hi`` white."""
     lut = GREY if lut is None else np.asarray(lut, dtype=np.uint8)[:, :3]
     scale = (len(lut) - 1) / (hi - lo) if hi > lo else 0.0
-    index = np.clip((values - lo) * scale, 0, len(lut) - 1).astype(np.intp)
+    index = np.clip(np.rint((values - lo) * scale), 0, len(lut) - 1).astype(np.intp)
     return lut[index]
 
 
@@ -83,7 +83,12 @@ def display_input(x: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def thumbnail(activation: np.ndarray, lut: np.ndarray | None = None, size: int = 44) -> np.ndarray:
-    """A small picture of a whole layer for the overview strip, ``(size, size, 3) uint8``.
+    """A small picture of a whole layer for the overview strip, ``(size, size, 3) uint8``."""
+    return colourise(*thumbnail_values(activation, size), lut)
+
+
+def thumbnail_values(activation: np.ndarray, size: int = 44) -> tuple[np.ndarray, float, float]:
+    """The thumbnail before colouring: ``(size, size)`` values and their range.
 
     Maps: the mean over channels of the absolute activation (where the layer responds); vectors: the values
     laid out row by row in a square."""
@@ -100,7 +105,39 @@ def thumbnail(activation: np.ndarray, lut: np.ndarray | None = None, size: int =
     rows = np.minimum((np.arange(size) * picture.shape[0]) // size, picture.shape[0] - 1)
     cols = np.minimum((np.arange(size) * picture.shape[1]) // size, picture.shape[1] - 1)
     small = np.nan_to_num(picture[rows][:, cols], nan=lo)
-    return colourise(small, lo, hi, lut)
+    return small, lo, hi
+
+
+def tile_images(activation: np.ndarray, max_side: int = TILE_SIDE) -> np.ndarray:
+    """``(C, h, w)`` channel-first maps for the grid, block-averaged by a whole factor so h, w ≤ ``max_side``
+    (a remainder of fewer than that many rows or columns is left out)."""
+    h, w, c = activation.shape
+    f = max(1, math.ceil(max(h, w) / max_side))
+    if f > 1:
+        hh, ww = max(1, h // f), max(1, w // f)
+        fh, fw = min(f, h), min(f, w)
+        activation = activation[:hh * fh, :ww * fw].reshape(hh, fh, ww, fw, c).mean(axis=(1, 3))
+    return np.ascontiguousarray(np.moveaxis(activation, 2, 0), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class LayerPictures:
+    """What drawing one activation needs, computed once (in the engine thread, after the run)."""
+
+    thumbnail: tuple[np.ndarray, float, float]
+    shared_levels: np.ndarray | None        # (C, 2) for maps, None for flat outputs
+    channel_levels: np.ndarray | None
+    tiles: np.ndarray | None = None         # (C, h, w) small maps for the grid
+    def levels(self, shared: bool) -> np.ndarray | None:
+        return self.shared_levels if shared else self.channel_levels
+
+
+def layer_pictures(activation: np.ndarray, size: int = 44) -> LayerPictures:
+    maps = activation.ndim == 3
+    return LayerPictures(thumbnail_values(activation, size),
+                         channel_levels(activation, True) if maps else None,
+                         channel_levels(activation, False) if maps else None,
+                         tile_images(activation) if maps else None)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,29 @@ import os
 import sys
 
 
+def open_default_image(window) -> None:
+    """Start with a sample that suits the model: a handwritten digit for grey inputs, a photo for colour ones."""
+    from ..engine.images import sample_images
+
+    samples = sample_images()
+    want = "cat" if window.architecture.input_shape[-1] == 3 else "7"
+    path = next((p for name, p in samples.items() if want in name.lower()), None)
+    if path is not None:
+        window.open_image(path)
+
+
+def wait_for_run(window, timeout_ms: int = 120_000) -> None:
+    """Let a pending run finish (and be drawn) before a screenshot is taken."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if not window.session.running:
+        return
+    loop = QEventLoop()
+    window.runFinished.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+
+
 def main(args) -> int:
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,11 +46,15 @@ def main(args) -> int:
         if args.screenshot:
             return 2
     if args.image:
-        window.open_image(args.image)
+        if not window.open_image(args.image):
+            print(f"cnnexplorer: {window.last_error}", file=sys.stderr)
+    elif not args.screenshot:
+        open_default_image(window)
     if args.screenshot:
         window.resize(1400, 860)
         window.show()
         window.select_row(0)
+        wait_for_run(window)
         app.processEvents()
         pixmap = window.grab()
         if not pixmap.save(args.screenshot):

@@ -13,7 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QGraphicsItem, QGraphicsSimpleTextItem,
+                               QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
 
@@ -52,6 +53,21 @@ class _Tile(pg.ImageItem):
         if event.button() == Qt.LeftButton and self.channel >= 0:
             event.accept()
             self._on_click(self.channel)
+
+
+class _Label(QGraphicsSimpleTextItem):
+    """A tile's channel number: a fixed-size label on a dark patch (far cheaper than a pyqtgraph TextItem)."""
+
+    def __init__(self, font: QFont):
+        super().__init__()
+        self.setFlag(QGraphicsItem.ItemIgnoresTransformations)
+        self.setBrush(QColor("white"))
+        self.setFont(font)
+        self.setZValue(1)
+
+    def paint(self, painter, option, widget=None):
+        painter.fillRect(self.boundingRect().adjusted(-1, 0, 1, 0), QColor(0, 0, 0, 140))
+        super().paint(painter, option, widget)
 
 
 def _plain_view_box() -> pg.ViewBox:
@@ -168,16 +184,16 @@ class FeatureMapView(QWidget):
                                           colorMapMenu=False, pen="#888")
         self.grid_widget.addItem(self.colour_bar, row=0, col=1)
         self.tiles: list[_Tile] = []
-        self.tile_labels: list[pg.TextItem] = []
+        self.tile_labels: list[_Label] = []
         font = QFont()
         font.setPointSize(7)
         for _ in range(visualize.PAGE_SIZE):       # made once; updated with setImage
             tile = _Tile(self.enlarge)
             tile.setColorMap(self._cmap)
+
             tile.setVisible(False)
             self._grid_box.addItem(tile)
-            label = pg.TextItem(color="#fff", fill=pg.mkBrush(0, 0, 0, 140), anchor=(0, 0))
-            label.setFont(font)
+            label = _Label(font)
             label.setVisible(False)
             self._grid_box.addItem(label)
             self.tiles.append(tile)
@@ -333,7 +349,8 @@ class FeatureMapView(QWidget):
         pages = visualize.page_count(n)
         self.page = min(self.page, pages - 1)
         channels = visualize.page_channels(n, self.page)
-        self._levels = visualize.channel_levels(act, self.shared)
+        pictures = self.session.pictures(self._output.info.name)
+        self._levels = pictures.levels(self.shared)
         h, w = act.shape[:2]
         area = self._grid_box.size() if self.grid_widget.isVisible() else None
         aspect = area.width() / area.height() if area is not None and area.height() > 20 else 2.0
@@ -345,7 +362,7 @@ class FeatureMapView(QWidget):
                 r, c = divmod(slot, cols)
                 x, y = c * (w + gap), r * (h + gap)
                 tile.channel = ch
-                tile.setImage(act[:, :, ch], levels=tuple(self._levels[ch]), autoLevels=False)
+                tile.setImage(pictures.tiles[ch], levels=tuple(self._levels[ch]), autoLevels=False)
                 tile.setRect(QRectF(x, y, w, h))
                 label.setText(str(ch))
                 label.setPos(x, y)
@@ -405,7 +422,7 @@ class FeatureMapView(QWidget):
 
     def _show_channel(self, channel: int):
         act = self._output.activation
-        levels = visualize.channel_levels(act, self.shared)[channel]
+        levels = self.session.pictures(self._output.info.name).levels(self.shared)[channel]
         self.channel_item.setImage(act[:, :, channel], levels=tuple(levels), autoLevels=False)
         self._channel_box.autoRange(padding=0.02)
         self.channel_bar.setLevels(tuple(float(v) for v in levels))
@@ -467,7 +484,7 @@ class FeatureMapView(QWidget):
         cached = self._thumbs.get(key)
         if cached is not None and cached[0] == id(output.activation):
             return cached[1]
-        icon = QIcon(rgb_pixmap(visualize.thumbnail(output.activation, self._lut, THUMB)))
+        icon = QIcon(rgb_pixmap(visualize.colourise(*self.session.pictures(key).thumbnail, self._lut)))
         self._thumbs[key] = (id(output.activation), icon)
         return icon
 

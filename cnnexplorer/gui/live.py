@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ..engine import visualize
 from ..engine.errors import EngineError, MemoryBudgetError, RunCancelled
 from ..engine.images import PreparedInput, prepare_input
 from ..engine.runner import MemoryEstimate, Runner, RunResult, default_memory_budget, estimate_memory, layer_fits
@@ -44,7 +45,7 @@ class _Worker(QObject):
 
     started = Signal(int)
     progressed = Signal(int, float, int)    # serial, fraction, layer index
-    finished = Signal(int, object)          # serial, RunResult
+    finished = Signal(int, object, object)  # serial, RunResult, {layer name: LayerPictures} of computed layers
     failed = Signal(int, str)
     cancelled = Signal(int)
 
@@ -121,7 +122,17 @@ class _Worker(QObject):
         except Exception as exc:  # the window must survive an engine bug; say what happened
             self.failed.emit(serial, f"the engine failed: {type(exc).__name__}: {exc}")
         else:
-            self.finished.emit(serial, result)
+            # thumbnails and levels are computed here, off the GUI thread
+            names = list(result.activations)
+            pictures = {}
+            try:
+                for index in result.computed:
+                    if cancel.is_set():
+                        break
+                    pictures[names[index]] = visualize.layer_pictures(result.activations[names[index]])
+            except MemoryError:
+                pictures = {}
+            self.finished.emit(serial, result, pictures)
 
 
 @dataclass(frozen=True)
@@ -157,8 +168,9 @@ class LiveSession(QObject):
         self.weights: dict | None = None
         self.weights_path: Path | None = None
         self.seed = 0
-        self.classic = False
+        self.classic = True     # the first conv layer starts with edges, blur, sharpen…: maps that mean something
         self.result: RunResult | None = None
+        self._pictures: dict[str, tuple[int, visualize.LayerPictures]] = {}
         self.infos: list[LayerInfo] = []        # the model's layers as of the shown result
         self.error = ""                          # why the shown result is missing or out of date
         self.last_estimate: MemoryEstimate | None = None
@@ -182,7 +194,8 @@ class LiveSession(QObject):
     # --- state ----------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._running_serial is not None or self._kick.isActive()
+        """A run is going on or about to start (there is an input to run on)."""
+        return self._running_serial is not None or (self._kick.isActive() and self.prepared is not None)
 
     @property
     def up_to_date(self) -> bool:
@@ -361,9 +374,21 @@ class LiveSession(QObject):
         if serial == self._serial:
             self.progressed.emit(fraction, index)
 
-    def _on_finished(self, serial: int, result: RunResult) -> None:
+    def pictures(self, name: str) -> visualize.LayerPictures | None:
+        """Thumbnail and levels of layer ``name``'s shown activation (computed here if the worker did not)."""
+        if self.result is None or name not in self.result.activations:
+            return None
+        act = self.result.activations[name]
+        cached = self._pictures.get(name)
+        if cached is None or cached[0] != id(act):
+            cached = self._pictures[name] = (id(act), visualize.layer_pictures(act))
+        return cached[1]
+
+    def _on_finished(self, serial: int, result: RunResult, pictures: dict | None = None) -> None:
         if serial != self._serial:
             return                                       # an outdated run: never drawn
+        for name, p in (pictures or {}).items():
+            self._pictures[name] = (id(result.activations[name]), p)
         self.result, self.infos, self.error = result, self._pending_infos, ""
         self._shown_serial = serial
         self.last_seconds = time.perf_counter() - self.started_at

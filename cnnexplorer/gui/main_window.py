@@ -114,7 +114,13 @@ class MainWindow(QMainWindow):
         self.summary_view.horizontalHeader().setStretchLastSection(True)
         self.summary_view.setAlternatingRowColors(True)
         self.summary_view.selectionModel().currentRowChanged.connect(self._summary_current_changed)
-        self.summary_model.modelReset.connect(self.summary_view.resizeColumnsToContents)
+        # columns fit their contents a moment after edits stop, not during each edit
+        self._fit_columns = QTimer(self)
+        self._fit_columns.setSingleShot(True)
+        self._fit_columns.setInterval(250)
+        self._fit_columns.timeout.connect(self.summary_view.resizeColumnsToContents)
+        self.summary_model.modelReset.connect(self._fit_columns.start)
+        self.summary_model.dataChanged.connect(self._fit_columns.start)
         self.summary_view.resizeColumnsToContents()
 
         self.feature_maps = FeatureMapView(self.session)

@@ -232,6 +232,18 @@ class LayerStackModel(QAbstractListModel):
         return True
 
 
+_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+_LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
+_BOLD: list[QFont] = []  # made on first use: a QFont needs the QApplication
+
+
+def _bold() -> QFont:
+    if not _BOLD:
+        font = QFont()
+        font.setBold(True)
+        _BOLD.append(font)
+    return _BOLD[0]
+
 SUMMARY_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Trainable", "MACs", "Memory", "Receptive field")
 
 
@@ -241,12 +253,23 @@ class SummaryTableModel(QAbstractTableModel):
     def __init__(self, arch: Architecture, parent=None):
         super().__init__(parent)
         self.arch = arch
-        self._summary = summarize(arch)
+        self._set_summary(summarize(arch))
         arch.events.connect(self._on_event)
 
+    def _set_summary(self, summary):
+        # cells are formatted once per edit: views ask for them many times (size hints, painting)
+        self._summary = summary
+        self._cell_cache = [self._cells(row) for row in range(len(summary.rows) + 1)]
+
     def _on_event(self, event):
+        summary = summarize(self.arch)
+        if len(summary.rows) == len(self._summary.rows):
+            # same rows: repaint the cells (a reset would make views measure every cell again)
+            self._set_summary(summary)
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._cell_cache) - 1, len(SUMMARY_COLUMNS) - 1))
+            return
         self.beginResetModel()
-        self._summary = summarize(self.arch)
+        self._set_summary(summary)
         self.endResetModel()
 
     @property
@@ -254,7 +277,7 @@ class SummaryTableModel(QAbstractTableModel):
         return self._summary
 
     def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._summary.rows) + 1
+        return 0 if parent.isValid() else len(self._cell_cache)
 
     def columnCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(SUMMARY_COLUMNS)
@@ -275,18 +298,16 @@ class SummaryTableModel(QAbstractTableModel):
                 format_count(r.macs), format_bytes(r.memory_bytes), format_rf(r.receptive_field))
 
     def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < self.rowCount():
-            return None
         row, col = index.row(), index.column()
+        if not 0 <= row < len(self._cell_cache):
+            return None
         is_total = row == len(self._summary.rows)
         if role == Qt.DisplayRole:
-            return self._cells(row)[col]
+            return self._cell_cache[row][col]
         if role == Qt.TextAlignmentRole:
-            return int(Qt.AlignRight | Qt.AlignVCenter) if col >= 3 else int(Qt.AlignLeft | Qt.AlignVCenter)
+            return _RIGHT if col >= 3 else _LEFT
         if role == Qt.FontRole and is_total:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return _bold()
         if role == Qt.ForegroundRole and not is_total:
             status = self._summary.rows[row].status
             if status == "error":

@@ -34,6 +34,7 @@ class WeightsPanel(QWidget):
         self.init_combo.addItems(INITIALISATIONS)
         self.init_combo.setToolTip("Classic filters (edges, blur, sharpen, …) make the first layer's maps "
                                    "meaningful without training")
+        self.init_combo.setCurrentIndex(1 if session.classic else 0)
         self.init_combo.currentIndexChanged.connect(lambda i: session.set_classic(i == 1))
         self.load_button = QPushButton("Load weights…", objectName="loadWeights")
         self.save_button = QPushButton("Save weights…", objectName="saveWeights")
@@ -80,9 +81,20 @@ class WeightsPanel(QWidget):
         layout.addWidget(self.note)
         layout.addWidget(self.kernels_title)
         layout.addWidget(self.kernels_view, 1)
-        session.weightsChanged.connect(self.refresh)
-        session.architecture.events.connect(lambda event: self.refresh())
+        session.weightsChanged.connect(self._on_architecture_event)
+        session.architecture.events.connect(self._on_architecture_event)
         self.refresh()
+
+    def _on_architecture_event(self, event=None):
+        """The model or the weights changed: redraw now if shown, else when next shown."""
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def _load_dialog(self):
         path, _ = QFileDialog.getOpenFileName(self, "Load weights", "", "Weights (*.npz)")
@@ -110,7 +122,11 @@ class WeightsPanel(QWidget):
     def kernel_count(self) -> int:
         return sum(item.isVisible() for item in self._items)
 
+    _stale = True
+
     def refresh(self):
+        """Redraw the note and the first conv layer's kernels (when shown: a hidden panel waits)."""
+        self._stale = False
         session = self.session
         self.note.setText(session.weights_note())
         self.forget_button.setEnabled(session.weights is not None)

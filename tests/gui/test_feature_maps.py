@@ -73,7 +73,7 @@ def test_open_image_api_draws_one_tile_per_channel(qtbot, window):
     assert window.session.prepared.array.shape == (28, 28, 1)
     assert "digit_7.png" in window.feature_maps.image_note.text()
     # every layer of the model was computed, in order, and matches the engine run on the same input
-    expected = cnnexplorer.run(window.architecture, window.session.prepared.array)
+    expected = cnnexplorer.run(window.architecture, window.session.prepared.array, classic_filters=True)
     assert list(window.session.result.activations) == list(expected)
     for name, act in expected.items():
         np.testing.assert_allclose(window.session.result.activations[name], act, rtol=1e-5, atol=1e-6)
@@ -84,7 +84,7 @@ def test_tiles_show_the_channels_of_the_activation(qtbot, window):
     window.select_row(2)                                          # conv2d_1, (11, 11, 64)
     act = window.session.result.activations["conv2d_1"]
     for tile in window.feature_maps.tiles[:5]:
-        np.testing.assert_array_equal(tile.image, act[:, :, tile.channel])
+        np.testing.assert_array_equal(tile.image, act[:, :, tile.channel])   # 11×11: drawn as is
     levels = visualize.channel_levels(act, shared=False)
     assert tuple(window.feature_maps.tiles[3].levels) == pytest.approx(tuple(levels[3]))
 
@@ -346,23 +346,30 @@ def test_shared_and_per_channel_scales(qtbot, window):
 def test_seed_and_classic_filters_rerun_and_draw_kernels(qtbot, window):
     runner = use_runner(window, RecordingRunner())
     load_and_wait(qtbot, window, DIGIT)
-    before = window.session.result.activations["conv2d"]
     panel = window.weights_panel
+    window.tabs.setCurrentWidget(panel)
+    from cnnexplorer.engine.weights import classic_kernel
+    kernel, names = classic_kernel(3, 3, 1, 64)
+    # the window starts with classic filters in the first conv layer, drawn with their names
+    assert window.session.classic and panel.init_combo.currentIndex() == 1
+    np.testing.assert_array_equal(window.session.layer_weights(0)["kernel"], kernel)
+    assert panel.kernel_count() == 64
+    assert [label.toPlainText() for label in panel._labels[:3]] == names[:3]
+    edit_and_wait(qtbot, window, lambda: panel.init_combo.setCurrentIndex(0))
+    assert runner.outcomes[-1] == list(range(7))
+    before = window.session.result.activations["conv2d"]
     edit_and_wait(qtbot, window, lambda: panel.seed_box.setValue(7))
     assert runner.outcomes[-1] == list(range(7))
     assert not np.array_equal(before, window.session.result.activations["conv2d"])
-    assert panel.kernel_count() == 64
-    edit_and_wait(qtbot, window, lambda: panel.init_combo.setCurrentIndex(1))
-    kernel = window.session.layer_weights(0)["kernel"]
-    from cnnexplorer.engine.weights import classic_kernel
-    np.testing.assert_array_equal(kernel, classic_kernel(3, 3, 1, 64)[0])
-    assert "vertical" in " ".join(label.toPlainText() for label in panel._labels).lower() or \
-        "edge" in " ".join(label.toPlainText() for label in panel._labels).lower()
+    expected = cnnexplorer.run(window.architecture, window.session.prepared.array, seed=7)
+    np.testing.assert_allclose(window.session.result.activations["dense_1"], expected["dense_1"], rtol=1e-5)
+    assert not any(label.isVisible() for label in panel._labels)
 
 
 def test_load_and_save_weights(qtbot, window, tmp_path):
     load_and_wait(qtbot, window, DIGIT)
     panel = window.weights_panel
+    window.tabs.setCurrentWidget(panel)
     saved = tmp_path / "w.npz"
     assert panel.save_file(saved)
     weights = cnnexplorer.load_weights(saved)

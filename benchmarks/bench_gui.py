@@ -1,0 +1,129 @@
+"""How live the window is, offscreen: edit → maps redrawn, and the longest stall of the GUI thread during a run.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py [--repeat N]
+
+Prints, for sample-cnn and lenet5 on the 28×28 digit, and for VGG16 on the photo with an edit at its last conv
+layer (only the layers after it re-run), the median and worst time from the edit to the maps being repainted;
+then the longest gap between ticks of a 2 ms timer on the GUI thread while a full VGG16 run (about 0.2–2 s,
+with 64 tiles of 224×224 drawn at the end) goes on in the engine thread.  The goals are < 50 ms each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def wait_for(signal, timeout_ms=300_000):
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def window_with(preset, image, row):
+    from cnnexplorer.gui import MainWindow
+
+    window = MainWindow(preset=preset)
+    window.confirm_discard = lambda: True
+    window.resize(1400, 860)
+    window.show()
+    window.open_image(image)
+    wait_for(window.runFinished)
+    window.select_row(row)
+    QApplication.processEvents()
+    return window
+
+
+def edit_latency(window, row, argument, values, repeat):
+    """Seconds from each edit to the maps repainted, and which layers the last run computed."""
+    times = []
+    for i in range(repeat):
+        value = values[i % len(values)]
+        started = time.perf_counter()
+        window.editor.set_argument(row, argument, value)
+        wait_for(window.runFinished)
+        window.feature_maps.repaint()             # paint now, synchronously: the maps are on screen
+        times.append(time.perf_counter() - started)
+    return times, window.session.result.computed
+
+
+def longest_stall(window, trigger, tick_ms=2):
+    """The longest gap between timer ticks on the GUI thread while ``trigger()``'s run goes on."""
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(tick_ms)
+    timer.timeout.connect(tick)
+    timer.start()
+    started = time.perf_counter()
+    trigger()
+    wait_for(window.runFinished)
+    window.feature_maps.repaint()
+    QApplication.processEvents()
+    run_seconds = time.perf_counter() - started
+    timer.stop()
+    return max(gaps) if gaps else float("nan"), run_seconds, len(gaps)
+
+
+def fmt(seconds):
+    return f"{seconds * 1000:7.1f} ms"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from cnnexplorer.engine.images import sample_images
+
+    samples = sample_images()
+    digit = next(p for n, p in samples.items() if "7" in n)
+    photo = next(p for n, p in samples.items() if "cat" in n.lower())
+    print(f"edit → maps redrawn ({args.repeat} edits each; goal < 50 ms)")
+    for preset, row, argument, values in (("sample-cnn", 0, "filters", (48, 64)),
+                                          ("lenet5", 0, "filters", (8, 6))):
+        window = window_with(preset, digit, row)
+        times, computed = edit_latency(window, row, argument, values, args.repeat)
+        print(f"  {preset:<11} edit layer {row} {argument:<10} median {fmt(statistics.median(times))}   "
+              f"worst {fmt(max(times))}   re-ran layers {computed[0]}..{computed[-1]}")
+        window.close()
+
+    window = window_with("vgg16", photo, 0)
+    last_conv = max(i for i, layer in enumerate(window.architecture) if layer.type_name == "Conv2D")
+    window.select_row(last_conv)
+    repeat = max(4, args.repeat // 4)
+    times, computed = edit_latency(window, last_conv, "activation", ("tanh", "relu"), repeat)
+    print(f"  {'vgg16':<11} edit layer {last_conv} ({window.architecture[last_conv].name}) activation   median "
+          f"{fmt(statistics.median(times))}   worst {fmt(max(times))}   re-ran layers {computed[0]}..{computed[-1]} "
+          f"of {len(window.architecture)}")
+
+    print("longest GUI-thread stall during a full VGG16 run (goal < 50 ms)")
+    window.select_row(0)
+    stalls = []
+    for seed in (1, 2, 3):
+        stall, seconds, ticks = longest_stall(window, lambda s=seed: window.weights_panel.seed_box.setValue(s))
+        stalls.append(stall)
+        assert window.session.result.computed[0] == 0
+        print(f"  seed {seed}: run + draw {fmt(seconds)}, {ticks} timer ticks, longest gap {fmt(stall)}")
+    print(f"  worst of {len(stalls)} runs: {fmt(max(stalls))}")
+    window.close()
+    app.processEvents()
+
+
+if __name__ == "__main__":
+    main()
