@@ -1,15 +1,46 @@
 """CNN Explorer: design convolutional neural networks and see them work.
 
 The core API (``load``, ``save``, ``presets``, ``summarize`` and the layer classes) is pure Python.  The engine
-functions (``init_weights``, ``load_weights``, ``save_weights``, ``run``) import NumPy on first use.
+functions (``init_weights``, ``load_weights``, ``save_weights``, ``run``) import NumPy on first use; loading an
+ONNX model or Keras weights also needs the optional ``onnx`` / ``h5py`` packages (``cnnexplorer[onnx]``,
+``cnnexplorer[keras]``).
 """
 
-from .model import (Architecture, ArchitectureFileError, LayerArgumentError, load, presets, save,  # noqa: F401
+import os as _os
+
+from .model import (Architecture, ArchitectureFileError, LayerArgumentError, presets, save,  # noqa: F401
                     summarize)
+from .model import load as _load_architecture
 
 __version__ = "0.1.0"
 
-_ENGINE_API = ("init_weights", "load_weights", "save_weights", "run")
+_ENGINE_API = ("init_weights", "save_weights", "run")
+
+
+def _is_onnx(target) -> bool:
+    return isinstance(target, (str, _os.PathLike)) and _os.fspath(target).lower().endswith(".onnx")
+
+
+def load(target) -> Architecture:
+    """A preset by name (``"vgg16"``), an architecture file (ours or Keras JSON) or an ONNX model (``.onnx``).
+
+    An ONNX model's weights come from ``load_weights("model.onnx")`` (or both at once from
+    ``cnnexplorer.interop.load_onnx``).
+    """
+    if _is_onnx(target):
+        from .interop import load_onnx
+
+        return load_onnx(target)[0]
+    return _load_architecture(target)
+
+
+def load_weights(path, arch: Architecture | None = None) -> dict:
+    """Weights ``{"layer/weight": float32 array}`` from an ``.npz`` file, an ONNX model (its initializers,
+    converted to CNN Explorer's layout) or a Keras ``.weights.h5`` file (``arch`` required: the architecture
+    imported from the same model's JSON).  With ``arch``, every weight is checked against it."""
+    from .interop import load_weights as _load_any
+
+    return _load_any(path, arch)
 
 
 def __getattr__(name: str):
@@ -21,4 +52,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["Architecture", "ArchitectureFileError", "LayerArgumentError", "load", "save", "presets", "summarize",
-           *_ENGINE_API]
+           "load_weights", *_ENGINE_API]

@@ -1,0 +1,190 @@
+"""Keras weight files: real Keras 3.15.1 files (tests/data/keras_weights, made by make_fixture.py with the torch
+backend) give Keras' own predictions; broken files give errors naming the file, the layer and the shapes."""
+
+import shutil
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+import cnnexplorer
+from cnnexplorer.engine import EngineInputError, Runner
+from cnnexplorer.interop import MissingDependencyError, load_keras_weights, load_weights
+
+from conftest import DATA
+
+FIXTURES = DATA / "keras_weights"
+
+
+def fixture(stem):
+    arch = cnnexplorer.load(FIXTURES / f"{stem}.json")
+    return arch, FIXTURES / f"{stem}.weights.h5"
+
+
+@pytest.mark.parametrize("stem", ["sequential", "functional"])
+def test_real_keras_weights_reproduce_keras_predictions(stem):
+    arch, path = fixture(stem)
+    weights = load_keras_weights(arch, path)
+    expected = np.load(FIXTURES / f"{stem}_expected.npz")
+    got = list(Runner().run(arch, expected["x"], weights).activations.values())[-1]
+    np.testing.assert_allclose(got, expected["y"], rtol=1e-4, atol=1e-5)
+    for array in weights.values():
+        assert array.dtype == np.float32 and not array.flags.writeable
+
+
+def test_layer_names_and_weights_of_the_sequential_fixture():
+    arch, path = fixture("sequential")
+    weights = load_keras_weights(arch, path)
+    assert sorted(weights) == sorted([
+        "conv1/kernel", "conv1/bias", "bn1/gamma", "bn1/beta", "bn1/moving_mean", "bn1/moving_variance",
+        "dw/kernel", "dw/bias", "grouped/kernel", "fc1/kernel", "fc1/bias", "out/kernel", "out/bias"])
+    with h5py.File(path, "r") as f:  # Keras 3 layout: layers/<class name>/vars/<index>, the name as an attribute
+        np.testing.assert_array_equal(weights["fc1/kernel"], f["layers/dense/vars/0"][()])
+        assert f["layers/dense/vars"].attrs["name"] == "fc1"
+
+
+def test_top_level_load_weights_dispatches_h5_and_needs_the_architecture():
+    arch, path = fixture("functional")
+    assert sorted(cnnexplorer.load_weights(path, arch)) == sorted(load_keras_weights(arch, path))
+    with pytest.raises(EngineInputError, match="Keras weights need the architecture they belong to"):
+        cnnexplorer.load_weights(path)
+
+
+def copy_without_names(tmp_path):
+    """The same weights without the ``name`` attributes (files from Keras versions that did not write them)."""
+    path = tmp_path / "unnamed.weights.h5"
+    shutil.copy(FIXTURES / "sequential.weights.h5", path)
+    with h5py.File(path, "a") as f:
+        for key in f["layers"]:
+            if "name" in f["layers"][key]["vars"].attrs:
+                del f["layers"][key]["vars"].attrs["name"]
+    return path
+
+
+def test_layers_are_matched_by_class_and_position_without_names(tmp_path):
+    arch, original = fixture("sequential")
+    assert_same(load_keras_weights(arch, copy_without_names(tmp_path)), load_keras_weights(arch, original))
+
+
+def test_keras_2_13_layer_checkpoint_dependencies(tmp_path):
+    arch, original = fixture("sequential")
+    path = copy_without_names(tmp_path)
+    with h5py.File(path, "a") as f:
+        f.move("layers", "_layer_checkpoint_dependencies")
+    assert_same(load_keras_weights(arch, path), load_keras_weights(arch, original))
+
+
+def test_dot_keras_archive(tmp_path):
+    arch, original = fixture("functional")
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.write(original, "model.weights.h5")
+    assert_same(cnnexplorer.load_weights(path, arch), load_keras_weights(arch, original))
+
+
+def test_legacy_keras_2_h5_format(tmp_path):
+    arch, original = fixture("functional")
+    reference = load_keras_weights(arch, original)
+    path = tmp_path / "legacy.h5"
+    with h5py.File(path, "w") as f:  # what tf.keras 2 model.save_weights("x.h5") writes
+        f.attrs["layer_names"] = [b"image", b"c", b"bn", b"gap", b"head"]
+        for layer in ("image", "c", "bn", "gap", "head"):
+            group = f.create_group(layer)
+            names = [k.split("/")[1] for k in reference if k.startswith(layer + "/")]
+            group.attrs["weight_names"] = [f"{layer}/{n}:0".encode() for n in names]
+            for n in names:
+                group.create_dataset(f"{layer}/{n}:0", data=reference[f"{layer}/{n}"])
+    assert_same(load_keras_weights(arch, path), reference)
+
+
+def assert_same(a, b):
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+# --- errors ------------------------------------------------------------------------------------------
+def error_for(arch, path) -> str:
+    with pytest.raises(EngineInputError) as info:
+        load_keras_weights(arch, path)
+    message = str(info.value)
+    assert message.startswith(str(path) + ": ") and "\n" not in message
+    return message
+
+
+def test_wrong_shape_names_layer_and_both_shapes(tmp_path):
+    arch, _ = fixture("sequential")
+    arch.set_argument(arch.index_of("conv1"), "filters", 5)
+    arch.set_argument(arch.index_of("fc1"), "units", 8)  # unchanged; the error is at conv1
+    message = error_for(arch, FIXTURES / "sequential.weights.h5")
+    assert ("layer 'conv1' (Conv2D): weight 'kernel' has shape (3, 3, 3, 4) in the file (layers/conv2d/vars/0), "
+            "the model needs (3, 3, 3, 5)") in message
+
+
+def test_missing_layer_is_named(tmp_path):
+    arch, _ = fixture("sequential")
+    arch.rename(arch.index_of("fc1"), "dense_new")
+    message = error_for(arch, FIXTURES / "sequential.weights.h5")
+    assert ("no weights for layer 'dense_new' (Dense); the file has weights for: bn1, conv1, dw, fc1, grouped, out"
+            in message)
+
+
+def test_wrong_number_of_arrays(tmp_path):
+    arch, _ = fixture("sequential")
+    arch.set_argument(arch.index_of("grouped"), "use_bias", True)
+    message = error_for(arch, FIXTURES / "sequential.weights.h5")
+    assert ("layer 'grouped' (Conv2D): the file holds 1 arrays ((1, 1, 4, 4)) at layers/conv2d_1/vars, the model "
+            "needs 2 (kernel (1, 1, 4, 4), bias (4,))") in message
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "the file is empty"),
+    (b"not an hdf5 file at all", "not an HDF5 file"),
+    (b'{"class_name": "Sequential"}', "not an HDF5 file"),
+])
+def test_bad_files(tmp_path, content, problem):
+    arch, _ = fixture("functional")
+    path = tmp_path / "bad.weights.h5"
+    path.write_bytes(content)
+    assert problem in error_for(arch, path)
+
+
+def test_truncated_file(tmp_path):
+    arch, original = fixture("functional")
+    path = tmp_path / "cut.weights.h5"
+    path.write_bytes(original.read_bytes()[:4000])
+    with pytest.raises(EngineInputError, match=r"^" + str(path) + ": "):
+        load_keras_weights(arch, path)
+
+
+def test_hdf5_without_keras_weights(tmp_path):
+    arch, _ = fixture("functional")
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=np.zeros(3))
+    assert "an HDF5 file without Keras weights" in error_for(arch, path)
+
+
+def test_missing_file(tmp_path):
+    arch, _ = fixture("functional")
+    assert "no such weights file" in error_for(arch, tmp_path / "missing.weights.h5")
+
+
+def test_nan_weights_are_rejected(tmp_path):
+    arch, original = fixture("functional")
+    path = tmp_path / "nan.weights.h5"
+    shutil.copy(original, path)
+    with h5py.File(path, "a") as f:
+        data = f["layers/dense/vars/1"]
+        data[0] = np.nan
+    assert "layers/dense/vars/1 contains NaN or infinite values" in error_for(arch, path)
+
+
+def test_missing_h5py_says_what_to_install(monkeypatch):
+    arch, path = fixture("functional")
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(MissingDependencyError, match=r"needs the h5py package: pip install 'cnnexplorer\[keras\]'"):
+        load_weights(path, arch)

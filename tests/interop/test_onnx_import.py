@@ -1,0 +1,650 @@
+"""ONNX import: small models built with onnx.helper, each compared with onnx.reference (an independent NumPy
+implementation of ONNX) after conversion to CNN Explorer's channels-last layers and weights."""
+
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+import cnnexplorer
+from cnnexplorer.engine import Runner
+from cnnexplorer.interop import MissingDependencyError, load_onnx
+from cnnexplorer.model import ArchitectureFileError
+
+RNG = np.random.default_rng(1234)
+
+
+def rand(*shape, low=-1.0, high=1.0):
+    return RNG.uniform(low, high, shape).astype(np.float32)
+
+
+def make_model(nodes, input_shape, inits=None, opset=17, output="y", input_type=TensorProto.FLOAT,
+               graph_name="main_graph"):
+    graph = helper.make_graph(
+        nodes, graph_name, [helper.make_tensor_value_info("x", input_type, input_shape)],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def const(name, value):
+    """A Constant node producing ``name``."""
+    return helper.make_node("Constant", [], [name], name=f"const_{name}",
+                            value=numpy_helper.from_array(np.asarray(value), name))
+
+
+def save(model, tmp_path, name="model.onnx"):
+    path = tmp_path / name
+    onnx.save(model, str(path))
+    return path
+
+
+def check(model, tmp_path, x=None, evaluate=None):
+    """Import ``model``, run both and compare the outputs; return (arch, weights).
+
+    ``evaluate(x)`` replaces onnx.reference where it is known to be wrong."""
+    path = save(model, tmp_path)
+    arch, weights = load_onnx(path)
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    if x is None:
+        x = rand(*dims)
+    expected = evaluate(x) if evaluate else ReferenceEvaluator(model).run(None, {"x": x})[0]
+    ours_in = x[0].transpose(1, 2, 0) if x.ndim == 4 else x[0]
+    result = Runner().run(arch, ours_in, weights)
+    got = list(result.activations.values())[-1]
+    want = expected[0].transpose(1, 2, 0) if expected.ndim == 4 else expected[0]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    return arch, weights
+
+
+def types(arch):
+    return [layer.type_name for layer in arch]
+
+
+# --- convolutions ------------------------------------------------------------------------------------
+def test_conv_with_bias_and_relu(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["y"], name="relu1")]
+    arch, weights = check(make_model(nodes, [1, 3, 7, 6], {"W": rand(5, 3, 3, 3), "B": rand(5)}), tmp_path)
+    assert types(arch) == ["Conv2D", "Activation"]
+    assert arch.input_shape == (7, 6, 3)
+    assert arch[0].name == "conv1" and arch[0].padding == ((1, 1), (1, 1))
+    assert weights["conv1/kernel"].shape == (3, 3, 3, 5) and weights["conv1/bias"].shape == (5,)
+    assert weights["conv1/kernel"].dtype == np.float32 and not weights["conv1/kernel"].flags.writeable
+
+
+def test_conv_asymmetric_pads_strides_dilation_no_bias(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], name="c", pads=[0, 2, 1, 1], strides=[2, 1],
+                              dilations=[1, 2])]
+    arch, weights = check(make_model(nodes, [1, 2, 9, 8], {"W": rand(4, 2, 3, 2)}), tmp_path)
+    layer = arch[0]
+    assert layer.padding == ((0, 1), (2, 1)) and layer.strides == (2, 1) and layer.dilation_rate == (1, 2)
+    assert not layer.use_bias and "c/bias" not in weights
+
+
+def test_grouped_conv(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], name="g", group=2)]
+    arch, _ = check(make_model(nodes, [1, 4, 6, 6], {"W": rand(6, 2, 3, 3), "B": rand(6)}), tmp_path)
+    assert types(arch) == ["Conv2D"] and arch[0].groups == 2
+
+
+def test_depthwise_conv_with_multiplier(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], name="dw", group=3, pads=[1, 0, 1, 2])]
+    arch, weights = check(make_model(nodes, [1, 3, 6, 5], {"W": rand(6, 1, 3, 3), "B": rand(6)}), tmp_path)
+    assert types(arch) == ["DepthwiseConv2D"] and arch[0].depth_multiplier == 2
+    assert weights["dw/kernel"].shape == (3, 3, 3, 2)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_conv_auto_pad(tmp_path, auto_pad):
+    nodes = [helper.make_node("Conv", ["x", "W"], ["y"], name="c", auto_pad=auto_pad, strides=[2, 2])]
+    check(make_model(nodes, [1, 2, 8, 7], {"W": rand(3, 2, 4, 4)}), tmp_path)
+
+
+# --- pooling -----------------------------------------------------------------------------------------
+def test_max_pool_asymmetric_pads_and_strides(tmp_path):
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[3, 2], strides=[2, 1],
+                              pads=[1, 0, 0, 1])]
+    arch, _ = check(make_model(nodes, [1, 3, 7, 6]), tmp_path)
+    assert arch[0].padding == ((1, 0), (0, 1)) and arch[0].strides == (2, 1)
+
+
+def test_max_pool_default_strides_are_one(tmp_path):
+    arch, _ = check(make_model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2])], [1, 2, 5, 5]),
+                    tmp_path)
+    assert arch.output_shape == (4, 4, 2) and arch[0].name == "max_pooling2d"
+
+
+def test_max_pool_ceil_mode(tmp_path):
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="p", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)]
+    arch, _ = check(make_model(nodes, [1, 2, 8, 8]), tmp_path)
+    assert arch[0].ceil_mode and arch.output_shape == (4, 4, 2)
+
+
+def test_ceil_mode_window_starting_in_the_padding_is_rejected(tmp_path):
+    # PyTorch (and CNN Explorer) drop a last window that would start in the bottom/right padding; ONNX keeps it
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="p", kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1],
+                            ceil_mode=1)
+    message = import_error(make_model([node], [1, 1, 5, 5]), tmp_path)
+    assert ("node[0] 'p' (MaxPool): the output has 3 rows or columns in CNN Explorer, 4 in ONNX; with ceil_mode, "
+            "ONNX keeps a last window that starts in the padding or past the input") in message
+
+
+@pytest.mark.parametrize("include", [0, 1])
+def test_average_pool_pads_and_count_include_pad(tmp_path, include):
+    nodes = [helper.make_node("AveragePool", ["x"], ["y"], name="avg", kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 0, 1, 1], count_include_pad=include)]
+    arch, _ = check(make_model(nodes, [1, 2, 7, 6]), tmp_path)
+    assert arch[0].count_include_pad is bool(include)
+
+
+def test_average_pool_ceil_mode(tmp_path):
+    # (onnx.reference 1.23 mis-averages some ceil-mode windows, e.g. 3×3 stride 3 on 7×7; this case it gets right,
+    # and the torch export test covers ceil mode against PyTorch)
+    nodes = [helper.make_node("AveragePool", ["x"], ["y"], name="avg", kernel_shape=[2, 2], strides=[2, 2],
+                              ceil_mode=1)]
+    check(make_model(nodes, [1, 2, 5, 5]), tmp_path)
+
+
+@pytest.mark.parametrize("op, layer", [("GlobalAveragePool", "GlobalAveragePooling2D"),
+                                       ("GlobalMaxPool", "GlobalMaxPooling2D")])
+def test_global_pooling(tmp_path, op, layer):
+    arch, _ = check(make_model([helper.make_node(op, ["x"], ["y"], name="gp")], [1, 3, 5, 4]), tmp_path)
+    assert types(arch) == [layer] and arch.output_shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize("keepdims", [0, 1])
+@pytest.mark.parametrize("opset", [13, 18])
+def test_reduce_mean_over_spatial_axes_is_global_average_pooling(tmp_path, keepdims, opset):
+    if opset >= 18:
+        nodes = [const("axes", np.array([-1, -2], np.int64)),
+                 helper.make_node("ReduceMean", ["x", "axes"], ["y"], name="gap", keepdims=keepdims)]
+    else:
+        nodes = [helper.make_node("ReduceMean", ["x"], ["y"], name="gap", axes=[2, 3], keepdims=keepdims)]
+    arch, _ = check(make_model(nodes, [1, 3, 4, 5], opset=opset), tmp_path)
+    assert types(arch) == ["GlobalAveragePooling2D"] and arch[0].keepdims is bool(keepdims)
+
+
+def test_reduce_max_over_spatial_axes(tmp_path):
+    nodes = [helper.make_node("ReduceMax", ["x"], ["y"], axes=[2, 3], keepdims=0)]
+    arch, _ = check(make_model(nodes, [1, 3, 4, 5], opset=13), tmp_path)
+    assert types(arch) == ["GlobalMaxPooling2D"]
+
+
+# --- dense and the Flatten → Dense permutation --------------------------------------------------------
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_flatten_then_gemm_permutes_the_weight_rows(tmp_path, trans_b):
+    # spatial 3×2 with 4 channels before Flatten: ONNX flattens (C, H, W), CNN Explorer (H, W, C)
+    w = rand(10, 24) if trans_b else rand(24, 10)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "G", "GB"], ["y"], name="fc", transB=trans_b, alpha=0.5, beta=2.0)]
+    arch, weights = check(make_model(nodes, [1, 2, 5, 4], {"W": rand(4, 2, 3, 3), "G": w, "GB": rand(10)}),
+                          tmp_path)
+    assert types(arch) == ["Conv2D", "Flatten", "Dense"]
+    onnx_kernel = 0.5 * (w.T if trans_b else w)
+    assert not np.allclose(weights["fc/kernel"], onnx_kernel)  # the rows really were permuted
+    np.testing.assert_allclose(weights["fc/kernel"],
+                               onnx_kernel.reshape(4, 3, 2, 10).transpose(1, 2, 0, 3).reshape(24, 10), rtol=1e-6)
+
+
+def test_matmul_add_is_one_dense_layer(tmp_path):
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", "M"], ["m"], name="fc"),
+             helper.make_node("Add", ["m", "b"], ["a"], name="fc_bias"),
+             helper.make_node("MatMul", ["a", "M2"], ["y"], name="head")]
+    arch, weights = check(make_model(nodes, [1, 3, 2, 2], {"M": rand(12, 5), "b": rand(5), "M2": rand(5, 2)}),
+                          tmp_path)
+    assert types(arch) == ["Flatten", "Dense", "Dense"]
+    assert arch[1].use_bias and not arch[2].use_bias and "fc/bias" in weights
+
+
+def test_add_of_constant_after_conv_is_its_bias(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Add", ["cb", "c"], ["y"], name="bias")]
+    arch, _ = check(make_model(nodes, [1, 2, 4, 4], {"W": rand(3, 2, 1, 1), "cb": rand(1, 3, 1, 1)}), tmp_path)
+    assert types(arch) == ["Conv2D"] and arch[0].use_bias
+
+
+def test_mlp_on_a_flat_input(tmp_path):
+    nodes = [helper.make_node("Gemm", ["x", "G", "GB"], ["h"], name="fc1", transB=1),
+             helper.make_node("Tanh", ["h"], ["t"], name="tanh"),
+             helper.make_node("Gemm", ["t", "G2"], ["s"], name="fc2"),
+             helper.make_node("Softmax", ["s"], ["y"], name="softmax", axis=1)]
+    arch, _ = check(make_model(nodes, [1, 6], {"G": rand(4, 6), "GB": rand(1, 4), "G2": rand(4, 3)}, opset=11),
+                    tmp_path)
+    assert arch.input_shape == (6,) and types(arch) == ["Dense", "Activation", "Dense", "Activation"]
+
+
+# --- activations -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("op, attrs, activation", [
+    ("Relu", {}, "relu"), ("Sigmoid", {}, "sigmoid"), ("Tanh", {}, "tanh"), ("Softplus", {}, "softplus"),
+    ("LeakyRelu", {"alpha": 0.2}, "leaky_relu"), ("Elu", {}, "elu"), ("Softmax", {"axis": 1}, "softmax"),
+])
+def test_activations(tmp_path, op, attrs, activation):
+    arch, _ = check(make_model([helper.make_node(op, ["x"], ["y"], name="act", **attrs)], [1, 3, 4, 5]), tmp_path)
+    assert types(arch) == ["Activation"] and arch[0].activation == activation
+
+
+def test_gelu(tmp_path):
+    arch, _ = check(make_model([helper.make_node("Gelu", ["x"], ["y"])], [1, 2, 3, 3], opset=20), tmp_path)
+    assert arch[0].activation == "gelu"
+
+
+def test_clip_with_constant_inputs_is_relu6(tmp_path):
+    nodes = [const("lo", np.float32(0)), const("hi", np.float32(6)),
+             helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="relu6")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3]), tmp_path, x=rand(1, 2, 3, 3, low=-10, high=10))
+    assert arch[0].activation == "relu6"
+
+
+def test_clip_attributes_opset_6_and_open_max(tmp_path):
+    arch, _ = check(make_model([helper.make_node("Clip", ["x"], ["y"], min=0.0, max=6.0)], [1, 2, 3, 3], opset=6),
+                    tmp_path, x=rand(1, 2, 3, 3, low=-10, high=10))
+    assert arch[0].activation == "relu6"
+    nodes = [helper.make_node("Clip", ["x", "lo"], ["y"])]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"lo": np.float32(0)}), tmp_path)
+    assert arch[0].activation == "relu"
+
+
+def test_softmax_on_flat_tensor_after_flatten(tmp_path):
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Softmax", ["f"], ["y"])]
+    arch, _ = check(make_model(nodes, [1, 1, 1, 5]), tmp_path)
+    assert types(arch) == ["Flatten", "Activation"]
+
+
+# --- normalisation, dropout --------------------------------------------------------------------------
+def bn_inits(c):
+    return {"s": rand(c), "b": rand(c), "m": rand(c), "v": rand(c, low=0.5, high=2.0)}
+
+
+def test_batch_normalization_standalone(tmp_path):
+    nodes = [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn", epsilon=1e-3)]
+    arch, weights = check(make_model(nodes, [1, 4, 3, 5], bn_inits(4)), tmp_path)
+    assert types(arch) == ["BatchNormalization"] and arch[0].epsilon == pytest.approx(1e-3)
+    assert set(weights) == {"bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"}
+
+
+def test_batch_normalization_after_flatten_is_permuted(tmp_path):
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+             helper.make_node("BatchNormalization", ["f", "s", "b", "m", "v"], ["n"], name="bn"),
+             helper.make_node("Gemm", ["n", "G"], ["y"], name="fc")]
+    check(make_model(nodes, [1, 2, 3, 2], {**bn_inits(12), "G": rand(12, 3)}), tmp_path)
+
+
+def lrn_as_specified(x, size, alpha, beta, bias):
+    """The ONNX LRN formula, written out: onnx.reference's LRN (onnx 1.23) loops over the batch axis instead of
+    the channels, so it is only right for channel 0."""
+    channels = x.shape[1]
+    square_sum = np.zeros_like(x, dtype=np.float64)
+    for c in range(channels):
+        lo, hi = max(0, c - (size - 1) // 2), min(channels - 1, c + -(-(size - 1) // 2))
+        square_sum[:, c] = (x[:, lo:hi + 1].astype(np.float64) ** 2).sum(axis=1)
+    return (x / (bias + alpha / size * square_sum) ** beta).astype(np.float32)
+
+
+def test_lrn(tmp_path):
+    nodes = [helper.make_node("LRN", ["x"], ["y"], name="lrn", size=5, alpha=1e-2, beta=0.75, bias=2.0)]
+    arch, _ = check(make_model(nodes, [1, 7, 3, 3]), tmp_path, x=rand(1, 7, 3, 3, low=-3, high=3),
+                    evaluate=lambda x: lrn_as_specified(x, 5, 1e-2, 0.75, 2.0))
+    assert types(arch) == ["LocalResponseNormalization"] and arch[0].k == 2.0 and arch[0].size == 5
+
+
+@pytest.mark.parametrize("opset", [10, 13])
+def test_dropout(tmp_path, opset):
+    if opset >= 12:
+        nodes = [const("ratio", np.float32(0.3)), helper.make_node("Dropout", ["x", "ratio"], ["y"], name="drop")]
+    else:
+        nodes = [helper.make_node("Dropout", ["x"], ["y", "mask"], name="drop", ratio=0.3)]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], opset=opset), tmp_path)
+    assert types(arch) == ["Dropout"] and arch[0].rate == pytest.approx(0.3)
+
+
+# --- Pad ---------------------------------------------------------------------------------------------
+def test_pad_is_merged_into_the_following_conv(tmp_path):
+    nodes = [const("pads", np.array([0, 0, 1, 2, 0, 0, 0, 1], np.int64)),
+             helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+             helper.make_node("Conv", ["p", "W"], ["y"], name="conv", pads=[1, 0, 1, 0])]
+    arch, _ = check(make_model(nodes, [1, 2, 5, 5], {"W": rand(3, 2, 3, 3)}), tmp_path)
+    assert types(arch) == ["Conv2D"] and arch[0].padding == ((2, 1), (2, 1))  # Pad's own + the Conv's
+
+
+def test_pad_attribute_form_opset_10(tmp_path):
+    nodes = [helper.make_node("Pad", ["x"], ["p"], name="pad", pads=[0, 0, 1, 1, 0, 0, 1, 1], value=0.0),
+             helper.make_node("Conv", ["p", "W"], ["y"], name="conv")]
+    arch, _ = check(make_model(nodes, [1, 2, 4, 4], {"W": rand(3, 2, 3, 3)}, opset=10), tmp_path)
+    assert types(arch) == ["Conv2D"] and arch[0].padding == ((1, 1), (1, 1))
+
+
+def test_minus_infinity_pad_is_merged_into_max_pool(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads", "value"], ["p"], name="pad"),
+             helper.make_node("MaxPool", ["p"], ["y"], name="pool", kernel_shape=[3, 3], strides=[2, 2])]
+    inits = {"pads": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "value": np.float32(-np.inf)}
+    arch, _ = check(make_model(nodes, [1, 2, 6, 6], inits), tmp_path)
+    assert types(arch) == ["MaxPooling2D"] and arch[0].padding == ((1, 0), (0, 1))
+
+
+def test_zero_pad_before_max_pool_becomes_zero_padding(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+             helper.make_node("MaxPool", ["p"], ["y"], name="pool", kernel_shape=[2, 2], strides=[2, 2])]
+    arch, _ = check(make_model(nodes, [1, 2, 5, 5], {"pads": np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64)}),
+                    tmp_path, x=rand(1, 2, 5, 5, low=-2, high=-1))  # negative: the zeros win the max
+    assert types(arch) == ["ZeroPadding2D", "MaxPooling2D"] and arch[0].name == "pad"
+
+
+def test_zero_pad_is_merged_into_average_pool_counting_padding(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+             helper.make_node("AveragePool", ["p"], ["y"], name="avg", kernel_shape=[3, 3])]
+    arch, _ = check(make_model(nodes, [1, 2, 5, 5], {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 0], np.int64)}),
+                    tmp_path)
+    assert types(arch) == ["AveragePooling2D"] and arch[0].count_include_pad
+
+
+def test_pad_at_the_end_and_before_activation_becomes_zero_padding(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+             helper.make_node("Sigmoid", ["p"], ["y"], name="sig")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"pads": np.array([0, 0, 2, 0, 0, 0, 0, 1], np.int64)}),
+                    tmp_path)
+    assert types(arch) == ["ZeroPadding2D", "Activation"] and arch[0].padding == ((2, 0), (0, 1))
+
+
+# --- Flatten / Reshape -------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [[0, -1], [1, -1], [-1, 12], [1, 12]])
+def test_reshape_with_constant_shape_is_flatten(tmp_path, shape):
+    nodes = [const("shape", np.array(shape, np.int64)),
+             helper.make_node("Reshape", ["x", "shape"], ["f"], name="reshape"),
+             helper.make_node("Gemm", ["f", "G"], ["y"], name="fc")]
+    arch, _ = check(make_model(nodes, [1, 3, 2, 2], {"G": rand(12, 4)}), tmp_path)
+    assert types(arch) == ["Flatten", "Dense"]
+
+
+def test_reshape_from_computed_shape(tmp_path):
+    # x.view(x.size(0), -1) as the TorchScript exporter writes it: Shape → Gather → Unsqueeze → Concat → Reshape
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             const("zero", np.array(0, np.int64)),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             const("axes", np.array([0], np.int64)),
+             helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+             const("minus_one", np.array([-1], np.int64)),
+             helper.make_node("Concat", ["n1", "minus_one"], ["shape"], axis=0),
+             helper.make_node("Reshape", ["x", "shape"], ["f"], name="view"),
+             helper.make_node("MatMul", ["f", "M"], ["y"], name="fc")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 2], {"M": rand(12, 3)}), tmp_path)
+    assert types(arch) == ["Flatten", "Dense"]
+
+
+def test_squeeze_after_global_pooling(tmp_path):
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+             helper.make_node("Squeeze", ["g", "axes"], ["s"], name="squeeze"),
+             helper.make_node("Gemm", ["s", "G", "B"], ["y"], name="fc", transB=1)]
+    arch, _ = check(make_model(nodes, [1, 4, 3, 3], {"axes": np.array([2, 3], np.int64), "G": rand(2, 4),
+                                                     "B": rand(2)}), tmp_path)
+    assert types(arch) == ["GlobalAveragePooling2D", "Flatten", "Dense"]
+
+
+def test_small_cnn_end_to_end(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c1", "s", "b", "m", "v"], ["n1"], name="bn1"),
+             helper.make_node("Relu", ["n1"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p1", "W2"], ["c2"], name="conv2", strides=[1, 1]),
+             helper.make_node("LeakyRelu", ["c2"], ["r2"], name="lrelu", alpha=0.2),
+             helper.make_node("Flatten", ["r2"], ["f"], name="flatten"),
+             helper.make_node("Dropout", ["f"], ["d"], name="drop"),
+             helper.make_node("Gemm", ["d", "G", "GB"], ["g"], name="fc", transB=1),
+             helper.make_node("Softmax", ["g"], ["y"], name="softmax")]
+    inits = {"W1": rand(4, 3, 3, 3), "B1": rand(4), **bn_inits(4), "W2": rand(6, 4, 2, 2), "G": rand(5, 6 * 4 * 3),
+             "GB": rand(5)}
+    arch, weights = check(make_model(nodes, [1, 3, 10, 8], inits), tmp_path)
+    assert [layer.name for layer in arch] == ["conv1", "bn1", "relu1", "pool1", "conv2", "lrelu", "flatten",
+                                              "drop", "fc", "softmax"]
+    assert arch.name == "model"  # the file's name: "main_graph" (what torch writes) says nothing
+
+
+def test_a_meaningful_graph_name_names_the_model(tmp_path):
+    arch, _ = check(make_model([helper.make_node("Relu", ["x"], ["y"])], [1, 1, 2, 2], graph_name="LeNet"), tmp_path)
+    assert arch.name == "LeNet"
+
+
+# --- names -------------------------------------------------------------------------------------------
+def test_exporter_node_names_are_sanitised_and_unique(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="/features/features.0/Relu"),
+             helper.make_node("Relu", ["a"], ["b"], name="/features/features.0/Relu"),
+             helper.make_node("Tanh", ["b"], ["y"])]
+    arch, _ = check(make_model(nodes, [1, 1, 2, 2]), tmp_path)
+    assert [layer.name for layer in arch] == ["features_features.0_Relu", "features_features.0_Relu_1",
+                                              "activation"]
+
+
+# --- top-level API -----------------------------------------------------------------------------------
+def small_model():
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "G"], ["y"], name="fc")]
+    return make_model(nodes, [1, 2, 5, 5], {"W": rand(3, 2, 3, 3), "B": rand(3), "G": rand(27, 4)})
+
+
+def test_top_level_load_and_load_weights(tmp_path):
+    path = save(small_model(), tmp_path, "Small.ONNX")
+    arch = cnnexplorer.load(path)
+    assert types(arch) == ["Conv2D", "Flatten", "Dense"] and arch.name == "Small"
+    weights = cnnexplorer.load_weights(str(path), arch)
+    assert sorted(weights) == ["conv/bias", "conv/kernel", "fc/kernel"]
+    x = rand(5, 5, 2)
+    assert cnnexplorer.run(arch, x, weights)["fc"].shape == (4,)
+    other = cnnexplorer.load(path)
+    other.rename(0, "renamed")
+    with pytest.raises(cnnexplorer.engine.EngineInputError, match="missing weight 'renamed/kernel'"):
+        cnnexplorer.load_weights(path, other)
+
+
+def test_import_interop_loads_neither_onnx_nor_h5py():
+    code = ("import sys, cnnexplorer, cnnexplorer.interop; "
+            "print(' '.join(m for m in ('onnx', 'h5py', 'PySide6') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == []
+
+
+def test_missing_onnx_package_says_what_to_install(tmp_path, monkeypatch):
+    path = save(small_model(), tmp_path)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(MissingDependencyError, match=r"ONNX import needs the onnx package: "
+                                                     r"pip install 'cnnexplorer\[onnx\]'"):
+        load_onnx(path)
+
+
+# --- errors ------------------------------------------------------------------------------------------
+def import_error(model, tmp_path) -> str:
+    with pytest.raises(ArchitectureFileError) as info:
+        load_onnx(save(model, tmp_path))
+    message = str(info.value)
+    assert message.startswith(str(tmp_path / "model.onnx") + ": ") and "\n" not in message
+    return message
+
+
+def test_unsupported_operator_is_named(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"), helper.make_node("HardSwish", ["a"], ["y"], name="hs")]
+    message = import_error(make_model(nodes, [1, 2, 3, 3]), tmp_path)
+    assert "node[1] 'hs' (HardSwish): unsupported ONNX operator 'HardSwish'; supported: Conv" in message
+
+
+def test_residual_connection_is_rejected(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
+             helper.make_node("Conv", ["a", "W"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["a", "c"], ["y"], name="residual")]
+    message = import_error(make_model(nodes, [1, 2, 3, 3], {"W": rand(2, 2, 3, 3)}), tmp_path)
+    assert "node[2] 'residual' (Add): takes 2 computed inputs ('a', 'c'); only chain-shaped models" in message
+
+
+def test_branch_is_rejected(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
+             helper.make_node("Sigmoid", ["x"], ["y"], name="side")]
+    message = import_error(make_model(nodes, [1, 2, 3, 3]), tmp_path)
+    assert "node[1] 'side' (Sigmoid): takes 'x', which is not the output of the layer before it ('a')" in message
+
+
+def test_two_outputs_are_rejected(tmp_path):
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [1, 2, 3, 3])
+    model.graph.output.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, None))
+    assert "graph.output: the model has 2 outputs" in import_error(model, tmp_path)
+
+
+@pytest.mark.parametrize("dims, problem", [
+    ([1, 3, "height", "width"], "the input shape (1, 3, height, width) has a dynamic size"),
+    ([1, 3, 8], "expected an (N, C, H, W) image input, got shape (1, 3, 8)"),
+])
+def test_input_shape_problems(tmp_path, dims, problem):
+    message = import_error(make_model([helper.make_node("Relu", ["x"], ["y"])], dims), tmp_path)
+    assert "graph.input 'x': " + problem in message
+
+
+def test_missing_input_shape_and_integer_input(tmp_path):
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [1, 1, 2, 2])
+    model.graph.input[0].type.tensor_type.ClearField("shape")
+    assert "the input has no shape" in import_error(model, tmp_path)
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [1, 1, 2, 2], input_type=TensorProto.INT64)
+    assert "element type INT64; only floating-point inputs" in import_error(model, tmp_path)
+
+
+@pytest.mark.parametrize("node, inits, problem", [
+    (helper.make_node("LeakyRelu", ["x"], ["y"], name="lr"), {},
+     "LeakyRelu alpha=0.01 is not supported; CNN Explorer's leaky_relu has the Keras slope 0.2"),
+    (helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip"), {"lo": np.float32(-1), "hi": np.float32(1)},
+     "Clip(-1, 1) is not supported; only Clip(0, 6) (relu6)"),
+    (helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode="reflect"),
+     {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}, "Pad mode 'reflect' is not supported"),
+    (helper.make_node("Pad", ["x", "pads", "v"], ["y"], name="pad"),
+     {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "v": np.float32(1.5)},
+     "Pad with constant value 1.5 is not supported"),
+    (helper.make_node("Pad", ["x", "pads"], ["y"], name="pad"),
+     {"pads": np.array([0, 1, 0, 0, 0, 0, 0, 0], np.int64)}, "only the height and width can be padded"),
+    (helper.make_node("LRN", ["x"], ["y"], name="lrn", size=4), {}, "LRN size=4 is not supported"),
+    (helper.make_node("ReduceMean", ["x"], ["y"], name="rm", axes=[1]), {},
+     "ReduceMean over axes [1] is not supported; only over the spatial axes"),
+    (helper.make_node("Softmax", ["x"], ["y"], name="sm"), {},
+     "Softmax over axis default of a rank-4 tensor is not supported"),
+    (helper.make_node("Gemm", ["x", "G"], ["y"], name="fc"), {"G": rand(4, 4)},
+     "Gemm needs a flat (N, features) input, but receives (N, 1, 2, 2); flatten it first"),
+    (helper.make_node("Conv", ["x", "W"], ["y"], name="conv"), {"W": rand(2, 3, 3, 3)},
+     "weights W of shape (2, 3, 3, 3) with group=1 do not fit an input with 1 channels"),
+    (helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[2, 2], dilations=[2, 2]), {},
+     "dilated pooling"),
+])
+def test_unsupported_settings_are_explained(tmp_path, node, inits, problem):
+    message = import_error(make_model([node], [1, 1, 2, 2], inits), tmp_path)
+    assert f"({node.op_type}): " in message and problem in message
+
+
+def test_minus_infinity_pad_before_conv_is_rejected(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads", "v"], ["p"], name="pad"),
+             helper.make_node("Conv", ["p", "W"], ["y"], name="conv")]
+    inits = {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "v": np.float32(-np.inf), "W": rand(1, 1, 1, 1)}
+    message = import_error(make_model(nodes, [1, 1, 2, 2], inits), tmp_path)
+    assert "node[0] 'pad' (Pad): a Pad of -inf is only supported right before a MaxPool" in message
+
+
+def test_computed_weights_are_rejected(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Conv", ["a", "a"], ["y"], name="conv")]
+    message = import_error(make_model(nodes, [1, 1, 2, 2]), tmp_path)
+    assert "node[1] 'conv' (Conv)" in message
+
+
+def test_custom_domain_operator_is_rejected(tmp_path):
+    model = make_model([helper.make_node("FusedConv", ["x"], ["y"], name="f", domain="com.microsoft")],
+                       [1, 1, 2, 2])
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    assert "unsupported operator com.microsoft.FusedConv" in import_error(model, tmp_path)
+
+
+BAD_FILES = {
+    "empty": (b"", "the file is empty (expected an ONNX model)"),
+    "json": (b'{"format": "cnnexplorer.architecture", "layers": []}', "not an ONNX model"),
+    "text": (b"hello, this is not a model\n", "not an ONNX model"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_bad_files(tmp_path, kind):
+    data, problem = BAD_FILES[kind]
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data)
+    with pytest.raises(ArchitectureFileError, match="^" + str(path).replace("\\", "\\\\") + ": ") as info:
+        load_onnx(path)
+    assert problem in str(info.value)
+
+
+def test_truncated_file(tmp_path):
+    data = small_model().SerializeToString()
+    for cut in (len(data) // 2, len(data) - 3, 7):
+        path = tmp_path / f"cut{cut}.onnx"
+        path.write_bytes(data[:cut])
+        with pytest.raises(ArchitectureFileError, match=str(path.name)):
+            load_onnx(path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ArchitectureFileError, match="no such file"):
+        load_onnx(tmp_path / "missing.onnx")
+    (tmp_path / "dir.onnx").mkdir()
+    with pytest.raises(ArchitectureFileError, match="is a directory"):
+        cnnexplorer.load(tmp_path / "dir.onnx")
+
+
+# --- a real exporter (dev only: torch is not a dependency) -------------------------------------------
+def test_torch_export_matches(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch is only installed for development")
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU6(),
+                nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(3, stride=2, padding=1),
+                nn.Conv2d(6, 6, 3, groups=6, padding=(1, 0)), nn.AvgPool2d(2, ceil_mode=True),
+                nn.LocalResponseNorm(3) if False else nn.Identity())
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(6 * 3 * 2, 10), nn.Tanh(),
+                                            nn.Linear(10, 4), nn.Softmax(dim=1))
+
+        def forward(self, x):
+            x = self.features(x)
+            return self.classifier(x.view(x.size(0), -1))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    with torch.no_grad():
+        net.features[1].running_mean.uniform_(-1, 1)
+        net.features[1].running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 3, 11, 9)
+    path = tmp_path / "net.onnx"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y"])
+    arch, weights = load_onnx(path)
+    with torch.no_grad():
+        expected = net(x).numpy()[0]
+    got = list(Runner().run(arch, x.numpy()[0].transpose(1, 2, 0), weights).activations.values())[-1]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert "Conv2D" in types(arch) and "Dense" in types(arch)
+
+
+def test_initializers_listed_as_graph_inputs(tmp_path):
+    # IR version < 4 lists every initializer among the graph inputs too
+    model = make_model([helper.make_node("Conv", ["x", "W"], ["y"], name="conv")], [1, 2, 4, 4], {"W": rand(3, 2, 3, 3)})
+    model.graph.input.append(helper.make_tensor_value_info("W", TensorProto.FLOAT, [3, 2, 3, 3]))
+    arch, _ = check(model, tmp_path)
+    assert arch.input_shape == (4, 4, 2)
+
+
+def test_shape_cross_check_sees_big_weights(tmp_path):
+    # the shape inference cross-check keeps working when the weights are only declared by shape
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Flatten", ["c"], ["f"]), helper.make_node("Gemm", ["f", "G"], ["y"], name="fc")]
+    check(make_model(nodes, [1, 3, 12, 12], {"W": rand(40, 3, 3, 3), "G": rand(4000, 5)}), tmp_path)
