@@ -1,4 +1,4 @@
-"""``cnnexplorer``: the GUI by default, and the ``summary`` and ``run`` sub-commands.
+"""``cnnexplorer``: the GUI by default, and the ``summary``, ``run``, ``export`` and ``diagram`` sub-commands.
 
 Exit codes: 0 success; 1 the architecture is invalid (a layer cannot be computed; the message names it);
 2 a bad file or bad arguments (one line on stderr, never a traceback).
@@ -7,13 +7,12 @@ Exit codes: 0 success; 1 the architecture is invalid (a layer cannot be computed
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Sequence
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
-SUBCOMMANDS = ("summary", "run")
+SUBCOMMANDS = ("summary", "run", "export", "diagram")
 
 
 class UsageError(Exception):
@@ -31,7 +30,8 @@ def one_line(message: str) -> str:
 
 
 def _load_target(target: str):
-    from .model import ArchitectureFileError, load
+    from . import load  # the top-level loader: presets, our files, Keras JSON (and more formats as they come)
+    from .model import ArchitectureFileError
     from .model.presets import PRESET_NAMES
 
     if target not in PRESET_NAMES and not os.path.exists(target):
@@ -49,20 +49,32 @@ def _invalid_message(arch) -> str | None:
     return f"{arch.name}: layer {info.index} '{info.name}' ({info.type_name}) cannot be computed: {info.error}"
 
 
-def cmd_summary(args) -> int:
-    from .model import summarize
+def _write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file, then a rename); exit 2 if it cannot be written."""
+    temporary = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
+
+def cmd_summary(args) -> int:
+    from .model.export_summary import summary_format_for_path, summary_text
+
+    fmt = args.format
+    if fmt is None:
+        fmt = (summary_format_for_path(args.output) if args.output else None) or "table"
     arch = _load_target(args.target)
-    summary = summarize(arch)
-    if args.format == "json":
-        text = json.dumps(summary.to_dict(), indent=2)
-    elif args.format == "markdown":
-        text = summary.to_markdown()
-    elif args.format == "csv":
-        text = summary.to_csv()
+    text = summary_text(arch, fmt)
+    if args.output:
+        _write_text(args.output, text)
+        print(f"wrote the {fmt} summary of {arch.name} to {args.output}")
     else:
-        text = str(summary)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)
     problem = _invalid_message(arch)
     if problem:
         print(one_line(problem), file=sys.stderr)
@@ -89,6 +101,53 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from .model.export_code import export_code
+
+    arch = _load_target(args.target)
+    problem = _invalid_message(arch)
+    if problem:
+        print(one_line(problem + "; an invalid architecture cannot be exported"), file=sys.stderr)
+        return EXIT_INVALID
+    code = export_code(arch, args.to)
+    if args.output:
+        _write_text(args.output, code)
+        print(f"wrote {args.to} code of {arch.name} to {args.output}")
+    else:
+        sys.stdout.write(code)
+    return EXIT_OK
+
+
+def cmd_diagram(args) -> int:
+    suffix = os.path.splitext(args.output)[1].lower()
+    if suffix not in (".png", ".svg"):
+        raise UsageError(f"{args.output}: the diagram is written as .svg or .png (the suffix chooses), "
+                         f"not {suffix or 'a name without a suffix'}")
+    arch = _load_target(args.target)
+    from .engine.diagram_png import save_diagram
+
+    try:
+        save_diagram(arch, args.output, scale=args.scale)
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+    print(f"wrote the diagram of {arch.name} to {args.output}")
+    problem = _invalid_message(arch)
+    if problem:  # drawn anyway, with the failing layer marked
+        print(one_line(problem), file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.25 <= value <= 8:
+        raise argparse.ArgumentTypeError(f"expected a scale from 0.25 to 8, got {value:g}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -104,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     p = sub.add_parser("summary", help="print every layer's output shape, parameters, MACs and receptive field")
     p.add_argument("target", help="a preset name (sample-cnn, lenet5, ...) or an architecture file (ours or Keras JSON)")
-    p.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "json", "markdown", "csv"), default=None,
+                   help="default: from the suffix of -o (.txt, .json, .md, .csv), else table")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("run", help="run the model on an image or .npy array and save every layer's activation")
     p.add_argument("target", help="a preset name or an architecture file")
@@ -113,6 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="a .npz weights file (default: initialised from --seed)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the weight initialisation (default 0)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("export", help="write Python code that rebuilds the model in Keras or PyTorch")
+    p.add_argument("target", help="a preset name or an architecture file")
+    p.add_argument("--to", required=True, choices=("keras", "pytorch"), help="the framework")
+    p.add_argument("-o", "--output", metavar="FILE", help="the .py file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("diagram", help="draw the model as a row of blocks, as an SVG or PNG file")
+    p.add_argument("target", help="a preset name or an architecture file")
+    p.add_argument("-o", "--output", metavar="FILE.svg|FILE.png", required=True,
+                   help="the file to write; its suffix chooses the format")
+    p.add_argument("--scale", type=_scale, default=2.0, help="PNG pixels per diagram unit (default 2)")
+    p.set_defaults(func=cmd_diagram)
     return parser
 
 
