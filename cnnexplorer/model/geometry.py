@@ -7,7 +7,7 @@ resolution, so shapes printed by the summary and shapes produced by a run cannot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 class GeometryError(ValueError):
@@ -45,6 +45,25 @@ class AxisGeometry:
     def exact_quotient(self) -> tuple[int, int]:
         """Numerator and denominator of ``(n + p_before + p_after - d*(k-1) - 1) / s``."""
         return self.n + self.pad_before + self.pad_after - self.effective_kernel, self.stride
+
+    @property
+    def rounding_outs(self) -> tuple[int, int]:
+        """The output length with the floor and with the ceiling of the exact quotient (the course's options)."""
+        numerator, denominator = self.exact_quotient
+        return numerator // denominator + 1, -(-numerator // denominator) + 1
+
+    def ceil_variant(self) -> "AxisGeometry":
+        """This axis with the plain ceiling of the quotient (no last-window rule): its last window may reach
+        ``overhang`` cells past the padded input.  Used to show the extra row/column ceiling would add."""
+        return replace(self, out=self.rounding_outs[1], ceil_mode=True)
+
+    def same_text(self) -> str:
+        """``"same"`` as the explicit padding it stands for on this axis.
+
+        E.g. ``same = padding 1 + 1 (output ceil(7/2) = 4)``.
+        """
+        return (f"same = padding {self.pad_before} + {self.pad_after} (output ceil({self.n}/{self.stride}) "
+                f"= {self.out})")
 
 
     def formula(self) -> str:
