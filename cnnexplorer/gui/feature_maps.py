@@ -180,6 +180,7 @@ class FeatureMapView(QWidget):
         self.grid_widget.setBackground("w")
         self._grid_box = _plain_view_box()
         self.grid_widget.addItem(self._grid_box, row=0, col=0)
+        self._grid_box.sigResized.connect(self._grid_resized)
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
                                           colorMapMenu=False, pen="#888")
         self.grid_widget.addItem(self.colour_bar, row=0, col=1)
@@ -313,9 +314,8 @@ class FeatureMapView(QWidget):
             self.channel = None
             self._show_grid()
 
-    def resizeEvent(self, event):
-        super().resizeEvent(event)
-        if self.mode == "maps":
+    def _grid_resized(self):
+        if self.mode == "maps" and self._output is not None:
             self._show_grid()        # the grid's columns follow the area's shape
 
     def show_problem(self, message: str):
@@ -371,6 +371,11 @@ class FeatureMapView(QWidget):
             tile.setVisible(slot < len(channels))
             label.setVisible(slot < len(channels))
         self._grid_box.setRange(QRectF(-gap / 2, -gap / 2, cols * (w + gap), rows * (h + gap)), padding=0)
+        # numbers only where a tile is big enough on screen to carry one
+        area = self._grid_box.size()
+        tile_px = min(area.width() / (cols * (w + gap)), area.height() / (rows * (h + gap))) * w
+        for label in self.tile_labels[:len(channels)]:
+            label.setVisible(tile_px >= 28)
         lo, hi = (self._levels[0] if self.shared else (0.0, 1.0))
         self.colour_bar.setLevels((float(lo), float(hi)))
         self.colour_bar.getAxis("right").setLabel("value" if self.shared else "each channel: min → max")

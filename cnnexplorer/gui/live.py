@@ -21,7 +21,7 @@ from ..engine import visualize
 from ..engine.errors import EngineError, MemoryBudgetError, RunCancelled
 from ..engine.images import PreparedInput, prepare_input
 from ..engine.runner import MemoryEstimate, Runner, RunResult, default_memory_budget, estimate_memory, layer_fits
-from ..engine.weights import check_weights, first_conv_index, load_weights, save_weights
+from ..engine.weights import check_weights, first_conv_index, save_weights
 from ..model import Architecture, CnnExplorerError
 from ..model.architecture import LayerInfo
 from ..model.summary import format_bytes
@@ -265,14 +265,22 @@ class LiveSession(QObject):
         """Load an ``.npz`` weights file checked against the model.  Returns "" or the error (weights kept)."""
         path = Path(path)
         try:
-            weights = load_weights(path)
+            from ..interop import load_weights as load_any   # .npz, .onnx initializers, Keras .weights.h5
+
+            weights = load_any(path, self.architecture)
             check_weights(self.architecture, weights, str(path))
-        except (EngineError, CnnExplorerError) as exc:
+        except (EngineError, CnnExplorerError, ImportError) as exc:
             return str(exc)
         self.weights, self.weights_path = weights, path
         self.weightsChanged.emit()
         self.request_run()
         return ""
+
+    def set_weights(self, weights: dict, path: Path | None = None) -> None:
+        """Use ``weights`` (e.g. an imported ONNX model's own) as loaded weights."""
+        self.weights, self.weights_path = dict(weights), path
+        self.weightsChanged.emit()
+        self.request_run()
 
     def forget_weights(self) -> None:
         if self.weights is not None:

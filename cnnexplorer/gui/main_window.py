@@ -7,19 +7,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
-                               QProgressBar, QSplitter, QTableView, QTabWidget, QToolButton, QUndoView, QVBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
+                               QProgressBar, QSplitter, QTableView, QScrollArea, QTabWidget, QToolButton, QUndoView,
                                QWidget)
 
 from ..engine.images import IMAGE_SUFFIXES, sample_images
 from ..engine.runner import save_activations
-from ..model import Architecture, CnnExplorerError, load, save, summarize
+from .. import load
+from ..engine.errors import EngineError
+from ..model import Architecture, CnnExplorerError, save, summarize
+from ..model.export_code import export_code
+from ..model.export_summary import summary_text
 from ..model.presets import PRESET_NAMES
 from ..model.summary import format_bytes, format_macs
 from .cards import LayerCardDelegate
+from .diagram_view import DiagramView
 from .editor import ArchitectureEditor
 from .feature_maps import FeatureMapView
 from .live import LiveSession
+from .playground import ConvPlayground
 from .qt_models import LayerStackModel, PaletteModel, SummaryTableModel
 from .weights_panel import WeightsPanel
 
@@ -62,6 +68,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._update_title()
         self._update_totals()
+        self._update_playground_model()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(60_000)
         self._autosave_timer.timeout.connect(self.autosave)
@@ -128,16 +135,17 @@ class MainWindow(QMainWindow):
         self.feature_maps.layerChosen.connect(self.select_row)
         self.weights_panel = WeightsPanel(self.session, on_error=self.show_error)
 
-        self.playground = QWidget(objectName="convPlayground")
-        playground_layout = QVBoxLayout(self.playground)
-        note = QLabel("The convolution and pooling playground arrives with its own milestone.")
-        note.setWordWrap(True)
-        playground_layout.addWidget(note)
+        self.playground = ConvPlayground()
+        self.diagram_view = DiagramView()
+        self.diagram_view.set_architecture(self.architecture)
+        self.session.inputChanged.connect(self._input_changed)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.summary_view, "Summary")
         self.tabs.addTab(self.weights_panel, "Weights")
-        self.tabs.addTab(self.playground, "Playground")
+        # scrolled, so their own minimum sizes never squeeze the feature maps above them
+        self.tabs.addTab(self._scrolled(self.playground), "Playground")
+        self.tabs.addTab(self._scrolled(self.diagram_view), "Diagram")
 
         self.middle_split = QSplitter(Qt.Vertical)
         self.middle_split.addWidget(self.stack_view)
@@ -160,7 +168,7 @@ class MainWindow(QMainWindow):
         self.main_split.setStretchFactor(2, 2)
         self.main_split.setSizes([200, 360, 720])
         self.middle_split.setSizes([330, 470])
-        self.right_split.setSizes([500, 300])
+        self.right_split.setSizes([560, 260])
         self.setCentralWidget(self.main_split)
 
         self.totals_label = QLabel(objectName="totalsLabel")
@@ -185,6 +193,14 @@ class MainWindow(QMainWindow):
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.setMinimumSize(900, 560)
         self.resize(1280, 800)
+
+    @staticmethod
+    def _scrolled(widget: QWidget) -> QScrollArea:
+        area = QScrollArea()
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.NoFrame)
+        return area
 
     def _action(self, text, slot, shortcut=None, tip=None) -> QAction:
         action = QAction(text, self)
@@ -215,6 +231,18 @@ class MainWindow(QMainWindow):
         self.move_down_action = self._action("Move layer do&wn", lambda: self.move_selected(1), "Alt+Down")
         self.rename_action = self._action("Re&name layer…", self.rename_selected, "F2")
         self.history_action = self._action("&History", self.show_history)
+        self.explain_action = self._action("E&xplain this layer", self.explain_selected, "F1",
+                                           "Open the playground with this layer's kernel, stride, padding, dilation")
+        self.import_onnx_action = self._action("&Import ONNX…", self.import_onnx_dialog)
+        self.export_code_actions = {
+            target: self._action(f"{label} code…", lambda checked=False, t=target: self.export_code_dialog(t))
+            for target, label in (("keras", "&Keras"), ("pytorch", "&PyTorch"))}
+        self.export_summary_action = self._action("&Summary (Markdown, CSV, JSON)…", self.export_summary_dialog)
+        self.export_diagram_action = self._action("&Diagram (PNG, SVG)…", self.export_diagram_dialog)
+        self.copy_summary_actions = {
+            fmt: self._action(f"Copy summary as {label}", lambda checked=False, f=fmt: self.copy_summary(f))
+            for fmt, label in (("markdown", "&Markdown"), ("csv", "&CSV"), ("json", "&JSON"))}
+        self.copy_diagram_action = self._action("Copy &diagram image", self.copy_diagram)
         self.open_image_action = self._action("&Open image…", self.open_image_dialog, "Ctrl+I",
                                               "Load a picture (or a .npy array) as the model's input")
         self.run_action = self._action("&Run again", self.session.request_run, "F5")
@@ -236,6 +264,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.new_action)
         file_menu.addAction(self.open_action)
+        file_menu.addAction(self.import_onnx_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.presets_menu = file_menu.addMenu("&Presets")
         for name in PRESET_NAMES:
@@ -249,13 +278,15 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.revert_action)
         file_menu.addSeparator()
         self.export_menu = file_menu.addMenu("&Export")
-        self.export_menu.addAction(self.export_maps_action)
-        self.export_menu.addAction(self.export_activations_action)
+        for action in (*self.export_code_actions.values(), self.export_summary_action, self.export_diagram_action,
+                       None, self.export_maps_action, self.export_activations_action):
+            self.export_menu.addSeparator() if action is None else self.export_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
         for action in (self.undo_action, self.redo_action, None, self.delete_action, self.duplicate_action,
-                       self.move_up_action, self.move_down_action, self.rename_action, None, self.history_action):
+                       self.move_up_action, self.move_down_action, self.rename_action, self.explain_action, None,
+                       *self.copy_summary_actions.values(), self.copy_diagram_action, None, self.history_action):
             edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
         image_menu = bar.addMenu("&Image")
         image_menu.addAction(self.open_image_action)
@@ -342,6 +373,9 @@ class MainWindow(QMainWindow):
         for action in (self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action,
                        self.rename_action):
             menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.explain_action)
+        self.explain_action.setEnabled(self._explainable(index.row()))
         menu.popup(self.stack_view.viewport().mapToGlobal(pos))
 
     def show_history(self):
@@ -355,6 +389,7 @@ class MainWindow(QMainWindow):
     # --- the core changed -----------------------------------------------------------------------------
     def _on_architecture_event(self, event):
         self._update_totals()
+        self._update_playground_model()
         if event.kind in ("reset", "name"):
             self._update_title()
 
@@ -401,11 +436,18 @@ class MainWindow(QMainWindow):
         """Open a preset or a file (ours or Keras JSON).  On failure the error is shown, the current model is
         kept, and False is returned."""
         target = str(path_or_preset_name)
+        if target.lower().endswith(".onnx"):
+            return self.import_onnx(target)
         try:
             new = load(target)
         except (CnnExplorerError, OSError, ValueError) as exc:
             self.show_error(str(exc))
             return False
+        return self._open(target, new)
+
+    def _open(self, target: str, new: Architecture, weights: dict | None = None) -> bool:
+        """Replace the model by ``new`` (read from ``target``) as one undoable step; weights loaded for the old
+        model are dropped, ``weights`` (an ONNX model's own) are used instead."""
         if not self._may_discard():
             return False
         is_preset = target in PRESET_NAMES and not os.path.exists(target)
@@ -417,6 +459,10 @@ class MainWindow(QMainWindow):
         if path:
             self._add_recent(path)
         self._update_title()
+        if weights is not None:
+            self.session.set_weights(weights, Path(target))
+        else:
+            self.session.forget_weights()
         self.select_row(0 if len(self.architecture) else None)
         self.statusBar().showMessage(f"Opened {target}", 5000)
         self.last_error = None
@@ -511,6 +557,8 @@ class MainWindow(QMainWindow):
                 path = url.toLocalFile()
                 if Path(path).suffix.lower() in (*IMAGE_SUFFIXES, ".npy"):
                     self.open_image(path)
+                elif path.lower().endswith(".onnx"):
+                    self.import_onnx(path)
                 else:
                     self.open_architecture(path)
                 event.acceptProposedAction()
@@ -668,3 +716,119 @@ class MainWindow(QMainWindow):
             self.show_error(f"{path}: cannot save ({exc.strerror or exc})")
             return False
         return True
+
+    # --- the playground -------------------------------------------------------------------------------
+    EXPLAINABLE = ("Conv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D")
+
+    def _explainable(self, row: int | None) -> bool:
+        if row is None or not 0 <= row < len(self.architecture):
+            return False
+        info = self.architecture.infer()[row]
+        return info.status == "ok" and info.type_name in self.EXPLAINABLE
+
+    def explain_selected(self) -> bool:
+        """Open the playground with the selected conv or pooling layer's window arguments."""
+        row = self.selected_row()
+        if not self._explainable(row):
+            self.statusBar().showMessage("Explain works on a Conv2D, DepthwiseConv2D or pooling layer that "
+                                         "can be computed", 6000)
+            return False
+        info = self.architecture.infer()[row]
+        self.playground.explain_layer(info.layer, info.input_shape)
+        self.tabs.setCurrentIndex(self.tabs.indexOf(self.playground.parentWidget().parentWidget()))
+        return True
+
+    def _update_playground_model(self):
+        arch = self.architecture
+        self.playground.set_model_input_shape(arch.input_shape)
+        self.playground.set_model_first_layer(arch[0] if len(arch) else None, arch.input_shape)
+
+    def _input_changed(self):
+        prepared = self.session.prepared
+        self.playground.set_source_image(None if prepared is None else prepared.array)
+
+    # --- import and export ----------------------------------------------------------------------------
+    def import_onnx_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Import ONNX model", str(self._last_folder()),
+                                              "ONNX models (*.onnx)")
+        if path:
+            self.import_onnx(path)
+
+    def import_onnx(self, path) -> bool:
+        """A chain-shaped ONNX model with its weights (undoable like Open); errors keep the current model."""
+        try:
+            from ..interop import load_onnx
+
+            new, weights = load_onnx(path)
+        except (CnnExplorerError, EngineError, ImportError, OSError) as exc:
+            self.show_error(str(exc))
+            return False
+        return self._open(str(path), new, weights)
+
+    def _save_text(self, path, text: str) -> bool:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            self.show_error(f"{path}: cannot save ({exc.strerror or exc})")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def export_code_dialog(self, target: str):
+        suggestion = str(self._last_folder() / f"{self.architecture.name}_{target}.py")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {target} code", suggestion, "Python (*.py)")
+        if path:
+            self.export_code_to(path, target)
+
+    def export_code_to(self, path, target: str) -> bool:
+        """A self-contained Keras or PyTorch file rebuilding the model (an invalid model is refused)."""
+        try:
+            code = export_code(self.architecture, target)
+        except CnnExplorerError as exc:
+            self.show_error(f"cannot export: {exc}")
+            return False
+        return self._save_text(path, code)
+
+    SUMMARY_FILTERS = {"markdown": "Markdown (*.md)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}
+
+    def export_summary_dialog(self):
+        suggestion = str(self._last_folder() / f"{self.architecture.name}_summary.md")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export summary", suggestion,
+                                                   ";;".join(self.SUMMARY_FILTERS.values()))
+        if path:
+            self.export_summary_to(path)
+
+    def export_summary_to(self, path, fmt: str | None = None) -> bool:
+        """The summary as Markdown, CSV or JSON (``fmt``, else from the suffix; Markdown otherwise)."""
+        from ..model.export_summary import summary_format_for_path
+
+        fmt = fmt or summary_format_for_path(path) or "markdown"
+        return self._save_text(path, summary_text(self.architecture, fmt))
+
+    def copy_summary(self, fmt: str) -> str:
+        text = summary_text(self.architecture, fmt)
+        QApplication.clipboard().setText(text)
+        self.statusBar().showMessage(f"Summary copied as {fmt}", 4000)
+        return text
+
+    def export_diagram_dialog(self):
+        suggestion = str(self._last_folder() / f"{self.architecture.name}_diagram.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Export diagram", suggestion, "PNG (*.png);;SVG (*.svg)")
+        if path:
+            self.export_diagram_to(path)
+
+    def export_diagram_to(self, path) -> bool:
+        from ..engine.diagram_png import save_diagram
+
+        try:
+            save_diagram(self.architecture, path)
+        except (ValueError, OSError) as exc:
+            self.show_error(str(exc) if isinstance(exc, ValueError) else f"{path}: cannot save ({exc})")
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def copy_diagram(self):
+        QApplication.clipboard().setImage(self.diagram_view.render_image(2.0))
+        self.statusBar().showMessage("Diagram copied", 4000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
-from ..model import LAYER_TYPES, Architecture, LayerInfo, summarize
+from ..model import LAYER_TYPES, Architecture, LayerInfo, diagram, summarize
 from ..model.summary import format_bytes, format_count, format_rf, format_shape
 from .editor import ArchitectureEditor
 
@@ -20,14 +20,11 @@ MIME_LAYER_ROW = "application/x-cnnexplorer-layer-row"     # stack → stack: th
 INFO_ROLE = Qt.UserRole + 1
 TYPE_ROLE = Qt.UserRole + 2
 
-CATEGORY_COLOURS = {
-    "convolution": "#4c78a8", "pooling": "#f58518", "dense": "#54a24b", "activation": "#b279a2",
-    "normalization": "#e45756", "regularization": "#9d755d", "shape": "#72b7b2", "other": "#bab0ac",
-}
 
 
 def category_colour(type_name: str) -> QColor:
-    return QColor(CATEGORY_COLOURS.get(LAYER_TYPES[type_name].category, CATEGORY_COLOURS["other"]))
+    """The layer type's colour: one table (``cnnexplorer.model.diagram``) for palette, cards and diagrams."""
+    return QColor(diagram.category_colour(type_name))
 
 
 def layer_icon(type_name: str, size: int = 18) -> QIcon:

@@ -97,7 +97,8 @@ class WeightsPanel(QWidget):
             self.refresh()
 
     def _load_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Load weights", "", "Weights (*.npz)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights", "",
+                                              "Weights (*.npz *.h5 *.hdf5 *.keras *.onnx);;All files (*)")
         if path:
             self.load_file(path)
 

@@ -431,7 +431,7 @@ def to_pytorch_code(arch: Architecture) -> str:
             else:
                 (top, bottom), (left, right) = pads
                 pad_attr = python_identifier(f"{layer.name}_pad", taken)
-                init.append(f"# asymmetric padding (Keras 'same' puts the extra row/column at the bottom/right)")
+                init.append("# asymmetric padding (Keras 'same' puts the extra row/column at the bottom/right)")
                 init.append(f"self.{pad_attr} = nn.ZeroPad2d(({left}, {right}, {top}, {bottom}))  "
                             f"# (left, right, top, bottom)")
                 padding = (0, 0)
@@ -576,8 +576,8 @@ def to_pytorch_code(arch: Architecture) -> str:
     out += ["        return x", ""]
     out.append(_TORCH_WEIGHTS_LOADER.rstrip("\n"))
     out += ["", "", 'if __name__ == "__main__":', f"    model = {class_name}().eval()",
-            f"    print(model)",
-            f"    print(sum(p.numel() for p in model.parameters()), \"parameters\")", ""]
+            "    print(model)",
+            "    print(sum(p.numel() for p in model.parameters()), \"parameters\")", ""]
     return "\n".join(out)
 
 
