@@ -239,6 +239,10 @@ class Runner:
         if estimate.total_bytes > budget:
             raise MemoryBudgetError(estimate.total_bytes, budget)
 
+        # initialised weights of other seeds are not kept (VGG16's are 553 MB a seed)
+        stale = [k for k in self._init_cache if k[0][0] != seed]
+        for k in stale:
+            del self._init_cache[k]
         digest = _digest(x)
         if digest != self._input_digest:
             self._entries = []

@@ -65,6 +65,15 @@ def colourise(values: np.ndarray, lo: float, hi: float, lut: np.ndarray | None =
     return lut[index]
 
 
+def colourise_tiles(tiles: np.ndarray, levels: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray:
+    """``(n, h, w)`` maps with ``(n, 2)`` levels → ``(n, h, w, 3) uint8`` in one pass (what the grid shows)."""
+    lut = GREY if lut is None else np.asarray(lut, dtype=np.uint8)[:, :3]
+    lo, hi = levels[:, 0, None, None], levels[:, 1, None, None]
+    scale = np.where(hi > lo, (len(lut) - 1) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+    index = np.clip(np.rint((tiles - lo) * scale), 0, len(lut) - 1).astype(np.intp)
+    return lut[index]
+
+
 def display_input(x: np.ndarray) -> tuple[np.ndarray, str]:
     """The model's input as a picture: ``(H, W)`` grey or ``(H, W, 3)`` colour in [0, 1], and a caption.
 

@@ -190,7 +190,6 @@ class FeatureMapView(QWidget):
         font.setPointSize(7)
         for _ in range(visualize.PAGE_SIZE):       # made once; updated with setImage
             tile = _Tile(self.enlarge)
-            tile.setColorMap(self._cmap)
 
             tile.setVisible(False)
             self._grid_box.addItem(tile)
@@ -226,6 +225,7 @@ class FeatureMapView(QWidget):
         self.bars_widget.setBackground("w")
         self.bars_widget.showGrid(y=True, alpha=0.3)
         self.bars_widget.setMouseEnabled(x=True, y=False)
+        self.bars_widget.getAxis("left").enableAutoSIPrefix(False)
         self._bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#4c72b0", pen=None)
         self._bars_curve = pg.PlotDataItem(pen=pg.mkPen("#4c72b0", width=1))
         self._top_bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#dd8452", pen=None)
@@ -351,6 +351,9 @@ class FeatureMapView(QWidget):
         channels = visualize.page_channels(n, self.page)
         pictures = self.session.pictures(self._output.info.name)
         self._levels = pictures.levels(self.shared)
+        # coloured in one pass and drawn as RGB: far cheaper to paint than 64 look-ups through a colour table
+        rgb = visualize.colourise_tiles(pictures.tiles[channels.start:channels.stop],
+                                        self._levels[channels.start:channels.stop], self._lut)
         h, w = act.shape[:2]
         area = self._grid_box.size() if self.grid_widget.isVisible() else None
         aspect = area.width() / area.height() if area is not None and area.height() > 20 else 2.0
@@ -362,7 +365,7 @@ class FeatureMapView(QWidget):
                 r, c = divmod(slot, cols)
                 x, y = c * (w + gap), r * (h + gap)
                 tile.channel = ch
-                tile.setImage(pictures.tiles[ch], levels=tuple(self._levels[ch]), autoLevels=False)
+                tile.setImage(rgb[slot], levels=(0, 255), autoLevels=False)
                 tile.setRect(QRectF(x, y, w, h))
                 label.setText(str(ch))
                 label.setPos(x, y)
@@ -407,8 +410,7 @@ class FeatureMapView(QWidget):
     def set_colour_map(self, name: str):
         self._cmap = colour_map(name)
         self._lut = self._cmap.getLookupTable(nPts=256, alpha=False)
-        for item in (*self.tiles, self.channel_item):
-            item.setColorMap(self._cmap)
+        self.channel_item.setColorMap(self._cmap)
         self.colour_bar.setColorMap(self._cmap)
         self.channel_bar.setColorMap(self._cmap)
         if self.cmap_combo.currentText() != name:
@@ -479,6 +481,8 @@ class FeatureMapView(QWidget):
         self.bars_widget.setLabel("left", "probability" if bars.probabilities else "activation")
         self.bars_widget.setLabel("bottom", "class" if bars.probabilities else "unit")
         self.bars_widget.enableAutoRange()
+        lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
+        self.bars_widget.setYRange(lo - 0.02 * (hi - lo), hi + 0.15 * (hi - lo or 1.0), padding=0)
         self._set_controls(paging=False, back=False)
         self.mode = "bars"
         self.stack.setCurrentIndex(2)

@@ -399,7 +399,7 @@ class LiveSession(QObject):
             self._pictures[name] = (id(result.activations[name]), p)
         self.result, self.infos, self.error = result, self._pending_infos, ""
         self._shown_serial = serial
-        self.last_seconds = time.perf_counter() - self.started_at
+        self.last_seconds = sum(result.seconds.values())    # engine time of the layers this run computed
         self._finish("finished", "")
         self.resultReady.emit()
 

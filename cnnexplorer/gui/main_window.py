@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         # scrolled, so their own minimum sizes never squeeze the feature maps above them
         self.tabs.addTab(self._scrolled(self.playground), "Playground")
         self.tabs.addTab(self._scrolled(self.diagram_view), "Diagram")
+        self.tabs.currentChanged.connect(self._update_playground_model)
 
         self.middle_split = QSplitter(Qt.Vertical)
         self.middle_split.addWidget(self.stack_view)
@@ -676,8 +677,8 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(0)
         if outcome == "finished":
             result = self.session.result
-            self.run_label.setText(f"Run: {self.session.last_seconds * 1000:.0f} ms, {len(result.computed)} of "
-                                   f"{len(result.activations)} layers computed")
+            self.run_label.setText(f"Run: {len(result.computed)} of {len(result.activations)} layers computed in "
+                                   f"{self.session.last_seconds * 1000:.1f} ms")
         elif outcome == "cancelled":
             self.run_label.setText("Run cancelled")
             self.feature_maps.refresh()
@@ -738,7 +739,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(self.tabs.indexOf(self.playground.parentWidget().parentWidget()))
         return True
 
-    def _update_playground_model(self):
+    def _update_playground_model(self, *_):
+        """The playground's "your model" rows follow the model, when the playground is shown."""
+        if not self.playground.isVisible():
+            return
         arch = self.architecture
         self.playground.set_model_input_shape(arch.input_shape)
         self.playground.set_model_first_layer(arch[0] if len(arch) else None, arch.input_shape)

@@ -209,3 +209,16 @@ def test_hand_checkable_model():
     assert acts["c"][..., 0].tolist() == [[10.5, 14.5, 18.5], [26.5, 30.5, 34.5], [42.5, 46.5, 50.5]]
     assert acts["p"][..., 0].tolist() == [[30.5]]
     assert acts["f"].tolist() == [30.5]
+
+
+def test_initialised_weights_of_an_old_seed_are_let_go():
+    arch = cnnexplorer.load("lenet5")
+    x = np.zeros(arch.input_shape, np.float32)
+    runner = Runner()
+    runner.run(arch, x, seed=1)
+    first = runner.layer_weights(arch.infer()[0], None, 1, False)["kernel"]
+    runner.run(arch, x, seed=2)
+    seeds = {key[0][0] for key in runner._init_cache}
+    assert seeds == {2}
+    runner.run(arch, x, seed=1)                                   # made again, identical
+    np.testing.assert_array_equal(runner.layer_weights(arch.infer()[0], None, 1, False)["kernel"], first)

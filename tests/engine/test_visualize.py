@@ -122,3 +122,15 @@ def test_tile_images_are_channel_first_and_block_averaged():
     assert tiny[0, 0, 0] == a[0:2, 0:2, 0].mean()
     big = visualize.tile_images(np.zeros((224, 224, 3), np.float32))
     assert big.shape == (3, 56, 56)
+
+
+def test_colourise_tiles_matches_colourise_one_by_one():
+    rng = np.random.default_rng(3)
+    tiles = rng.normal(size=(5, 6, 7)).astype(np.float32)
+    tiles[2] = 1.5                                                  # a flat tile
+    levels = visualize.channel_levels(np.moveaxis(tiles, 0, 2), shared=False)
+    lut = rng.integers(0, 256, (256, 3)).astype(np.uint8)
+    rgb = visualize.colourise_tiles(tiles, levels, lut)
+    assert rgb.shape == (5, 6, 7, 3)
+    for i in range(5):
+        np.testing.assert_array_equal(rgb[i], visualize.colourise(tiles[i], *levels[i], lut))

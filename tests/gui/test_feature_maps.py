@@ -83,10 +83,11 @@ def test_tiles_show_the_channels_of_the_activation(qtbot, window):
     load_and_wait(qtbot, window, DIGIT)
     window.select_row(2)                                          # conv2d_1, (11, 11, 64)
     act = window.session.result.activations["conv2d_1"]
-    for tile in window.feature_maps.tiles[:5]:
-        np.testing.assert_array_equal(tile.image, act[:, :, tile.channel])   # 11×11: drawn as is
     levels = visualize.channel_levels(act, shared=False)
-    assert tuple(window.feature_maps.tiles[3].levels) == pytest.approx(tuple(levels[3]))
+    lut = window.feature_maps._lut
+    for tile in window.feature_maps.tiles[:5]:                       # 11×11: drawn at full size
+        np.testing.assert_array_equal(tile.image, visualize.colourise(act[:, :, tile.channel],
+                                                                      *levels[tile.channel], lut))
 
 
 def test_image_from_samples_menu(qtbot, window):
@@ -334,12 +335,19 @@ def test_shared_and_per_channel_scales(qtbot, window):
     window.select_row(0)
     maps = window.feature_maps
     act = window.session.result.activations["conv2d"]
+    lut = maps._lut
     qtbot.mouseClick(maps.shared_button, Qt.LeftButton)
     assert maps.shared
-    assert {tuple(t.levels) for t in maps.tiles[:64]} == {(float(act.min()), float(act.max()))}
+    assert maps._levels.tolist() == [[float(act.min()), float(act.max())]] * 64
+    small = window.session.pictures("conv2d").tiles
+    np.testing.assert_array_equal(maps.tiles[7].image,
+                                  visualize.colourise(small[7], float(act.min()), float(act.max()), lut))
     qtbot.mouseClick(maps.channel_button, Qt.LeftButton)
     assert not maps.shared
-    assert tuple(maps.tiles[7].levels) == pytest.approx(tuple(visualize.channel_levels(act, False)[7]))
+    own = visualize.channel_levels(act, False)[7]
+    np.testing.assert_array_equal(maps.tiles[7].image, visualize.colourise(small[7], *own, lut))
+    maps.set_colour_map("grey")
+    assert maps.tiles[7].image[..., 0].tolist() == maps.tiles[7].image[..., 1].tolist()
 
 
 # --- weights -------------------------------------------------------------------------------------------

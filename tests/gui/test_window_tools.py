@@ -51,6 +51,7 @@ def test_explain_is_offered_for_conv_and_pooling_only(window):
 
 
 def test_playground_knows_the_model_and_the_image(qtbot, window):
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.playground.parentWidget().parentWidget()))
     assert window.playground.compare.model_shape == (28, 28, 1)
     window.editor.set_input_shape((32, 32, 3))
     assert window.playground.compare.model_shape == (32, 32, 3)
