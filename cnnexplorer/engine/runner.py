@@ -167,6 +167,10 @@ def layer_fits(info: LayerInfo, weights: Mapping[str, np.ndarray]) -> bool:
     return True
 
 
+def _init_key(info: LayerInfo, seed: int, classic: bool) -> tuple:
+    return (seed, classic, info.name, tuple((n, s) for n, (s, _) in info.weight_shapes.items()))
+
+
 def _layer_key(info: LayerInfo) -> str:
     return json.dumps([info.type_name, info.layer.get_config()], sort_keys=True)
 
@@ -184,12 +188,14 @@ class Runner:
         self._input_digest: tuple | None = None
         self._entries: list[_Entry] = []
         self._init_cache: dict[tuple, np.ndarray] = {}
+        self._cache_lock = threading.Lock()   # the window reads weights while the engine thread runs
 
     def clear(self) -> None:
         with self._lock:
             self._entries = []
             self._input_digest = None
-            self._init_cache.clear()
+            with self._cache_lock:
+                self._init_cache.clear()
 
     # weights of one layer: given ones, or initialised ones cached by (seed, classic, name, weight, shape)
     def layer_weights(self, info: LayerInfo, weights: Mapping[str, np.ndarray] | None, seed: int,
@@ -200,14 +206,22 @@ class Runner:
             return {}
         if weights is not None and layer_fits(info, weights):
             return {n: weights[weight_key(info.name, n)] for n in info.weight_shapes}
-        key = (seed, classic, info.name, tuple((n, s) for n, (s, _) in info.weight_shapes.items()))
-        cached = {n: self._init_cache.get((key, n)) for n in info.weight_shapes}
+        key = _init_key(info, seed, classic)
+        with self._cache_lock:
+            cached = {n: self._init_cache.get((key, n)) for n in info.weight_shapes}
         if any(v is None for v in cached.values()):
             made = classic_layer_weights(info) if classic else init_layer_weights(info, seed)
             cached = {n: made[weight_key(info.name, n)] for n in info.weight_shapes}
-            for n, array in cached.items():
-                self._init_cache[(key, n)] = array
+            with self._cache_lock:
+                for n, array in cached.items():
+                    self._init_cache[(key, n)] = array
         return cached
+
+    def _keep_only(self, keys: set) -> None:
+        """Forget initialised weights this run did not use (an old seed's or a resized layer's: VGG16's fc1
+        alone is 411 MB)."""
+        with self._cache_lock:
+            self._init_cache = {k: v for k, v in self._init_cache.items() if k[0] in keys}
 
     def run(self, arch: Architecture, x: np.ndarray, weights: Mapping[str, np.ndarray] | None = None, seed: int = 0,
             classic_filters: bool = False, progress: Progress | None = None,
@@ -239,10 +253,8 @@ class Runner:
         if estimate.total_bytes > budget:
             raise MemoryBudgetError(estimate.total_bytes, budget)
 
-        # initialised weights of other seeds are not kept (VGG16's are 553 MB a seed)
-        stale = [k for k in self._init_cache if k[0][0] != seed]
-        for k in stale:
-            del self._init_cache[k]
+        # initialised weights of another seed are not kept (VGG16's are 553 MB a seed)
+        self._keep_only({k[0] for k in list(self._init_cache) if k[0][0] == seed})
         digest = _digest(x)
         if digest != self._input_digest:
             self._entries = []
@@ -293,6 +305,8 @@ class Runner:
                 progress(min(1.0, done_cost / total_cost), info.index)
         if len(self._entries) > len(infos):
             del self._entries[len(infos):]
+        self._keep_only({_init_key(info, seed, classic_filters and info.index == first_conv)
+                         for info in infos if info.weight_shapes})
         return RunResult(activations, computed, seconds, x)
 
 

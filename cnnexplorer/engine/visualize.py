@@ -8,6 +8,7 @@ same levels, so an exported grid looks like the view.  Colour maps arrive as loo
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,12 +49,17 @@ def channel_levels(activation: np.ndarray, shared: bool) -> np.ndarray:
 
     A flat channel (all one value, e.g. a ReLU that never fires) draws in the lowest colour, not mid-scale."""
     a = activation.reshape(-1, activation.shape[-1])
-    if shared:
-        lo = np.full(a.shape[1], float(a.min()) if a.size else 0.0)
-        hi = np.full(a.shape[1], float(a.max()) if a.size else 1.0)
-    else:
-        lo, hi = a.min(axis=0).astype(np.float64), a.max(axis=0).astype(np.float64)
-    hi = np.where(hi <= lo, lo + 1.0, hi)
+    if not np.isfinite(a).all():                         # overflowed values (inf, NaN) do not set the scale
+        a = np.where(np.isfinite(a), a, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel
+        if shared:
+            lo = np.full(a.shape[1], np.nanmin(a) if a.size else 0.0, dtype=np.float64)
+            hi = np.full(a.shape[1], np.nanmax(a) if a.size else 1.0, dtype=np.float64)
+        else:
+            lo, hi = np.nanmin(a, axis=0).astype(np.float64), np.nanmax(a, axis=0).astype(np.float64)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi) & (hi > lo), hi, lo + 1.0)
     return np.stack([lo, hi], axis=1)
 
 
@@ -61,8 +67,15 @@ def colourise(values: np.ndarray, lo: float, hi: float, lut: np.ndarray | None =
     """A 2-D array → ``(H, W, 3) uint8`` through ``lut`` with ``lo`` black and ``hi`` white."""
     lut = GREY if lut is None else np.asarray(lut, dtype=np.uint8)[:, :3]
     scale = (len(lut) - 1) / (hi - lo) if hi > lo else 0.0
-    index = np.clip(np.rint((values - lo) * scale), 0, len(lut) - 1).astype(np.intp)
-    return lut[index]
+    with np.errstate(invalid="ignore", over="ignore"):
+        return lut[_lut_index((np.asarray(values, np.float64) - lo) * scale, len(lut))]
+
+
+def _lut_index(scaled: np.ndarray, n: int) -> np.ndarray:
+    """Rounded, clipped table indices; NaN draws as the lowest colour, ±inf as the ends."""
+    with np.errstate(invalid="ignore"):
+        scaled = np.nan_to_num(scaled, nan=0.0, posinf=n - 1, neginf=0.0)
+    return np.clip(np.rint(scaled), 0, n - 1).astype(np.intp)
 
 
 def colourise_tiles(tiles: np.ndarray, levels: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray:
@@ -70,8 +83,8 @@ def colourise_tiles(tiles: np.ndarray, levels: np.ndarray, lut: np.ndarray | Non
     lut = GREY if lut is None else np.asarray(lut, dtype=np.uint8)[:, :3]
     lo, hi = levels[:, 0, None, None], levels[:, 1, None, None]
     scale = np.where(hi > lo, (len(lut) - 1) / np.where(hi > lo, hi - lo, 1.0), 0.0)
-    index = np.clip(np.rint((tiles - lo) * scale), 0, len(lut) - 1).astype(np.intp)
-    return lut[index]
+    with np.errstate(invalid="ignore", over="ignore"):
+        return lut[_lut_index((tiles - lo) * scale, len(lut))]
 
 
 def display_input(x: np.ndarray) -> tuple[np.ndarray, str]:
@@ -102,7 +115,8 @@ def thumbnail_values(activation: np.ndarray, size: int = 44) -> tuple[np.ndarray
     Maps: the mean over channels of the absolute activation (where the layer responds); vectors: the values
     laid out row by row in a square."""
     if activation.ndim == 3:
-        picture = np.abs(activation).mean(axis=2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            picture = np.abs(activation).mean(axis=2, dtype=np.float64)
     else:
         v = activation.reshape(-1)
         side = max(1, math.ceil(math.sqrt(v.size)))
@@ -137,6 +151,7 @@ class LayerPictures:
     shared_levels: np.ndarray | None        # (C, 2) for maps, None for flat outputs
     channel_levels: np.ndarray | None
     tiles: np.ndarray | None = None         # (C, h, w) small maps for the grid
+    finite: bool = True                     # False: some values overflowed to inf or NaN
     def levels(self, shared: bool) -> np.ndarray | None:
         return self.shared_levels if shared else self.channel_levels
 
@@ -146,7 +161,8 @@ def layer_pictures(activation: np.ndarray, size: int = 44) -> LayerPictures:
     return LayerPictures(thumbnail_values(activation, size),
                          channel_levels(activation, True) if maps else None,
                          channel_levels(activation, False) if maps else None,
-                         tile_images(activation) if maps else None)
+                         tile_images(activation) if maps else None,
+                         bool(np.isfinite(activation).all()))
 
 
 @dataclass(frozen=True)
@@ -164,7 +180,7 @@ def bars(activation: np.ndarray, activation_name: str | None = None, k: int = 5)
     probabilities = activation_name == "softmax" or (
         v.size > 1 and float(v.min()) >= 0 and abs(float(v.sum(dtype=np.float64)) - 1) < 1e-3)
     k = min(k, v.size)
-    order = np.argsort(-v, kind="stable")[:k]
+    order = np.argsort(-np.nan_to_num(v, nan=-np.inf), kind="stable")[:k]
     return Bars(v, probabilities, [(int(i), float(v[i])) for i in order])
 
 
@@ -181,10 +197,13 @@ def kernel_tiles(kernel: np.ndarray) -> list[np.ndarray]:
 
 
 def feature_grid(activation: np.ndarray, shared: bool = True, lut: np.ndarray | None = None,
-                 channels: range | None = None, min_tile: int = 64, gap: int = 4, labels: bool = True):
+                 channels: range | None = None, min_tile: int = 64, gap: int = 4, labels: bool = True,
+                 max_side: int = 8192):
     """A Pillow image of ``channels`` (default: all) of an (H, W, C) activation as a numbered grid of tiles.
 
-    Tiles are scaled up by a whole factor to at least ``min_tile`` pixels; levels as :func:`channel_levels`."""
+    Tiles are scaled up by a whole factor to at least ``min_tile`` pixels; levels as :func:`channel_levels`.
+    When the grid would be wider or taller than ``max_side`` pixels, tiles are block-averaged down instead
+    (2048 channels of 224×224 make a 7.6k-pixel picture, not a 10k × 11k one)."""
     from PIL import Image, ImageDraw
 
     if activation.ndim != 3:
@@ -192,10 +211,14 @@ def feature_grid(activation: np.ndarray, shared: bool = True, lut: np.ndarray | 
     h, w, c = activation.shape
     channels = range(c) if channels is None else channels
     levels = channel_levels(activation, shared)
-    factor = max(1, math.ceil(min_tile / max(h, w)))
-    th, tw = h * factor, w * factor
     label_h = 14 if labels else 0
     rows, cols = grid_shape(len(channels))
+    room = max(4, (max_side - gap) // max(rows, cols) - gap - label_h)    # pixels a tile may take
+    if max(h, w) > room:
+        activation = np.moveaxis(tile_images(activation, room), 0, 2)
+        h, w = activation.shape[:2]
+    factor = max(1, min(math.ceil(min_tile / max(h, w)), room // max(h, w)))
+    th, tw = h * factor, w * factor
     canvas = Image.new("RGB", (cols * (tw + gap) + gap, rows * (th + gap + label_h) + gap), (250, 250, 250))
     draw = ImageDraw.Draw(canvas)
     for slot, ch in enumerate(channels):

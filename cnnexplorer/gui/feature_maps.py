@@ -98,7 +98,10 @@ class FeatureMapView(QWidget):
         self._levels: np.ndarray | None = None
         self._build()
         session.inputChanged.connect(self._show_input)
+        session.inputChanged.connect(self.refresh)
         session.resultReady.connect(self.refresh)
+        session.runEnded.connect(self.refresh)
+        session.architecture.events.connect(lambda event: self.refresh())   # mark maps out of date at once
 
     # --- construction ---------------------------------------------------------------------------------
     def _build(self):
@@ -289,17 +292,16 @@ class FeatureMapView(QWidget):
     def refresh(self):
         """Draw the shown layer from the session's current result, and the overview strip."""
         self._refresh_overview()
-        index = self.layer_index
-        if self.session.result is None:
-            if self.session.prepared is not None:
-                self._show_message(self.session.error or "Running…")
-            return
-        if index is None or index >= len(self.session.infos):
-            index = 0 if index is None else len(self.session.infos) - 1
-        if index < 0:
+        session = self.session
+        count = len(session.architecture)
+        if count == 0:
             self._show_message("The model has no layers yet: drag one from the palette.")
             return
-        output = self._output = self.session.output(index)
+        if session.error and not session.up_to_date:
+            self._show_message(session.error)          # a refused or failed run: old maps would mislead
+            return
+        index = 0 if self.layer_index is None else min(self.layer_index, count - 1)
+        output = self._output = session.output(index)
         if output is None:
             return
         if output.activation is None:
@@ -326,7 +328,10 @@ class FeatureMapView(QWidget):
     def _title(self, output: LayerOutput):
         info = output.info
         stale = "" if self.session.up_to_date else "  (out of date)"
-        self.title.setText(f"{info.name} → {format_shape(tuple(output.activation.shape), batch=False)}{stale}")
+        pictures = self.session.pictures(info.name)
+        overflow = "" if pictures is None or pictures.finite else "  ⚠ values overflowed (inf/NaN)"
+        self.title.setText(f"{info.name} → {format_shape(tuple(output.activation.shape), batch=False)}{stale}"
+                           f"{overflow}")
         self.title.setToolTip(f"layer {info.index}: {info.name} ({info.type_name})")
 
     def _show_message(self, text: str):
@@ -351,14 +356,36 @@ class FeatureMapView(QWidget):
         channels = visualize.page_channels(n, self.page)
         pictures = self.session.pictures(self._output.info.name)
         self._levels = pictures.levels(self.shared)
-        # coloured in one pass and drawn as RGB: far cheaper to paint than 64 look-ups through a colour table
-        rgb = visualize.colourise_tiles(pictures.tiles[channels.start:channels.stop],
-                                        self._levels[channels.start:channels.stop], self._lut)
         h, w = act.shape[:2]
         area = self._grid_box.size() if self.grid_widget.isVisible() else None
         aspect = area.width() / area.height() if area is not None and area.height() > 20 else 2.0
         rows, cols = visualize.grid_shape(len(channels), aspect * h / w)
         gap = max(1.0, 0.08 * max(h, w))
+        key = (id(act), channels, self.shared, id(self._lut), rows, cols)
+        if key != self._drawn:
+            self._draw_tiles(pictures, channels, rows, cols, h, w, gap)
+            self._drawn = key
+        # numbers only where a tile is big enough on screen to carry one
+        area = self._grid_box.size()
+        tile_px = min(area.width() / (cols * (w + gap)), area.height() / (rows * (h + gap))) * w
+        for label in self.tile_labels[:len(channels)]:
+            label.setVisible(tile_px >= 28)
+        lo, hi = (self._levels[0] if self.shared else (0.0, 1.0))
+        self.colour_bar.setLevels((float(lo), float(hi)))
+        self.colour_bar.getAxis("right").setLabel("value" if self.shared else "each channel: min → max")
+        self.page_label.setText(f"channels {channels.start}–{channels.stop - 1} of {n} · page {self.page + 1}/{pages}")
+        self.prev_button.setEnabled(self.page > 0)
+        self.next_button.setEnabled(self.page < pages - 1)
+        self._set_controls(paging=pages > 1, back=False)
+        self.mode = "maps"
+        self.stack.setCurrentIndex(0)
+
+    _drawn: tuple | None = None      # what the tiles show now: unchanged results are not drawn again
+
+    def _draw_tiles(self, pictures, channels, rows, cols, h, w, gap):
+        # coloured in one pass and drawn as RGB: far cheaper to paint than 64 look-ups through a colour table
+        rgb = visualize.colourise_tiles(pictures.tiles[channels.start:channels.stop],
+                                        self._levels[channels.start:channels.stop], self._lut)
         for slot, (tile, label) in enumerate(zip(self.tiles, self.tile_labels)):
             if slot < len(channels):
                 ch = channels[slot]
@@ -374,20 +401,6 @@ class FeatureMapView(QWidget):
             tile.setVisible(slot < len(channels))
             label.setVisible(slot < len(channels))
         self._grid_box.setRange(QRectF(-gap / 2, -gap / 2, cols * (w + gap), rows * (h + gap)), padding=0)
-        # numbers only where a tile is big enough on screen to carry one
-        area = self._grid_box.size()
-        tile_px = min(area.width() / (cols * (w + gap)), area.height() / (rows * (h + gap))) * w
-        for label in self.tile_labels[:len(channels)]:
-            label.setVisible(tile_px >= 28)
-        lo, hi = (self._levels[0] if self.shared else (0.0, 1.0))
-        self.colour_bar.setLevels((float(lo), float(hi)))
-        self.colour_bar.getAxis("right").setLabel("value" if self.shared else "each channel: min → max")
-        self.page_label.setText(f"channels {channels.start}–{channels.stop - 1} of {n} · page {self.page + 1}/{pages}")
-        self.prev_button.setEnabled(self.page > 0)
-        self.next_button.setEnabled(self.page < pages - 1)
-        self._set_controls(paging=pages > 1, back=False)
-        self.mode = "maps"
-        self.stack.setCurrentIndex(0)
 
     def tile_count(self) -> int:
         """How many tiles are drawn now (one per channel on the current page)."""
@@ -498,7 +511,7 @@ class FeatureMapView(QWidget):
         return icon
 
     def _refresh_overview(self):
-        infos = self.session.infos if self.session.result is not None else []
+        infos = self.session.architecture.infer() if self.session.result is not None else []
         self.overview.blockSignals(True)
         while self.overview.count() > len(infos):
             self.overview.takeItem(self.overview.count() - 1)
@@ -516,7 +529,7 @@ class FeatureMapView(QWidget):
             else:
                 item.setIcon(QIcon())
                 item.setToolTip(output.message if output is not None else "")
-                item.setForeground(QColor("#c0392b" if info.error else "#999"))
+                item.setForeground(QColor("#c0392b" if info.status == "error" else "#999"))
         shown = self.layer_index if self.layer_index is not None else 0
         self.overview.setCurrentRow(shown if 0 <= shown < len(infos) else -1)
         self.overview.blockSignals(False)

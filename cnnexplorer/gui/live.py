@@ -204,17 +204,30 @@ class LiveSession(QObject):
     _shown_serial = -1
 
     def output(self, index: int) -> LayerOutput | None:
-        """The shown result for layer ``index`` of the model, or None when nothing has been run."""
-        if self.result is None or not 0 <= index < len(self.infos):
+        """What layer ``index`` of the model as it is now shows: the activation the last complete run made for a
+        layer of this name and shape (out of date while a newer run is pending), or why there is none."""
+        infos = self.architecture.infer()
+        if not 0 <= index < len(infos):
             return None
-        info = self.infos[index]
-        if info.name in self.result.activations and index < len(self.result.activations):
-            return LayerOutput(info, self.result.activations[info.name])
+        info = infos[index]
         if info.status == "error":
             return LayerOutput(info, None, f"{info.name} ({info.type_name}) cannot be computed: {info.error}")
-        bad = next((i for i in self.infos if i.status == "error"), None)
-        where = f"layer {bad.index} '{bad.name}' above cannot be computed" if bad else "it was not computed"
-        return LayerOutput(info, None, f"{info.name} has no output: {where}")
+        if info.status != "ok":
+            bad = self.architecture.first_error
+            return LayerOutput(info, None, f"{info.name} has no output: layer {bad.index} '{bad.name}' above "
+                                           f"cannot be computed")
+        act = self.result.activations.get(info.name) if self.result is not None else None
+        if act is not None and tuple(act.shape) == tuple(info.output_shape):
+            return LayerOutput(info, act)
+        if self.prepared is None:
+            return LayerOutput(info, None, self.input_error or "Load an image (Image ▸ Open… or Image ▸ Samples, "
+                                                              "or drop one on the window) to see every layer's "
+                                                              "feature maps.")
+        if self.error:
+            return LayerOutput(info, None, self.error)
+        if self.running:
+            return LayerOutput(info, None, f"Computing {info.name}…")
+        return LayerOutput(info, None, f"{info.name} has not been computed: Image ▸ Run again (F5)")
 
     # --- the image ------------------------------------------------------------------------------------
     def set_image(self, source, name: str | None = None) -> str:
@@ -278,7 +291,7 @@ class LiveSession(QObject):
 
     def set_weights(self, weights: dict, path: Path | None = None) -> None:
         """Use ``weights`` (e.g. an imported ONNX model's own) as loaded weights."""
-        self.weights, self.weights_path = dict(weights), path
+        self.weights, self.weights_path = weights, path
         self.weightsChanged.emit()
         self.request_run()
 
@@ -335,10 +348,9 @@ class LiveSession(QObject):
         """Stop the running run; the maps keep the last complete result, marked out of date."""
         was_waiting = self._kick.isActive()
         self._kick.stop()
-        if self._running_serial is not None:
+        if self._running_serial is not None or was_waiting:
             self._worker.cancel()
-        elif was_waiting:
-            self._finish("cancelled", "the run was cancelled; the maps shown are from the previous run")
+            self._finish("cancelled", self._cancelled_message())
 
     def _valid_prefix(self) -> Architecture:
         bad = self.architecture.first_error
@@ -407,9 +419,13 @@ class LiveSession(QObject):
         if serial == self._serial:
             self._finish("failed", message)
 
+    def _cancelled_message(self) -> str:
+        return "the run was cancelled" + ("; the maps shown are from the previous run (F5 runs again)"
+                                          if self.result is not None else " (F5 runs again)")
+
     def _on_cancelled(self, serial: int) -> None:
-        if serial == self._serial:
-            self._finish("cancelled", "the run was cancelled; the maps shown are from the previous run")
+        if serial == self._running_serial:            # (a Cancel by the user has finished the run already)
+            self._finish("cancelled", self._cancelled_message())
 
     def _finish(self, outcome: str, message: str) -> None:
         self._running_serial = None

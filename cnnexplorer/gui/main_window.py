@@ -453,32 +453,39 @@ class MainWindow(QMainWindow):
             return False
         is_preset = target in PRESET_NAMES and not os.path.exists(target)
         path = None if is_preset else Path(target).resolve()
-        # one undoable step: undo gives back the previous model (and its file path)
+        # one undoable step: undo gives back the previous model, its file path and its loaded weights
+        new_state = (path, weights, Path(target) if weights is not None else None)
         self.editor.replace_architecture(new, f"Open {'preset ' if is_preset else ''}{Path(target).name}",
-                                         old_tag=self.current_path, new_tag=path, on_change=self._set_path)
+                                         old_tag=self._state(), new_tag=new_state, on_change=self._set_state)
         self.undo_stack.setClean()
         if path:
             self._add_recent(path)
         self._update_title()
-        if weights is not None:
-            self.session.set_weights(weights, Path(target))
-        else:
-            self.session.forget_weights()
         self.select_row(0 if len(self.architecture) else None)
         self.statusBar().showMessage(f"Opened {target}", 5000)
         self.last_error = None
         self.architectureOpened.emit(target)
         return True
 
-    def _set_path(self, path):
+    def _state(self) -> tuple:
+        """What goes with a model's content: its file path and the weights loaded for it."""
+        return self.current_path, self.session.weights, self.session.weights_path
+
+    def _set_state(self, state: tuple):
+        path, weights, weights_path = state
         self.current_path = path
+        if weights is None:
+            self.session.forget_weights()
+        elif weights is not self.session.weights:
+            self.session.set_weights(weights, weights_path)
         self._update_title()
 
     def new_architecture(self):
         if not self._may_discard():
             return
         self.editor.replace_architecture(Architecture((28, 28, 1), name="untitled"), "New",
-                                         old_tag=self.current_path, new_tag=None, on_change=self._set_path)
+                                         old_tag=self._state(), new_tag=(None, None, None),
+                                         on_change=self._set_state)
         self.undo_stack.setClean()
         self.select_row(None)
 
@@ -522,8 +529,8 @@ class MainWindow(QMainWindow):
         except CnnExplorerError as exc:
             self.show_error(str(exc))
             return
-        self.editor.replace_architecture(new, f"Revert to {path.name}", old_tag=path, new_tag=path,
-                                         on_change=self._set_path)
+        self.editor.replace_architecture(new, f"Revert to {path.name}", old_tag=self._state(),
+                                         new_tag=self._state(), on_change=self._set_state)
         self.undo_stack.setClean()
 
     # recent files
@@ -677,8 +684,12 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(0)
         if outcome == "finished":
             result = self.session.result
-            self.run_label.setText(f"Run: {len(result.computed)} of {len(result.activations)} layers computed in "
-                                   f"{self.session.last_seconds * 1000:.1f} ms")
+            reused = len(result.activations) - len(result.computed)
+            text = f"Run: {len(result.computed)} layers computed in {self.session.last_seconds * 1000:.1f} ms"
+            text += f", {reused} reused" if reused else ""
+            bad = self.architecture.first_error
+            text += f"; stopped before layer {bad.index} '{bad.name}' (error)" if bad is not None else ""
+            self.run_label.setText(text)
         elif outcome == "cancelled":
             self.run_label.setText("Run cancelled")
             self.feature_maps.refresh()

@@ -159,11 +159,16 @@ class WeightsPanel(QWidget):
             item.setImage(tile, levels=(0, 1), autoLevels=False)
             item.setRect(QRectF(x, y, kw, kh))
             item.setVisible(True)
+            item.setToolTip(names[i] if names else f"filter {i}")
             if names:
                 self._labels[i].setText(names[i])
                 self._labels[i].setPos(x + kw / 2, y + kh)
-                self._labels[i].setVisible(True)
         rows = math.ceil(len(shown) / cols)
+        # names under the kernels only when there is room for them (a tooltip otherwise)
+        area = self._box.size()
+        tile_px = min(area.width() / (cols * (kw + gap)), area.height() / (rows * (kh + gap + label_room))) * kw
+        for label in self._labels[:len(shown)]:
+            label.setVisible(bool(names) and tile_px >= 48)
         self._box.setRange(QRectF(-gap / 2, -gap / 2, cols * (kw + gap), rows * (kh + gap + label_room)), padding=0)
         more = f" (first {MAX_KERNELS} shown)" if len(tiles) > MAX_KERNELS else ""
         self.kernels_title.setText(f"Kernels of '{info.name}': {len(tiles)} filters of {kh}×{kw}×{kernel.shape[2]}"

@@ -222,3 +222,17 @@ def test_initialised_weights_of_an_old_seed_are_let_go():
     assert seeds == {2}
     runner.run(arch, x, seed=1)                                   # made again, identical
     np.testing.assert_array_equal(runner.layer_weights(arch.infer()[0], None, 1, False)["kernel"], first)
+
+
+def test_initialised_weights_of_a_resized_layer_are_let_go():
+    arch = cnnexplorer.load("lenet5")
+    x = np.zeros(arch.input_shape, np.float32)
+    runner = Runner()
+    runner.run(arch, x)
+    before = len(runner._init_cache)
+    for units in (100, 90, 80):
+        arch.set_argument(5, "units", units)
+        runner.run(arch, x)
+    assert len(runner._init_cache) == before                      # only the current model's weights are kept
+    names = {key[0][2] for key in runner._init_cache}
+    assert names == {info.name for info in arch.infer() if info.weight_shapes}

@@ -134,3 +134,11 @@ def test_colourise_tiles_matches_colourise_one_by_one():
     assert rgb.shape == (5, 6, 7, 3)
     for i in range(5):
         np.testing.assert_array_equal(rgb[i], visualize.colourise(tiles[i], *levels[i], lut))
+
+
+def test_feature_grid_stays_within_its_size_limit():
+    a = np.random.default_rng(0).random((224, 224, 300)).astype(np.float32)
+    img = visualize.feature_grid(a, max_side=2048)
+    assert max(img.size) <= 2048
+    rows, cols = visualize.grid_shape(300)
+    assert img.size[0] >= cols * 20                               # tiles shrink, they do not vanish

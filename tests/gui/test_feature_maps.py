@@ -184,8 +184,8 @@ def test_progress_shows_for_long_runs_and_cancel_stops(qtbot, window):
     qtbot.waitUntil(lambda: window.progress_bar.isVisible() and window.cancel_button.isVisible(), timeout=10_000)
     with qtbot.waitSignal(window.session.runEnded, timeout=10_000) as ended:
         qtbot.mouseClick(window.cancel_button, Qt.LeftButton)
-    assert ended.args == ["cancelled"]
-    assert runner.outcomes == ["RunCancelled"]
+    assert ended.args == ["cancelled"]                            # at once, not when the engine notices
+    qtbot.waitUntil(lambda: runner.outcomes == ["RunCancelled"], timeout=10_000)
     assert not window.progress_bar.isVisible()
     assert window.run_label.text() == "Run cancelled"
     edit_and_wait(qtbot, window, window.session.request_run)       # F5 runs again
@@ -363,6 +363,7 @@ def test_seed_and_classic_filters_rerun_and_draw_kernels(qtbot, window):
     np.testing.assert_array_equal(window.session.layer_weights(0)["kernel"], kernel)
     assert panel.kernel_count() == 64
     assert [label.toPlainText() for label in panel._labels[:3]] == names[:3]
+    assert [item.toolTip() for item in panel._items[:3]] == names[:3]
     edit_and_wait(qtbot, window, lambda: panel.init_combo.setCurrentIndex(0))
     assert runner.outcomes[-1] == list(range(7))
     before = window.session.result.activations["conv2d"]
@@ -440,3 +441,62 @@ def test_photo_through_vgg_like_model(qtbot, window):
     assert window.feature_maps._input_item.image.shape == (64, 64, 3)
     window.select_row(2)
     assert window.feature_maps.tile_count() == 64 and "page 1/2" in window.feature_maps.page_label.text()
+
+
+def test_edit_then_cancel_in_one_turn_ends_the_run(qtbot, window):
+    runner = use_runner(window, RecordingRunner(hold_first=True))
+    assert window.open_image(DIGIT)
+    qtbot.waitUntil(runner.first_started.is_set, timeout=10_000)
+    with qtbot.waitSignal(window.session.runEnded, timeout=10_000) as ended:
+        window.editor.set_argument(0, "filters", 32)
+        window.session.cancel()
+    assert ended.args == ["cancelled"]
+    qtbot.waitUntil(lambda: runner.outcomes == ["RunCancelled"], timeout=10_000)
+    assert not window.session.running and not window.progress_bar.isVisible()
+    assert "cancelled" in window.feature_maps.message_label.text()
+    edit_and_wait(qtbot, window, window.session.request_run)
+    window.select_row(0)
+    assert window.feature_maps.tile_count() == 32
+
+
+def test_maps_never_show_another_models_layer(qtbot, window, tmp_path):
+    load_and_wait(qtbot, window, DIGIT)
+    window.session.memory_budget = 200 * 1024 ** 2
+    with qtbot.waitSignal(window.runFinished, timeout=30_000):
+        window.open_architecture("vgg16")                         # refused: needs about 614 MB
+    window.select_row(5)
+    assert window.feature_maps.mode == "message"
+    assert "memory" in window.feature_maps.message_label.text()
+    window.session.memory_budget = None
+    window.new_architecture()
+    assert window.feature_maps.mode == "message"
+    assert "no layers" in window.feature_maps.message_label.text()
+
+
+def test_edit_marks_maps_out_of_date_until_the_new_result(qtbot, window):
+    runner = use_runner(window, RecordingRunner())
+    load_and_wait(qtbot, window, DIGIT)
+    window.select_row(2)
+    titles = []
+    window.session.runStarted.connect(lambda: titles.append(window.feature_maps.title.text()))
+    edit_and_wait(qtbot, window, lambda: window.editor.set_argument(2, "activation", "tanh"))
+    assert titles and "out of date" in titles[0]                  # drawn at once as stale, same shape
+    assert "out of date" not in window.feature_maps.title.text()
+    edit_and_wait(qtbot, window, lambda: window.editor.set_argument(2, "filters", 8))
+    assert window.feature_maps.tile_count() == 8
+    assert runner.outcomes[-1] == list(range(2, 7))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_overflowing_values_draw_without_errors(qtbot, window, tmp_path):
+    huge = tmp_path / "huge.npy"
+    np.save(huge, np.full((28, 28, 1), 3e38, np.float32))
+    load_and_wait(qtbot, window, huge)
+    for row in range(len(window.architecture)):
+        window.select_row(row)
+        assert window.feature_maps.mode in ("maps", "bars")
+    window.select_row(2)
+    assert "overflowed" in window.feature_maps.title.text()
+    window.feature_maps.enlarge(0)
+    assert window.feature_maps.mode == "channel"
