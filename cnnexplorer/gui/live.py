@@ -40,6 +40,27 @@ class _Request:
     classic: bool
 
 
+#: how much lower the engine's threads run than the window's (Linux "nice" steps)
+ENGINE_NICENESS = 10
+
+
+def lower_engine_priority() -> None:
+    """Give every thread but the GUI thread — this engine thread and BLAS's worker threads — a lower scheduling
+    priority, so the window gets a core at once when it has work, even while BLAS keeps both cores busy.
+    Best effort: Linux only, silently skipped elsewhere."""
+    gui = threading.main_thread().native_id
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for tid in tasks:
+        try:
+            if int(tid) != gui and os.getpriority(os.PRIO_PROCESS, int(tid)) < ENGINE_NICENESS:
+                os.setpriority(os.PRIO_PROCESS, int(tid), ENGINE_NICENESS)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 class _Worker(QObject):
     """The engine thread.  Signals are emitted from the worker thread and delivered queued to the GUI thread."""
 
@@ -95,6 +116,7 @@ class _Worker(QObject):
                     return
                 request, self._pending = self._pending, None
                 cancel = self._cancel = threading.Event()
+            lower_engine_priority()          # (BLAS may have started threads since the last run)
             self._run(request, cancel)
             with self._cond:
                 self._cancel = None
