@@ -88,10 +88,20 @@ def cmd_run(args) -> int:
     if problem:
         print(one_line(problem), file=sys.stderr)
         return EXIT_INVALID
+    from . import load_weights
     from .engine import EngineInputError, MemoryBudgetError, run, save_activations
+    from .model import CnnExplorerError
 
+    weights = args.weights
+    if weights is None and args.target.lower().endswith(".onnx"):
+        weights = args.target                       # an ONNX model runs with its own weights
     try:
-        activations = run(arch, args.input, weights=args.weights, seed=args.seed)
+        if weights is not None:                     # .npz, .onnx or Keras .weights.h5, checked against the model
+            weights = load_weights(weights, arch)
+    except (CnnExplorerError, EngineInputError, ImportError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        activations = run(arch, args.input, weights=weights, seed=args.seed)
         save_activations(activations, args.out)
     except (EngineInputError, MemoryBudgetError) as exc:
         raise UsageError(str(exc)) from None
@@ -171,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="a preset name or an architecture file")
     p.add_argument("input", help="an image (PNG, JPEG, ...) or a .npy array of shape (H, W, C)")
     p.add_argument("--out", required=True, help="the .npz file to write (one array per layer, keyed by layer name)")
-    p.add_argument("--weights", help="a .npz weights file (default: initialised from --seed)")
+    p.add_argument("--weights", help="a .npz, .onnx or Keras .weights.h5 weights file (default: an ONNX "
+                                     "model's own, else initialised from --seed)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the weight initialisation (default 0)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export", help="write Python code that rebuilds the model in Keras or PyTorch")

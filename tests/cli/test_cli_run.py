@@ -8,6 +8,7 @@ import pytest
 
 import cnnexplorer
 from cnnexplorer.cli import main
+from conftest import DATA
 from cnnexplorer.engine import init_weights, sample_images, save_weights
 
 
@@ -79,3 +80,41 @@ def test_real_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as acts:
         assert acts["dense"].shape == (10,) and np.isclose(acts["dense"].sum(), 1.0, atol=1e-5)
+
+
+def test_run_an_onnx_model_uses_its_own_weights(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(5)
+    w = rng.uniform(-1, 1, (3, 1, 3, 3)).astype(np.float32)
+    fc = rng.uniform(-1, 1, (4, 3 * 6 * 6)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "fc"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(fc, "fc")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(model, str(path))
+    x = rng.uniform(0, 1, (8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "acts.npz"
+    assert main(["run", str(path), str(tmp_path / "x.npy"), "--out", str(out)]) == 0
+    expected = ReferenceEvaluator(model).run(None, {"x": x.transpose(2, 0, 1)[None]})[0][0]
+    with np.load(out) as acts:
+        np.testing.assert_allclose(acts[list(acts.keys())[-1]], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_run_with_keras_weights(tmp_path):
+    folder = DATA / "keras_weights"
+    expected = np.load(folder / "sequential_expected.npz")
+    np.save(tmp_path / "x.npy", expected["x"])
+    out = tmp_path / "acts.npz"
+    assert main(["run", str(folder / "sequential.json"), str(tmp_path / "x.npy"), "--out", str(out),
+                 "--weights", str(folder / "sequential.weights.h5")]) == 0
+    with np.load(out) as acts:
+        np.testing.assert_allclose(acts[list(acts.keys())[-1]], expected["y"], rtol=1e-4, atol=1e-5)
