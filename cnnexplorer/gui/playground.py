@@ -430,6 +430,54 @@ class _GridTab(_StepperTab):
         if self.walk is not None and r < self.walk.out_shape[0] and c < self.walk.out_shape[1]:
             self.go_to_step(self.walk.index_of((r, c)))
 
+    # --- construction and drawing shared by the convolution and pooling tabs -----------------------------------
+    def _input_rows(self, form: QFormLayout, n: int) -> None:
+        """The input size and where its values come from (random, or a crop of the loaded image)."""
+        size_box, self.n_h, self.n_w = _pair(1, MAX_GRID, n, "input size n")
+        form.addRow("input n", size_box)
+        self.source = QComboBox()
+        self.source.addItems(["random 0–9", "image crop"])
+        self.source.model().item(1).setEnabled(False)
+        self.new_values = QPushButton("New values")
+        form.addRow("values", self.source)
+        form.addRow("", self.new_values)
+        self.x = pg.random_grid((n, n, 1), 0)
+
+    def _arrange(self, grids, name: str) -> None:
+        """The setup box on the left; the grids, the calculation, the formula and the controls on the right."""
+        self.calc = _label(size=1.1, name=f"{name}Calculation")
+        self.formula = _label(size=1.35, name=f"{name}Formula")
+        right = QVBoxLayout()
+        right.addLayout(grids, 5)
+        right.addWidget(self.calc)
+        right.addWidget(self.formula)
+        right.addWidget(self._controls())
+        outer = QHBoxLayout(self)
+        outer.addWidget(self._setup_box(), 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(right, 1)
+        for spin in (self.n_h, self.n_w):
+            spin.valueChanged.connect(self._resize_input)
+        self.source.currentIndexChanged.connect(self._resize_input)
+        self.new_values.clicked.connect(self._new_values)
+        self.output_grid.cell_clicked.connect(self._clicked_output)
+
+    def formula_text(self) -> str:
+        return _formula_plain(self.formula)
+
+    def _show_error(self, *grids: "GridView") -> None:
+        """The arguments do not fit: empty grids and the core's message."""
+        for grid in grids:
+            grid.set_grid(np.zeros((0, 0)))
+        self.calc.setText(f"<span style='color:{ERROR}'>{html.escape(self.error)}</span>")
+        self.formula.setText("")
+        self.step_label.setText("")
+
+    def _show_formula(self, note: str = "") -> None:
+        walk = self.walk
+        self.formula.setText(_formula_html(walk.geometry, self.settings()["padding"], note))
+        self.step_label.setText(f"step {self.index + 1} / {walk.n_steps} · output {walk.out_shape[0]}×"
+                                f"{walk.out_shape[1]}")
+
 
 def _padding_row(form: QFormLayout, on_change) -> tuple[QComboBox, QSpinBox, QSpinBox]:
     mode = QComboBox()
@@ -500,20 +548,9 @@ class ConvolutionTab(_GridTab):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("playgroundConvolution")
-        self.image: np.ndarray | None = None
-        self._seed = 0
-        self._explicit: Any = None
-        self.x = pg.random_grid((5, 5, 1), 0)
         self.k = pg.preset_kernel("edge (vertical)", 3, 3)
         f = self.setup
-        size_box, self.n_h, self.n_w = _pair(1, MAX_GRID, 5, "input size n")
-        f.addRow("input n", size_box)
-        self.source = QComboBox()
-        self.source.addItems(["random 0–9", "image crop"])
-        self.source.model().item(1).setEnabled(False)
-        self.new_values = QPushButton("New values")
-        f.addRow("values", self.source)
-        f.addRow("", self.new_values)
+        self._input_rows(f, 5)
         kbox, self.k_h, self.k_w = _pair(1, 7, 3, "kernel size k")
         f.addRow("kernel k", kbox)
         self.preset = QComboBox()
@@ -536,9 +573,6 @@ class ConvolutionTab(_GridTab):
         self.kernel_grid = GridView("kernel", editable=True, tint=QColor("#8e24aa"))
         self.product_grid = GridView("products", tint=QColor("#fb8c00"))
         self.output_grid = GridView("output", tint=OUTPUT_COLOUR)
-        self.calc = _label(size=1.1, name="convCalculation")
-        self.formula = _label(size=1.35, name="convFormula")
-
         grids = QGridLayout()
         grids.addWidget(self.input_grid, 0, 0, 2, 1)
         grids.addWidget(self.kernel_grid, 0, 1)
@@ -547,29 +581,16 @@ class ConvolutionTab(_GridTab):
         grids.setColumnStretch(0, 5)
         grids.setColumnStretch(1, 3)
         grids.setColumnStretch(2, 4)
-        right = QVBoxLayout()
-        right.addLayout(grids, 5)
-        right.addWidget(self.calc)
-        right.addWidget(self.formula)
-        right.addWidget(self._controls())
-        outer = QHBoxLayout(self)
-        outer.addWidget(self._setup_box(), 0, Qt.AlignmentFlag.AlignTop)
-        outer.addLayout(right, 1)
-
-        for spin in (self.n_h, self.n_w):
-            spin.valueChanged.connect(self._resize_input)
+        self._arrange(grids, "conv")
         for spin in (self.k_h, self.k_w):
             spin.valueChanged.connect(self._apply_preset)
         for spin in (self.s_h, self.s_w, self.d_h, self.d_w):
             spin.valueChanged.connect(self._changed)
         self.bias.valueChanged.connect(self._changed)
         self.preset.currentIndexChanged.connect(self._apply_preset)
-        self.source.currentIndexChanged.connect(self._resize_input)
-        self.new_values.clicked.connect(self._new_values)
         self.ceil_box.toggled.connect(self._changed)
         self.input_grid.cell_edited.connect(self._edit_input)
         self.kernel_grid.cell_edited.connect(self._edit_kernel)
-        self.output_grid.cell_clicked.connect(self._clicked_output)
         self.refresh()
 
     # --- settings ------------------------------------------------------------------------------------------
@@ -650,17 +671,10 @@ class ConvolutionTab(_GridTab):
         except GeometryError as exc:
             self.walk, self.error = None, str(exc)
 
-    def formula_text(self) -> str:
-        return _formula_plain(self.formula)
-
     def _show(self) -> None:
         if self.walk is None:
-            for grid in (self.input_grid, self.product_grid, self.output_grid):
-                grid.set_grid(np.zeros((0, 0)))
+            self._show_error(self.input_grid, self.product_grid, self.output_grid)
             self.kernel_grid.set_grid(self.k)
-            self.calc.setText(f"<span style='color:{ERROR}'>{html.escape(self.error)}</span>")
-            self.formula.setText("")
-            self.step_label.setText("")
             return
         walk, ceil = self.walk, self.ceil_box.isChecked()
         values, kinds = walk.input_grid(ceil)
@@ -685,9 +699,7 @@ class ConvolutionTab(_GridTab):
             (fh, ch), (fw, cw) = (g.rounding_outs for g in walk.geometry)
             note = (f"<span style='color:{MUTED}'>ceiling variant: {ch} × {cw} instead of {fh} × {fw} "
                     f"(dashed cells; frameworks floor a convolution's output size)</span>")
-        self.formula.setText(_formula_html(walk.geometry, self.settings()["padding"], note))
-        self.step_label.setText(f"step {self.index + 1} / {walk.n_steps} · output {walk.out_shape[0]}×"
-                                f"{walk.out_shape[1]}")
+        self._show_formula(note)
 
 
 # --- pooling -----------------------------------------------------------------------------------------------
@@ -697,21 +709,11 @@ class PoolingTab(_GridTab):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("playgroundPooling")
-        self.image: np.ndarray | None = None
-        self._seed = 0
-        self._explicit: Any = None
         f = self.setup
         self.kind = QComboBox()
         self.kind.addItems(["max", "average"])
         f.addRow("pooling", self.kind)
-        size_box, self.n_h, self.n_w = _pair(1, MAX_GRID, 6, "input size n")
-        f.addRow("input n", size_box)
-        self.source = QComboBox()
-        self.source.addItems(["random 0–9", "image crop"])
-        self.source.model().item(1).setEnabled(False)
-        self.new_values = QPushButton("New values")
-        f.addRow("values", self.source)
-        f.addRow("", self.new_values)
+        self._input_rows(f, 6)
         kbox, self.k_h, self.k_w = _pair(1, 7, 2, "pool size")
         f.addRow("pool size", kbox)
         sbox, self.s_h, self.s_w = _pair(1, 7, 2, "stride s")
@@ -722,36 +724,20 @@ class PoolingTab(_GridTab):
         self.include_pad.setChecked(True)
         f.addRow("", self.ceil_mode)
         f.addRow("", self.include_pad)
-        self.x = pg.random_grid((6, 6, 1), 0)
 
         self.input_grid = GridView("input (padded)")
         self.window_grid = GridView("window")
         self.output_grid = GridView("output", tint=OUTPUT_COLOUR)
-        self.calc = _label(size=1.1, name="poolCalculation")
-        self.formula = _label(size=1.35, name="poolFormula")
         grids = QHBoxLayout()
         grids.addWidget(self.input_grid, 5)
         grids.addWidget(self.window_grid, 3)
         grids.addWidget(self.output_grid, 4)
-        right = QVBoxLayout()
-        right.addLayout(grids, 5)
-        right.addWidget(self.calc)
-        right.addWidget(self.formula)
-        right.addWidget(self._controls())
-        outer = QHBoxLayout(self)
-        outer.addWidget(self._setup_box(), 0, Qt.AlignmentFlag.AlignTop)
-        outer.addLayout(right, 1)
-
-        for spin in (self.n_h, self.n_w):
-            spin.valueChanged.connect(self._resize_input)
+        self._arrange(grids, "pool")
         for w in (self.k_h, self.k_w, self.s_h, self.s_w):
             w.valueChanged.connect(self._changed)
         for w in (self.ceil_mode, self.include_pad):
             w.toggled.connect(self._changed)
         self.kind.currentIndexChanged.connect(self._changed)
-        self.source.currentIndexChanged.connect(self._resize_input)
-        self.new_values.clicked.connect(self._new_values)
-        self.output_grid.cell_clicked.connect(self._clicked_output)
         self.refresh()
 
     def settings(self) -> dict[str, Any]:
@@ -802,16 +788,9 @@ class PoolingTab(_GridTab):
             self.walk, self.error = None, str(exc)
         self.include_pad.setEnabled(s["kind"] == "avg" and s["padding"] != "same")
 
-    def formula_text(self) -> str:
-        return _formula_plain(self.formula)
-
     def _show(self) -> None:
         if self.walk is None:
-            for grid in (self.input_grid, self.window_grid, self.output_grid):
-                grid.set_grid(np.zeros((0, 0)))
-            self.calc.setText(f"<span style='color:{ERROR}'>{html.escape(self.error)}</span>")
-            self.formula.setText("")
-            self.step_label.setText("")
+            self._show_error(self.input_grid, self.window_grid, self.output_grid)
             return
         walk = self.walk
         values, kinds = walk.input_grid()
@@ -839,9 +818,7 @@ class PoolingTab(_GridTab):
             text = (f"({' + '.join(counted)}) / {step.divisor} = {_fmt(step.total)} / {step.divisor} = {result}"
                     f"<br><span style='color:{MUTED}'>divisor {step.divisor}: {what}</span>")
         self.calc.setText(f"<b>output[{i}, {j}]</b> = <span style='{MONO}'>{text}</span>")
-        self.formula.setText(_formula_html(walk.geometry, self.settings()["padding"]))
-        self.step_label.setText(f"step {self.index + 1} / {walk.n_steps} · output {walk.out_shape[0]}×"
-                                f"{walk.out_shape[1]}")
+        self._show_formula()
 
 
 # --- channels × filters --------------------------------------------------------------------------------------
