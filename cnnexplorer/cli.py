@@ -43,10 +43,8 @@ def _load_target(target: str):
 
 
 def _invalid_message(arch) -> str | None:
-    info = arch.first_error
-    if info is None:
-        return None
-    return f"{arch.name}: layer {info.index} '{info.name}' ({info.type_name}) cannot be computed: {info.error}"
+    problem = arch.invalid_message()
+    return None if problem is None else f"{arch.name}: {problem}"
 
 
 def _write_text(path: str, text: str) -> None:

@@ -22,8 +22,8 @@ import numpy as np
 from ..model import Architecture
 from ..model.architecture import LayerInfo
 from . import kernels
-from .errors import ArchitectureInvalidError, EngineInputError, MemoryBudgetError, RunCancelled
-from .weights import check_weights, classic_layer_weights, first_conv_index, init_layer_weights, \
+from .errors import EngineInputError, MemoryBudgetError, RunCancelled
+from .weights import check_weights, classic_layer_weights, first_conv_index, init_layer_weights, require_valid, \
     load_weights, weight_key
 
 Progress = Callable[[float, int], None]
@@ -103,9 +103,7 @@ def _layer_temporary_bytes(info: LayerInfo) -> int:
 
 def estimate_memory(arch: Architecture) -> MemoryEstimate:
     """Weights + every kept activation (and the input) + the largest temporary of any layer, in bytes."""
-    infos = arch.infer()
-    if arch.first_error is not None:
-        raise ArchitectureInvalidError(_invalid_message(arch))
+    infos = require_valid(arch)
     weights = 4 * sum(info.params for info in infos)
     size = 1
     for d in arch.input_shape:
@@ -128,11 +126,6 @@ def default_memory_budget() -> int:
     except OSError:
         pass
     return 4 * 1024 ** 3
-
-
-def _invalid_message(arch: Architecture) -> str:
-    bad = arch.first_error
-    return f"layer {bad.index} '{bad.name}' ({bad.type_name}) cannot be computed: {bad.error}"
 
 
 # --- the runner --------------------------------------------------------------------------------------
@@ -238,9 +231,7 @@ class Runner:
             return self._run(arch, x, weights, seed, classic_filters, progress, cancel, partial_weights)
 
     def _run(self, arch, x, weights, seed, classic_filters, progress, cancel, partial_weights=False):
-        infos = arch.infer()
-        if arch.first_error is not None:
-            raise ArchitectureInvalidError(_invalid_message(arch))
+        infos = require_valid(arch)
         x = np.asarray(x)
         if tuple(x.shape) != tuple(arch.input_shape):
             raise EngineInputError(f"the input has shape {tuple(x.shape)}, the model expects {arch.input_shape}")

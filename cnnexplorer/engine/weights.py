@@ -63,13 +63,11 @@ def init_layer_weights(info: LayerInfo, seed: int = 0) -> Weights:
     return out
 
 
-def _require_valid(arch: Architecture) -> list[LayerInfo]:
-    infos = arch.infer()
-    bad = arch.first_error
-    if bad is not None:
-        raise ArchitectureInvalidError(f"layer {bad.index} '{bad.name}' ({bad.type_name}) cannot be computed: "
-                                       f"{bad.error}")
-    return infos
+def require_valid(arch: Architecture) -> list[LayerInfo]:
+    """The layers of ``arch``, or :class:`ArchitectureInvalidError` naming the first that cannot be computed."""
+    if not arch.is_valid:
+        raise ArchitectureInvalidError(arch.invalid_message())
+    return arch.infer()
 
 
 def init_weights(arch: Architecture, seed: int = 0, classic_filters: bool = False) -> Weights:
@@ -79,7 +77,7 @@ def init_weights(arch: Architecture, seed: int = 0, classic_filters: bool = Fals
     """
     weights: Weights = {}
     first_conv = first_conv_index(arch) if classic_filters else None
-    for info in _require_valid(arch):
+    for info in require_valid(arch):
         if info.index == first_conv:
             weights.update(classic_layer_weights(info))
         else:
@@ -211,7 +209,7 @@ def load_weights(path: str | os.PathLike) -> Weights:
 def check_weights(arch: Architecture, weights: Mapping[str, np.ndarray], where: str = "weights") -> list[str]:
     """Raise :class:`EngineInputError` naming the first missing or mis-shaped weight; return unused keys."""
     needed: set[str] = set()
-    for info in _require_valid(arch):
+    for info in require_valid(arch):
         for weight_name, (shape, _) in info.weight_shapes.items():
             key = weight_key(info.name, weight_name)
             needed.add(key)

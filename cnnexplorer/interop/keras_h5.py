@@ -54,10 +54,8 @@ def load_keras_weights(arch: Architecture, path: str | os.PathLike) -> Weights:
     """
     h5py = require("h5py", "Reading Keras weights", "keras")
     where = str(path)
-    bad = arch.first_error
-    if bad is not None:
-        raise ArchitectureInvalidError(f"layer {bad.index} '{bad.name}' ({bad.type_name}) cannot be computed: "
-                                       f"{bad.error}")
+    if not arch.is_valid:
+        raise ArchitectureInvalidError(arch.invalid_message())
     if not os.path.exists(path):
         raise EngineInputError(f"{where}: no such weights file")
     if os.path.isdir(path):

@@ -334,6 +334,13 @@ class Architecture:
     def first_error(self) -> LayerInfo | None:
         return next((info for info in self.infer() if info.status == "error"), None)
 
+    def invalid_message(self) -> str | None:
+        """``layer 3 'conv2d_1' (Conv2D) cannot be computed: …`` for the first failing layer, or None."""
+        bad = self.first_error
+        if bad is None:
+            return None
+        return f"layer {bad.index} '{bad.name}' ({bad.type_name}) cannot be computed: {bad.error}"
+
     @property
     def is_valid(self) -> bool:
         return self.first_error is None

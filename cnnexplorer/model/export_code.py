@@ -39,12 +39,9 @@ def _version() -> str:
 
 
 def _require_valid(arch: Architecture) -> list[LayerInfo]:
-    infos = arch.infer()
-    bad = arch.first_error
-    if bad is not None:
-        raise ArchitectureError(f"{arch.name}: layer {bad.index} '{bad.name}' ({bad.type_name}) cannot be "
-                                f"computed, so the model cannot be exported: {bad.error}")
-    return infos
+    if not arch.is_valid:
+        raise ArchitectureError(f"{arch.name}: {arch.invalid_message()}; the model cannot be exported")
+    return arch.infer()
 
 
 def python_identifier(text: str, taken: set[str] | None = None) -> str:
