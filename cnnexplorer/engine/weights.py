@@ -158,6 +158,19 @@ def classic_layer_weights(info: LayerInfo) -> Weights:
 
 
 # --- files -------------------------------------------------------------------------------------------
+def weight_array(array) -> np.ndarray:
+    """A weight read from a file as a read-only C-contiguous float32 array; ``ValueError`` says what is wrong
+    with it ("has data type …; expected numbers", "contains NaN or infinite values") for the caller to place."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"has data type {array.dtype}; expected numbers")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError("contains NaN or infinite values")
+    array.flags.writeable = False
+    return array
+
+
 def save_weights(weights: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
     """Write an ``.npz`` (uncompressed) atomically."""
     save_npz_atomic({k: np.asarray(v, np.float32) for k, v in weights.items()}, path)
@@ -186,14 +199,10 @@ def load_weights(path: str | os.PathLike) -> Weights:
         with np.load(path, allow_pickle=False) as data:
             out: Weights = {}
             for key in data.files:
-                array = data[key]
-                if array.dtype.kind not in "fiu":
-                    raise EngineInputError(f"{where}: weight {key!r} has dtype {array.dtype}; expected numbers")
-                array = np.ascontiguousarray(array, dtype=np.float32)
-                if not np.isfinite(array).all():
-                    raise EngineInputError(f"{where}: weight {key!r} contains NaN or infinite values")
-                array.flags.writeable = False
-                out[key] = array
+                try:
+                    out[key] = weight_array(data[key])
+                except ValueError as exc:
+                    raise EngineInputError(f"{where}: weight {key!r} {exc}") from None
     except EngineInputError:
         raise
     except ValueError as exc:

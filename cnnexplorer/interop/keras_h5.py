@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.errors import ArchitectureInvalidError, EngineInputError
-from ..engine.weights import check_weights
+from ..engine.weights import check_weights, weight_array
 from ..model.architecture import Architecture
 from ..model.layers import keras_auto_name
 from ._deps import require
@@ -98,13 +98,10 @@ def _dataset(dataset, where: str, label: str) -> np.ndarray:
         raise EngineInputError(f"{where}: {label} cannot be read ({exc})") from None
     if _text(dataset.attrs.get("dtype", "")) == "bfloat16" and array.dtype == np.uint16:
         array = (array.astype(np.uint32) << 16).view(np.float32)
-    if array.dtype.kind not in "fiu":
-        raise EngineInputError(f"{where}: {label} has data type {array.dtype}; expected numbers")
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    if not np.isfinite(array).all():
-        raise EngineInputError(f"{where}: {label} contains NaN or infinite values")
-    array.flags.writeable = False
-    return array
+    try:
+        return weight_array(array)
+    except ValueError as exc:
+        raise EngineInputError(f"{where}: {label} {exc}") from None
 
 
 def _assign(info, arrays: list, labels: list[str], where: str, source: str) -> Weights:

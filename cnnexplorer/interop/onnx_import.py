@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.weights import weight_array
 from ..model.architecture import Architecture, check_input_shape
 from ..model.args import MAX_NAME_LENGTH
 from ..model.errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
@@ -265,12 +266,10 @@ class _Converter:
         if array is None or tuple(array.shape) != tuple(shape):
             found = "nothing" if array is None else f"shape {tuple(array.shape)}"
             self.fail(place, f"weight {weight_name!r} should have shape {tuple(shape)}, found {found}")
-        if array.dtype.kind not in "fiu":
-            self.fail(place, f"weight {weight_name!r} has data type {array.dtype}; expected numbers")
-        array = np.ascontiguousarray(array, dtype=np.float32)
-        if not np.isfinite(array).all():
-            self.fail(place, f"weight {weight_name!r} contains NaN or infinite values")
-        array.flags.writeable = False
+        try:
+            array = weight_array(array)
+        except ValueError as exc:
+            self.fail(place, f"weight {weight_name!r} {exc}")
         self.weights[f"{layer_name}/{weight_name}"] = array
 
     def _advance(self, node, place: str, produced_by_layer: bool = True):
