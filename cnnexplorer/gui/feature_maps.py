@@ -100,7 +100,8 @@ class FeatureMapView(QWidget):
         session.inputChanged.connect(self._show_input)
         session.inputChanged.connect(self.refresh)
         session.resultReady.connect(self.refresh)
-        session.runEnded.connect(self.refresh)
+        # a finished run draws on resultReady; a cancelled, failed or refused one says so here
+        session.runEnded.connect(lambda outcome: outcome == "finished" or self.refresh())
         session.architecture.events.connect(lambda event: self.refresh())   # mark maps out of date at once
 
     # --- construction ---------------------------------------------------------------------------------
@@ -319,11 +320,6 @@ class FeatureMapView(QWidget):
     def _grid_resized(self):
         if self.mode == "maps" and self._output is not None:
             self._show_grid()        # the grid's columns follow the area's shape
-
-    def show_problem(self, message: str):
-        """A run failed or was refused: say why instead of showing maps that no longer match the model."""
-        if message:
-            self._show_message(message)
 
     def _title(self, output: LayerOutput):
         info = output.info

@@ -193,12 +193,10 @@ class LiveSession(QObject):
         self.classic = True     # the first conv layer starts with edges, blur, sharpen…: maps that mean something
         self.result: RunResult | None = None
         self._pictures: dict[str, tuple[int, visualize.LayerPictures]] = {}
-        self.infos: list[LayerInfo] = []        # the model's layers as of the shown result
         self.error = ""                          # why the shown result is missing or out of date
         self.last_estimate: MemoryEstimate | None = None
         self._serial = 0                         # increases with every change that calls for a run
         self._running_serial: int | None = None
-        self.started_at = 0.0
         self.last_seconds = 0.0
 
         self._worker = _Worker(self.runner)
@@ -402,14 +400,12 @@ class LiveSession(QObject):
             self.message.emit(f"Running {arch.name}: about {format_bytes(estimate.total_bytes)} of memory "
                               f"(budget {format_bytes(budget)})")
         self.runner.memory_budget = budget
-        self._pending_infos = list(self.architecture.infer())
         self._running_serial = self._serial
         self._worker.submit(_Request(self._serial, arch, self.prepared.array, self.weights, self.seed,
                                      self.classic))
 
     def _on_started(self, serial: int) -> None:
         if serial == self._serial:
-            self.started_at = time.perf_counter()
             self.runStarted.emit()
 
     def _on_progress(self, serial: int, fraction: float, index: int) -> None:
@@ -431,7 +427,7 @@ class LiveSession(QObject):
             return                                       # an outdated run: never drawn
         for name, p in (pictures or {}).items():
             self._pictures[name] = (id(result.activations[name]), p)
-        self.result, self.infos, self.error = result, self._pending_infos, ""
+        self.result, self.error = result, ""
         self._shown_serial = serial
         self.last_seconds = sum(result.seconds.values())    # engine time of the layers this run computed
         self._finish("finished", "")

@@ -690,12 +690,8 @@ class MainWindow(QMainWindow):
             bad = self.architecture.first_error
             text += f"; stopped before layer {bad.index} '{bad.name}' (error)" if bad is not None else ""
             self.run_label.setText(text)
-        elif outcome == "cancelled":
-            self.run_label.setText("Run cancelled")
-            self.feature_maps.refresh()
-        else:
-            self.run_label.setText("Run failed" if outcome == "failed" else "Run refused")
-            self.feature_maps.show_problem(self.session.error)
+        else:   # the maps view shows why itself
+            self.run_label.setText({"cancelled": "Run cancelled", "failed": "Run failed"}.get(outcome, "Run refused"))
         if outcome != "cancelled":
             self.runFinished.emit()
 
