@@ -29,52 +29,84 @@ from .weights import check_weights, classic_layer_weights, first_conv_index, ini
 Progress = Callable[[float, int], None]
 
 
-# --- one layer ---------------------------------------------------------------------------------------
+# --- one layer: one registry entry per layer type ---------------------------------------------------------
 def _pads(info: LayerInfo) -> tuple[tuple[int, int], tuple[int, int]]:
     gh, gw = info.geometry
     return (gh.pad_before, gh.pad_after), (gw.pad_before, gw.pad_after)
 
 
-def forward(info: LayerInfo, x: np.ndarray, w: Mapping[str, np.ndarray], tick=None) -> np.ndarray:
-    """Compute one layer.  ``w`` maps this layer's weight names (``kernel``, ``bias``, ...) to arrays."""
-    layer, t = info.layer, info.type_name
-    if t == "Conv2D":
-        y = kernels.conv2d(x, w["kernel"], w.get("bias"), layer.strides, _pads(info), layer.dilation_rate,
-                           layer.groups, tick=tick)
-        return kernels.activation(y, layer.activation)
-    if t == "DepthwiseConv2D":
-        y = kernels.depthwise_conv2d(x, w["kernel"], w.get("bias"), layer.strides, _pads(info),
-                                     layer.dilation_rate, tick=tick)
-        return kernels.activation(y, layer.activation)
-    if t == "MaxPooling2D":
-        gh, gw = info.geometry
-        return kernels.max_pool2d(x, layer.pool_size, layer.effective_strides, _pads(info), (gh.out, gw.out), tick=tick)
-    if t == "AveragePooling2D":
-        gh, gw = info.geometry
-        # Keras "same" divides by the real inputs only; explicit padding follows count_include_pad (PyTorch)
-        include = False if layer.padding == "same" else layer.count_include_pad
-        return kernels.avg_pool2d(x, layer.pool_size, layer.effective_strides, _pads(info), (gh.out, gw.out),
-                                  count_include_pad=include, tick=tick)
-    if t == "GlobalAveragePooling2D":
-        return kernels.global_avg_pool(x, layer.keepdims)
-    if t == "GlobalMaxPooling2D":
-        return kernels.global_max_pool(x, layer.keepdims)
-    if t == "ZeroPadding2D":
-        return kernels.zero_pad2d(x, layer.padding)
-    if t == "Flatten":
-        return kernels.flatten(x)
-    if t == "Dense":
-        return kernels.activation(kernels.dense(x, w["kernel"], w.get("bias"), tick=tick), layer.activation)
-    if t == "Activation":
-        return kernels.activation(x, layer.activation)
-    if t == "BatchNormalization":
-        return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["moving_mean"], w["moving_variance"],
-                                  layer.epsilon)
-    if t == "Dropout":
-        return kernels.dropout(x)
-    if t == "LocalResponseNormalization":
-        return kernels.lrn(x, layer.size, layer.alpha, layer.beta, layer.k)
-    raise NotImplementedError(f"the engine has no kernel for {t}")  # pragma: no cover - every type is covered
+#: ``type name → fn(info, inputs, weights, tick) → output``; ``inputs`` holds one array per input of the layer
+ForwardFn = Callable[[LayerInfo, list, Mapping[str, np.ndarray], Callable | None], np.ndarray]
+FORWARD: dict[str, ForwardFn] = {}
+
+
+def _forward(*type_names: str):
+    def register(fn: ForwardFn) -> ForwardFn:
+        for t in type_names:
+            FORWARD[t] = fn
+        return fn
+    return register
+
+
+@_forward("Conv2D")
+def _conv2d(info, xs, w, tick):
+    layer = info.layer
+    y = kernels.conv2d(xs[0], w["kernel"], w.get("bias"), layer.strides, _pads(info), layer.dilation_rate,
+                       layer.groups, tick=tick)
+    return kernels.activation(y, layer.activation)
+
+
+@_forward("DepthwiseConv2D")
+def _depthwise(info, xs, w, tick):
+    layer = info.layer
+    y = kernels.depthwise_conv2d(xs[0], w["kernel"], w.get("bias"), layer.strides, _pads(info),
+                                 layer.dilation_rate, tick=tick)
+    return kernels.activation(y, layer.activation)
+
+
+@_forward("MaxPooling2D")
+def _max_pool(info, xs, w, tick):
+    gh, gw = info.geometry
+    layer = info.layer
+    return kernels.max_pool2d(xs[0], layer.pool_size, layer.effective_strides, _pads(info), (gh.out, gw.out),
+                              tick=tick)
+
+
+@_forward("AveragePooling2D")
+def _avg_pool(info, xs, w, tick):
+    gh, gw = info.geometry
+    layer = info.layer
+    # Keras "same" divides by the real inputs only; explicit padding follows count_include_pad (PyTorch)
+    include = False if layer.padding == "same" else layer.count_include_pad
+    return kernels.avg_pool2d(xs[0], layer.pool_size, layer.effective_strides, _pads(info), (gh.out, gw.out),
+                              count_include_pad=include, tick=tick)
+
+
+FORWARD.update({
+    "GlobalAveragePooling2D": lambda info, xs, w, tick: kernels.global_avg_pool(xs[0], info.layer.keepdims),
+    "GlobalMaxPooling2D": lambda info, xs, w, tick: kernels.global_max_pool(xs[0], info.layer.keepdims),
+    "ZeroPadding2D": lambda info, xs, w, tick: kernels.zero_pad2d(xs[0], info.layer.padding),
+    "Flatten": lambda info, xs, w, tick: kernels.flatten(xs[0]),
+    "Dense": lambda info, xs, w, tick: kernels.activation(kernels.dense(xs[0], w["kernel"], w.get("bias"), tick=tick),
+                                                          info.layer.activation),
+    "Activation": lambda info, xs, w, tick: kernels.activation(xs[0], info.layer.activation),
+    "BatchNormalization": lambda info, xs, w, tick: kernels.batch_norm(
+        xs[0], w.get("gamma"), w.get("beta"), w["moving_mean"], w["moving_variance"], info.layer.epsilon),
+    "Dropout": lambda info, xs, w, tick: kernels.dropout(xs[0]),
+    "LocalResponseNormalization": lambda info, xs, w, tick: kernels.lrn(xs[0], info.layer.size, info.layer.alpha,
+                                                                        info.layer.beta, info.layer.k),
+})
+
+
+def forward(info: LayerInfo, x, w: Mapping[str, np.ndarray], tick=None) -> np.ndarray:
+    """Compute one layer.  ``x`` is its input array (or the list of its inputs' arrays, for a merge); ``w`` maps
+    this layer's weight names (``kernel``, ``bias``, ...) to arrays."""
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    try:
+        fn = FORWARD[info.type_name]
+    except KeyError:  # pragma: no cover - a test checks that every layer type has an entry
+        raise NotImplementedError(f"the engine has no kernel for {info.type_name}") from None
+    return fn(info, xs, w, tick)
 
 
 # --- memory ------------------------------------------------------------------------------------------
@@ -101,14 +133,39 @@ def _layer_temporary_bytes(info: LayerInfo) -> int:
     return 2 * out_bytes  # an activation function or normalisation makes one temporary of the output's size
 
 
-def estimate_memory(arch: Architecture) -> MemoryEstimate:
-    """Weights + every kept activation (and the input) + the largest temporary of any layer, in bytes."""
+def last_uses(arch: Architecture) -> dict[str, int]:
+    """``{name: index of the last layer that reads it}`` (``"input"`` included); a layer nothing reads is its own
+    last use.  After that layer an activation that is not kept can be freed."""
+    last: dict[str, int] = {}
+    for i, (layer, names) in enumerate(zip(arch.layers, arch.all_inputs())):
+        last.setdefault(layer.name, i)
+        for n in names:
+            last[n] = i
+    return last
+
+
+def estimate_memory(arch: Architecture, keep_all: bool = True) -> MemoryEstimate:
+    """Weights + the activations held at once (and the input) + the largest temporary of any layer, in bytes.
+
+    ``keep_all``: every activation is kept (what :meth:`Runner.run` returns); otherwise an activation is freed
+    after the last layer that reads it, and the figure is the largest set alive at any moment of the run."""
     infos = require_valid(arch)
     weights = 4 * sum(info.params for info in infos)
     size = 1
     for d in arch.input_shape:
         size *= d
-    activations = 4 * size + sum(info.memory_bytes for info in infos)
+    if keep_all:
+        activations = 4 * size + sum(info.memory_bytes for info in infos)
+    else:
+        last = last_uses(arch)
+        alive = {"input": 4 * size}
+        peak = alive["input"]
+        for info in infos:
+            alive[info.name] = info.memory_bytes
+            peak = max(peak, sum(alive.values()))
+            for n in [n for n in alive if last.get(n, -1) <= info.index]:
+                del alive[n]
+        activations = peak
     temporary = max((_layer_temporary_bytes(info) for info in infos), default=0)
     return MemoryEstimate(weights, activations, temporary)
 
@@ -148,7 +205,9 @@ class RunResult:
 class _Entry:
     layer_key: str
     weights: tuple[np.ndarray, ...]  # identity-compared: a new array means new weights
-    activation: np.ndarray
+    inputs: tuple[int, ...]          # tokens of the activations it was computed from
+    token: int                       # this activation's identity for the layers reading it
+    activation: np.ndarray | None    # None once freed (a run that does not keep everything)
 
 
 def layer_fits(info: LayerInfo, weights: Mapping[str, np.ndarray]) -> bool:
@@ -179,13 +238,14 @@ class Runner:
         self.memory_budget = memory_budget
         self._lock = threading.Lock()
         self._input_digest: tuple | None = None
-        self._entries: list[_Entry] = []
+        self._entries: dict[str, _Entry] = {}
+        self._token = 0
         self._init_cache: dict[tuple, np.ndarray] = {}
         self._cache_lock = threading.Lock()   # the window reads weights while the engine thread runs
 
     def clear(self) -> None:
         with self._lock:
-            self._entries = []
+            self._entries = {}
             self._input_digest = None
             with self._cache_lock:
                 self._init_cache.clear()
@@ -218,7 +278,8 @@ class Runner:
 
     def run(self, arch: Architecture, x: np.ndarray, weights: Mapping[str, np.ndarray] | None = None, seed: int = 0,
             classic_filters: bool = False, progress: Progress | None = None,
-            cancel: threading.Event | None = None, partial_weights: bool = False) -> RunResult:
+            cancel: threading.Event | None = None, partial_weights: bool = False, keep_all: bool = True,
+            on_activation: Callable[[str, np.ndarray], None] | None = None) -> RunResult:
         """Run ``arch`` on ``x`` (H, W, C) and return every layer's activation (float32, channels-last).
 
         ``weights`` (``{"layer/weight": array}``) default to the deterministic initialisation from ``seed``
@@ -226,11 +287,19 @@ class Runner:
         weights are missing from ``weights`` or mis-shaped is initialised instead of refused (the window keeps
         loaded weights while the user edits).  ``progress(fraction, layer_index)`` is called as work proceeds;
         setting ``cancel`` stops the run with :class:`RunCancelled`.
+
+        The layers run in their (topological) order, each on its inputs' activations.  An activation is reused
+        from the last run when the layer, its weights and the activations it reads are unchanged — wherever it
+        sits in the graph, so an edit recomputes exactly the edited layer and its descendants.  With
+        ``keep_all=False`` an activation is freed once no later layer reads it (the result then holds none;
+        ``on_activation(name, array)`` receives each one as it is computed or reused, in layer order).
         """
         with self._lock:
-            return self._run(arch, x, weights, seed, classic_filters, progress, cancel, partial_weights)
+            return self._run(arch, x, weights, seed, classic_filters, progress, cancel, partial_weights, keep_all,
+                             on_activation)
 
-    def _run(self, arch, x, weights, seed, classic_filters, progress, cancel, partial_weights=False):
+    def _run(self, arch, x, weights, seed, classic_filters, progress, cancel, partial_weights=False,
+             keep_all=True, on_activation=None):
         infos = require_valid(arch)
         x = np.asarray(x)
         if tuple(x.shape) != tuple(arch.input_shape):
@@ -240,7 +309,7 @@ class Runner:
         if weights is not None and not partial_weights:
             check_weights(arch, weights)
         budget = self.memory_budget if self.memory_budget is not None else default_memory_budget()
-        estimate = estimate_memory(arch)
+        estimate = estimate_memory(arch, keep_all)
         if estimate.total_bytes > budget:
             raise MemoryBudgetError(estimate.total_bytes, budget)
 
@@ -248,35 +317,36 @@ class Runner:
         self._keep_only({k[0] for k in list(self._init_cache) if k[0][0] == seed})
         digest = _digest(x)
         if digest != self._input_digest:
-            self._entries = []
+            self._entries = {}
             self._input_digest = digest
         first_conv = first_conv_index(arch) if classic_filters else None
         costs = [(info.macs or 0) + (info.output_size or 0) for info in infos]
         total_cost = float(sum(costs)) or 1.0
         done_cost = 0.0
+        last = None if keep_all else last_uses(arch)
 
         def check():
             if cancel is not None and cancel.is_set():
                 raise RunCancelled("the run was cancelled")
 
         activations: OrderedDict[str, np.ndarray] = OrderedDict()
+        arrays: dict[str, np.ndarray] = {"input": x}    # what later layers may still read
+        tokens: dict[str, int] = {"input": 0}
         computed: list[int] = []
         seconds: dict[str, float] = {}
-        current = x
-        reusing = True
+        entries: dict[str, _Entry] = {}
         for info in infos:
             check()
             w = self.layer_weights(info, weights, seed, classic_filters and info.index == first_conv)
             key = _layer_key(info)
             w_tuple = tuple(w[n] for n in sorted(w))
-            entry = self._entries[info.index] if reusing and info.index < len(self._entries) else None
-            if entry is not None and entry.layer_key == key and len(entry.weights) == len(w_tuple) \
+            in_tokens = tuple(tokens[n] for n in info.inputs)
+            entry = self._entries.get(info.name)
+            if entry is not None and entry.activation is not None and entry.layer_key == key \
+                    and entry.inputs == in_tokens and len(entry.weights) == len(w_tuple) \
                     and all(a is b for a, b in zip(entry.weights, w_tuple)):
                 current = entry.activation
             else:
-                if reusing:
-                    del self._entries[info.index:]
-                    reusing = False
                 base, share = done_cost, costs[info.index]
 
                 def tick(fraction, base=base, share=share, index=info.index):
@@ -285,17 +355,30 @@ class Runner:
                         progress(min(1.0, (base + share * fraction) / total_cost), index)
 
                 started = time.perf_counter()
-                current = forward(info, current, w, tick)
+                inputs = [arrays[n] for n in info.inputs]
+                current = forward(info, inputs if len(inputs) > 1 else inputs[0], w, tick)
                 current.flags.writeable = False
                 seconds[info.name] = time.perf_counter() - started
                 computed.append(info.index)
-                self._entries.append(_Entry(key, w_tuple, current))
-            activations[info.name] = current
+                self._token += 1
+                entry = _Entry(key, w_tuple, in_tokens, self._token, current)
+            entries[info.name] = entry
+            tokens[info.name] = entry.token
+            arrays[info.name] = current
+            if keep_all:
+                activations[info.name] = current
+            if on_activation is not None:
+                on_activation(info.name, current)
+            if last is not None:   # free what no later layer reads
+                for n in [n for n in arrays if last.get(n, -1) <= info.index]:
+                    del arrays[n]
+                    if n in entries:
+                        entries[n] = _Entry(entries[n].layer_key, entries[n].weights, entries[n].inputs,
+                                            entries[n].token, None)
             done_cost += costs[info.index]
             if progress is not None:
                 progress(min(1.0, done_cost / total_cost), info.index)
-        if len(self._entries) > len(infos):
-            del self._entries[len(infos):]
+        self._entries = entries
         self._keep_only({_init_key(info, seed, classic_filters and info.index == first_conv)
                          for info in infos if info.weight_shapes})
         return RunResult(activations, computed, seconds, x)

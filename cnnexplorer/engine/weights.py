@@ -44,19 +44,23 @@ def _fans(type_name: str, shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def init_layer_weights(info: LayerInfo, seed: int = 0) -> Weights:
-    """Keras defaults: Glorot-uniform kernels, zero biases; BatchNormalization γ=1, β=0, mean 0, variance 1."""
+    """Keras defaults: Glorot-uniform kernels (also SeparableConv2D's depthwise and pointwise ones), zero biases;
+    BatchNormalization γ=1, β=0, mean 0, variance 1; Normalization mean 0, variance 1, count 0; LayerScale's γ
+    its ``init_values``."""
     out: Weights = {}
     for weight_name, (shape, _trainable) in info.weight_shapes.items():
         key = weight_key(info.name, weight_name)
-        if weight_name == "kernel":
+        if info.type_name == "LayerScale" and weight_name == "gamma":
+            array = np.full(shape, info.layer.init_values, np.float32)
+        elif weight_name.endswith("kernel"):
             fan_in, fan_out = _fans(info.type_name, shape)
             limit = np.float32(np.sqrt(6.0 / (fan_in + fan_out)))
             array = _rng(seed, info.name, weight_name, shape).random(shape, dtype=np.float32)
             array *= 2 * limit
             array -= limit
-        elif weight_name in ("gamma", "moving_variance"):
+        elif weight_name in ("gamma", "moving_variance", "variance"):
             array = np.ones(shape, np.float32)
-        else:  # bias, beta, moving_mean
+        else:  # bias, beta, moving_mean, mean, count
             array = np.zeros(shape, np.float32)
         array.flags.writeable = False
         out[key] = array

@@ -3,13 +3,16 @@
 Pure Python: importing it loads neither NumPy nor Qt (a test proves it).
 """
 
-from .architecture import Architecture, ArchitectureEvent, LayerInfo
+from .architecture import INPUT, Architecture, ArchitectureEvent, LayerInfo
 from .errors import ArchitectureError, ArchitectureFileError, CnnExplorerError, LayerArgumentError
 from .files import load_architecture, save_architecture
 from .geometry import output_length, resolve_window, same_padding
-from .layers import (LAYER_TYPES, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, DepthwiseConv2D,
-                     Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LocalResponseNormalization,
-                     MaxPooling2D, ShapeError, ZeroPadding2D)
+from .layers import (LAYER_TYPES, Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+                     Conv2DTranspose, Cropping2D, CustomScaleLayer, Dense, DepthwiseConv2D, Dropout, Flatten,
+                     GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, LayerNormalization, LayerScale, LeakyReLU,
+                     LocalResponseNormalization, Maximum, MaxPooling2D, Minimum, Multiply, Normalization, ReLU,
+                     Rescaling, Reshape, SeparableConv2D, ShapeError, StochasticDepth, Subtract, UpSampling2D,
+                     ZeroPadding2D)
 from .presets import load_preset, presets
 from .summary import Summary, summarize
 
@@ -19,6 +22,9 @@ __all__ = [
     "resolve_window", "same_padding", "LAYER_TYPES", "Layer", "ShapeError", "Activation", "AveragePooling2D",
     "BatchNormalization", "Conv2D", "Dense", "DepthwiseConv2D", "Dropout", "Flatten", "GlobalAveragePooling2D",
     "GlobalMaxPooling2D", "LocalResponseNormalization", "MaxPooling2D", "ZeroPadding2D", "load_preset", "presets",
+    "Add", "Average", "Concatenate", "Conv2DTranspose", "Cropping2D", "CustomScaleLayer", "LayerNormalization",
+    "LayerScale", "LeakyReLU", "Maximum", "Minimum", "Multiply", "Normalization", "ReLU", "Rescaling", "Reshape",
+    "SeparableConv2D", "StochasticDepth", "Subtract", "UpSampling2D", "INPUT",
     "Summary", "summarize", "load", "save",
 ]
 

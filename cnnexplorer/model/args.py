@@ -19,7 +19,8 @@ MAX_GROUPS = 65536
 MAX_NAME_LENGTH = 128
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh",
-               "softplus", "softmax")
+               "softplus", "softmax", "hard_sigmoid", "hard_silu", "hard_swish")
+MAX_VECTOR = 65536        # per-channel value lists (Rescaling, Normalization)
 
 Normaliser = Callable[[str, str, Any], Any]
 
@@ -41,6 +42,7 @@ class Arg:
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
     def normalise(self, layer_type: str, value: Any) -> Any:
         return _NORMALISERS[self.kind](self, layer_type, value)
@@ -129,7 +131,55 @@ def _float(arg: Arg, layer_type: str, value: Any) -> float:
     return float(value)
 
 
+def _optional_float(arg: Arg, layer_type: str, value: Any) -> float | None:
+    return None if value is None else _float(arg, layer_type, value)
+
+
+def _float_or_floats(arg: Arg, layer_type: str, value: Any) -> float | tuple[float, ...]:
+    """A number, or a list of numbers (one per channel)."""
+    if isinstance(value, (list, tuple)):
+        if not 1 <= len(value) <= MAX_VECTOR:
+            _fail(layer_type, arg, value, f"a number or a list of 1 to {MAX_VECTOR:,} numbers")
+        return tuple(_float(arg, layer_type, v) for v in value)
+    return _float(arg, layer_type, value)
+
+
+def _optional_floats(arg: Arg, layer_type: str, value: Any) -> float | tuple[float, ...] | None:
+    return None if value is None else _float_or_floats(arg, layer_type, value)
+
+
+def _choice(arg: Arg, layer_type: str, value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in arg.choices:
+        _fail(layer_type, arg, value, "one of " + ", ".join(arg.choices))
+    return value.lower()
+
+
+def _axis(arg: Arg, layer_type: str, value: Any) -> int:
+    """A Keras axis counting the batch axis: -1 is the channels axis; 0 (the batch) is refused."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if not is_int(value) or value == 0 or not -4 <= value <= 3:
+        _fail(layer_type, arg, value, "an axis from -4 to 3 other than 0 (the batch axis); -1 is the channels axis")
+    return value
+
+
+def _shape(arg: Arg, layer_type: str, value: Any) -> tuple[int, ...]:
+    """A target shape without the batch axis: 1 to 3 positive sizes, at most one -1 (inferred)."""
+    expected = "a list of 1 to 3 positive sizes, at most one of them -1 (inferred)"
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 3 \
+            or not all(is_int(v) and (v == -1 or 1 <= v <= MAX_CHANNELS * 64) for v in value) \
+            or sum(1 for v in value if v == -1) > 1:
+        _fail(layer_type, arg, value, expected)
+    return tuple(value)
+
+
 _NORMALISERS: dict[str, Normaliser] = {
+    "optional_float": _optional_float,
+    "float_or_floats": _float_or_floats,
+    "optional_floats": _optional_floats,
+    "choice": _choice,
+    "axis": _axis,
+    "shape": _shape,
     "int": _int,
     "pair": _pair,
     "optional_pair": _optional_pair,

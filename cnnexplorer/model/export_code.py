@@ -333,6 +333,9 @@ _TORCH_ACTIVATIONS = {
     "tanh": "torch.tanh({x})",
     "softplus": "F.softplus({x})",
     "softmax": "torch.softmax({x}, dim={dim})",
+    "hard_sigmoid": "F.hardsigmoid({x})",  # Keras 3: relu6(x + 3) / 6
+    "hard_silu": "F.hardswish({x})",
+    "hard_swish": "F.hardswish({x})",
 }
 
 _TORCH_AVG_POOL_HELPER = '''

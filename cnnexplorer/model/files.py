@@ -14,12 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .architecture import Architecture, check_input_shape
+from .architecture import Architecture, check_input_count, check_input_shape
 from .errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
 from .layers import LAYER_TYPES, Layer, check_layer_name
 
 FORMAT = "cnnexplorer.architecture"
-VERSION = 1
+VERSION = 1           # chains: no layer carries "inputs"
+GRAPH_VERSION = 2     # graphs: some layers carry "inputs"
+SUPPORTED_VERSIONS = (VERSION, GRAPH_VERSION)
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_LAYERS = 10_000
 MAX_TEXT = 10_000
@@ -121,9 +123,10 @@ def architecture_from_dict(data: Any, where: str = "<architecture>") -> Architec
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ArchitectureFileError(where, "version", f"expected an integer, got {json.dumps(version)}")
-    if version != VERSION:
+    if version not in SUPPORTED_VERSIONS:
         raise ArchitectureFileError(where, "version", f"version {version} is not supported (this CNN Explorer "
-                                                      f"reads version {VERSION}); a newer CNN Explorer may read it")
+                                                      f"reads versions {VERSION} and {GRAPH_VERSION}); a newer "
+                                                      f"CNN Explorer may read it")
     unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
     if unknown:
         raise ArchitectureFileError(where, place_key(unknown[0]), "unknown key; expected only " + ", ".join(TOP_LEVEL_KEYS))
@@ -147,13 +150,19 @@ def architecture_from_dict(data: Any, where: str = "<architecture>") -> Architec
         raise ArchitectureFileError(where, "layers", f"{len(layers_data):,} layers; at most {MAX_LAYERS:,}")
     layers: list[Layer] = []
     seen: dict[str, int] = {}
+    inputs: dict[int, tuple[str, ...]] = {}
     for i, entry in enumerate(layers_data):
         place = f"layers[{i}]"
         if not isinstance(entry, dict):
             raise ArchitectureFileError(where, place, f"expected a layer object, got {_type_name(entry)}")
         if "type" not in entry:
             raise ArchitectureFileError(where, f"{place}.type", "missing; expected a layer type such as \"Conv2D\"")
-        config = {k: v for k, v in entry.items() if k != "type"}
+        config = {k: v for k, v in entry.items() if k not in ("type", "inputs")}
+        if "inputs" in entry:
+            if version < GRAPH_VERSION:
+                raise ArchitectureFileError(where, f"{place}.inputs", f"layer inputs need \"version\": "
+                                                                      f"{GRAPH_VERSION} (the file says {version})")
+            inputs[i] = _read_inputs(entry["inputs"], seen, where, f"{place}.inputs")
         if "name" in config:
             try:
                 check_layer_name(config["name"])
@@ -165,18 +174,42 @@ def architecture_from_dict(data: Any, where: str = "<architecture>") -> Architec
                                                                     f"(also layers[{seen[config['name']]}])")
             seen[config["name"]] = i
         layers.append(layer_from_config(entry["type"], config, where, place))
+    for i, layer in enumerate(layers):   # the number of inputs each layer takes, with its place
+        try:
+            check_input_count(layer, len(inputs.get(i, ("default",))))
+        except ArchitectureError as exc:
+            raise ArchitectureFileError(where, f"layers[{i}].inputs", str(exc)) from None
     try:
-        return Architecture(input_shape, layers, name=name, description=description)
-    except ArchitectureError as exc:  # pragma: no cover - names were checked above
+        return Architecture(input_shape, layers, name=name, description=description, inputs=inputs)
+    except ArchitectureError as exc:
         raise ArchitectureFileError(where, "layers", str(exc)) from None
 
 
+def _read_inputs(value: Any, earlier: dict[str, int], where: str, place: str) -> tuple[str, ...]:
+    """A layer's ``"inputs"``: names of EARLIER layers (or ``"input"``), checked with their place."""
+    if not isinstance(value, list) or not value:
+        raise ArchitectureFileError(where, place, f"expected a non-empty list of layer names, got "
+                                                  f"{json.dumps(value)[:80]}")
+    for k, name in enumerate(value):
+        if not isinstance(name, str):
+            raise ArchitectureFileError(where, f"{place}[{k}]", f"expected a layer name, got {_type_name(name)}")
+        if name != "input" and name not in earlier:
+            raise ArchitectureFileError(where, f"{place}[{k}]", f"{json.dumps(name)[:80]} is not the name of an "
+                                                                f"earlier layer (nor \"input\", the model input)")
+    return tuple(value)
+
+
 def architecture_to_dict(arch: Architecture) -> dict[str, Any]:
-    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": arch.name}
+    """Our format: a chain is version 1 without any ``inputs``; a graph is version 2 and its layers carry
+    ``"inputs"`` only where they differ from the layer before."""
+    explicit = arch.explicit_inputs
+    data: dict[str, Any] = {"format": FORMAT, "version": GRAPH_VERSION if explicit else VERSION, "name": arch.name}
     if arch.description:
         data["description"] = arch.description
     data["input_shape"] = list(arch.input_shape)
-    data["layers"] = [{"type": layer.type_name, **layer.get_config()} for layer in arch.layers]
+    data["layers"] = [{"type": layer.type_name, **layer.get_config(),
+                       **({"inputs": list(explicit[layer.name])} if layer.name in explicit else {})}
+                      for layer in arch.layers]
     return data
 
 

@@ -49,6 +49,9 @@ class Layer:
     description: ClassVar[str] = ""
     formula: ClassVar[str] = "no parameters"
     category: ClassVar[str] = "other"
+    #: how many inputs the layer takes (``max_inputs`` None: any number); merges take several
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
 
     __slots__ = ("name", "_args")
 
@@ -126,6 +129,15 @@ class Layer:
         return f"{self.type_name}({inner})"
 
     # --- figures (overridden by subclasses) ----------------------------------------------------------
+    @property
+    def is_merge(self) -> bool:
+        return self.max_inputs != 1
+
+    def output_shape_of(self, input_shapes: tuple[Shape, ...], names: tuple[str, ...] | None = None) -> Shape:
+        """The output shape for the shapes of all inputs (one for most layers, several for a merge);
+        ``names`` (the inputs' layer names) only make messages clearer."""
+        return self.output_shape(input_shapes[0])
+
     def output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
 
@@ -511,11 +523,515 @@ class LocalResponseNormalization(Layer):
         return f"size {self.size}"
 
 
+# --- graph layers: merges ----------------------------------------------------------------------------
+def broadcast_shapes(shapes: tuple[Shape, ...], layer_type: str, names: tuple[str, ...] | None = None) -> Shape:
+    """NumPy/Keras broadcasting of element-wise merges: aligned on the last axis, a size-1 axis stretches.
+
+    E.g. squeeze-and-excitation's (1, 1, C) × (H, W, C) → (H, W, C).  Raises :class:`ShapeError` naming both
+    inputs and both shapes when they do not fit."""
+    rank = max(len(s) for s in shapes)
+    out = [1] * rank
+    for k, shape in enumerate(shapes):
+        padded = (1,) * (rank - len(shape)) + tuple(shape)
+        for axis, d in enumerate(padded):
+            if d == out[axis] or d == 1:
+                continue
+            if out[axis] == 1:
+                out[axis] = d
+                continue
+            first = next(j for j, other in enumerate(shapes)
+                         if ((1,) * (rank - len(other)) + tuple(other))[axis] == out[axis])
+            who = (lambda j: f"'{names[j]}'" if names else f"input {j}")
+            raise ShapeError(f"{layer_type} cannot combine {who(first)} {_shape_text(shapes[first])} with "
+                             f"{who(k)} {_shape_text(shape)}: sizes {out[axis]} and {d} differ on axis "
+                             f"{axis - rank} (they must be equal, or one of them 1)")
+    return tuple(out)
+
+
+class _Merge(Layer):
+    """Element-wise merge of several inputs with broadcasting (Keras' merging layers)."""
+
+    category = "merge"
+    min_inputs = 2
+    max_inputs: ClassVar[int | None] = None
+    __slots__ = ()
+
+    def output_shape(self, input_shape):
+        raise ShapeError(f"{self.type_name} needs at least {self.min_inputs} inputs")
+
+    def output_shape_of(self, input_shapes, names=None):
+        if not self.min_inputs <= len(input_shapes) <= (self.max_inputs or len(input_shapes)):
+            wanted = (f"exactly {self.min_inputs}" if self.min_inputs == self.max_inputs
+                      else f"at least {self.min_inputs}")
+            raise ShapeError(f"{self.type_name} takes {wanted} inputs, not {len(input_shapes)}")
+        return broadcast_shapes(tuple(input_shapes), self.type_name, names)
+
+
+class Add(_Merge):
+    type_name = "Add"
+    description = "Adds its inputs element-wise (a residual connection: x + F(x)); shapes broadcast."
+    __slots__ = ()
+
+
+class Subtract(_Merge):
+    type_name = "Subtract"
+    description = "Subtracts its second input from its first, element-wise; shapes broadcast."
+    min_inputs = 2
+    max_inputs = 2
+    __slots__ = ()
+
+
+class Multiply(_Merge):
+    type_name = "Multiply"
+    description = "Multiplies its inputs element-wise (squeeze-and-excitation's channel weights); shapes broadcast."
+    __slots__ = ()
+
+
+class Average(_Merge):
+    type_name = "Average"
+    description = "Averages its inputs element-wise; shapes broadcast."
+    __slots__ = ()
+
+
+class Maximum(_Merge):
+    type_name = "Maximum"
+    description = "Keeps the element-wise maximum of its inputs; shapes broadcast."
+    __slots__ = ()
+
+
+class Minimum(_Merge):
+    type_name = "Minimum"
+    description = "Keeps the element-wise minimum of its inputs; shapes broadcast."
+    __slots__ = ()
+
+
+class Concatenate(_Merge):
+    type_name = "Concatenate"
+    description = "Joins its inputs along one axis (channels by default), as DenseNet and Inception do."
+    ARGS = (Arg("axis", "axis", default=-1, doc="Keras axis counting the batch: -1 = channels"),)
+    __slots__ = ()
+
+    def resolved_axis(self, rank: int) -> int:
+        """The axis in a shape without the batch axis (0-based), or raise :class:`ShapeError`."""
+        axis = self.axis if self.axis > 0 else self.axis + rank + 1
+        if not 1 <= axis <= rank:
+            raise ShapeError(f"axis {self.axis} does not exist for inputs of rank {rank} (+ the batch axis)")
+        return axis - 1
+
+    def output_shape_of(self, input_shapes, names=None):
+        if len(input_shapes) < 2:
+            raise ShapeError(f"Concatenate takes at least 2 inputs, not {len(input_shapes)}")
+        rank = len(input_shapes[0])
+        axis = self.resolved_axis(rank)
+        first = input_shapes[0]
+        total = 0
+        for k, shape in enumerate(input_shapes):
+            if len(shape) != rank or any(a != b for i, (a, b) in enumerate(zip(shape, first)) if i != axis):
+                who = (lambda j: f"'{names[j]}'" if names else f"input {j}")
+                raise ShapeError(f"Concatenate on axis {self.axis} needs equal sizes on every other axis: {who(0)} "
+                                 f"{_shape_text(first)} and {who(k)} {_shape_text(shape)} differ")
+            total += shape[axis]
+        return tuple(total if i == axis else d for i, d in enumerate(first))
+
+    def key_args(self):
+        return "channels" if self.axis == -1 else f"axis {self.axis}"
+
+
+class CustomScaleLayer(_Merge):
+    type_name = "CustomScaleLayer"
+    description = "InceptionResNetV2's residual scaling: input 0 + scale · input 1."
+    ARGS = (Arg("scale", "float", default=1.0, minimum=-1e6, maximum=1e6, doc="factor of the residual branch"),)
+    min_inputs = 2
+    max_inputs = 2
+    __slots__ = ()
+
+    def key_args(self):
+        return f"scale {self.scale:g}"
+
+
+# --- graph layers: convolutions and resampling --------------------------------------------------------
+class SeparableConv2D(_Windowed):
+    type_name = "SeparableConv2D"
+    category = "convolution"
+    description = "A depthwise convolution (one kernel per channel) followed by a 1×1 convolution mixing channels."
+    formula = ("params = kh·kw·C_in·M + C_in·M·filters + filters;  "
+               "MACs = H_out·W_out·(kh·kw·C_in·M + C_in·M·filters)")
+    ARGS = (
+        Arg("filters", "int", required=True, example=32, minimum=1, maximum=MAX_CHANNELS, doc="output channels"),
+        Arg("kernel_size", "pair", required=True, example=(3, 3), doc="window height and width"),
+        *_CONV_COMMON,
+        Arg("depth_multiplier", "int", default=1, minimum=1, maximum=MAX_WINDOW,
+            doc="depthwise output channels per input channel"),
+        Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps"),
+        Arg("activation", "activation", default="linear"),
+        Arg("use_bias", "bool", default=True),
+    )
+    __slots__ = ()
+
+    def window(self):
+        return self.kernel_size, self.strides, self.dilation_rate, self.padding, False
+
+    def output_shape(self, input_shape):
+        gh, gw = self.geometry(input_shape)
+        if input_shape[2] * self.depth_multiplier > MAX_CHANNELS:
+            raise ShapeError(f"{input_shape[2]} channels × depth_multiplier {self.depth_multiplier} is more than "
+                             f"{MAX_CHANNELS:,} channels")
+        return (gh.out, gw.out, self.filters)
+
+    def weight_shapes(self, input_shape):
+        c, m = input_shape[2], self.depth_multiplier
+        shapes = {"depthwise_kernel": ((*self.kernel_size, c, m), True),
+                  "pointwise_kernel": ((1, 1, c * m, self.filters), True)}
+        if self.use_bias:
+            shapes["bias"] = ((self.filters,), True)
+        return shapes
+
+    def macs(self, input_shape, output_shape):
+        kh, kw = self.kernel_size
+        cm = input_shape[2] * self.depth_multiplier
+        return output_shape[0] * output_shape[1] * (kh * kw * cm + cm * self.filters)
+
+    def key_args(self):
+        parts = [str(self.filters), _pair_text(self.kernel_size), _stride_text(self.strides),
+                 _padding_text(self.padding)]
+        if self.depth_multiplier != 1:
+            parts.append(f"×{self.depth_multiplier}")
+        parts.append(self.activation)
+        return " · ".join(parts)
+
+
+class Conv2DTranspose(Layer):
+    type_name = "Conv2DTranspose"
+    category = "convolution"
+    description = "A transposed ('up-') convolution: each input value spreads a kernel over a larger output."
+    formula = ("out = (n − 1)·s + d·(k − 1) + 1 − crop (Keras: valid n·s + max(k − s, 0), same n·s);  "
+               "params = kh·kw·filters·C_in + filters")
+    ARGS = (
+        Arg("filters", "int", required=True, example=32, minimum=1, maximum=MAX_CHANNELS, doc="output channels"),
+        Arg("kernel_size", "pair", required=True, example=(2, 2), doc="window height and width"),
+        Arg("strides", "pair", default=(1, 1), doc="upsampling factor"),
+        Arg("padding", "choice", default="valid", choices=("valid", "same"), doc='"valid" or "same"'),
+        Arg("output_padding", "optional_pair", default=None, minimum=0,
+            doc="extra rows/columns at the end (each < strides)"),
+        Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps"),
+        Arg("activation", "activation", default="linear"),
+        Arg("use_bias", "bool", default=True),
+    )
+    __slots__ = ()
+
+    def _validate(self):
+        if self.output_padding is not None:
+            for p, s, d in zip(self.output_padding, self.strides, self.dilation_rate):
+                if p >= s and p >= d:
+                    raise LayerArgumentError(self.type_name, "output_padding", list(self.output_padding),
+                                             "values smaller than the strides (or the dilation)")
+
+    def geometry(self, input_shape):
+        """``((crop_before, crop_after, out), ...)`` per axis, from :func:`transpose_axis`."""
+        h, w, _ = self._need_rank3(input_shape)
+        return tuple(
+            transpose_axis(n, self.kernel_size[i], self.strides[i], self.dilation_rate[i], self.padding,
+                           None if self.output_padding is None else self.output_padding[i])
+            for i, n in enumerate((h, w)))
+
+    def output_shape(self, input_shape):
+        (_, _, oh), (_, _, ow) = self.geometry(input_shape)
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"the output would be empty ({oh}×{ow})")
+        return (oh, ow, self.filters)
+
+    def weight_shapes(self, input_shape):
+        shapes = {"kernel": ((*self.kernel_size, self.filters, input_shape[2]), True)}
+        if self.use_bias:
+            shapes["bias"] = ((self.filters,), True)
+        return shapes
+
+    def macs(self, input_shape, output_shape):
+        kh, kw = self.kernel_size
+        return input_shape[0] * input_shape[1] * kh * kw * input_shape[2] * self.filters
+
+    def receptive_field(self, rf, jump, input_shape, model_hw):
+        j = tuple(_divide_jump(jump[i], self.strides[i]) for i in range(2))
+        r = tuple(_ceil(rf[i] + self.dilation_rate[i] * (self.kernel_size[i] - 1) * j[i]) for i in range(2))
+        return r, j
+
+    def key_args(self):
+        return " · ".join([str(self.filters), _pair_text(self.kernel_size), _stride_text(self.strides),
+                           self.padding, self.activation])
+
+
+def transpose_axis(n: int, kernel: int, stride: int, dilation: int, padding: str,
+                   output_padding: int | None) -> tuple[int, int, int]:
+    """Keras' transposed-convolution length on one axis, as ``(crop_before, crop_after, out)``.
+
+    The full transposed convolution is ``(n − 1)·s + d·(k − 1) + 1`` long; Keras' output takes ``out`` values
+    from it starting at ``crop_before`` (zero-extended past its end).  ``crop_after`` may be negative (that many
+    zeros appended).  Keras: without output_padding, valid → ``n·s + max(k_eff − s, 0)``, same → ``n·s``; with
+    it, ``(n − 1)·s + k_eff − 2·pad + output_padding`` where pad is ``k_eff // 2`` for same."""
+    k_eff = dilation * (kernel - 1) + 1
+    full = (n - 1) * stride + k_eff
+    if output_padding is None:
+        out = n * stride + max(k_eff - stride, 0) if padding == "valid" else n * stride
+        before = 0 if padding == "valid" else max(k_eff - stride, 0) // 2
+    else:
+        pad = k_eff // 2 if padding == "same" else 0
+        out = (n - 1) * stride + k_eff - 2 * pad + output_padding
+        before = pad
+    return before, full - before - out, out
+
+
+def _divide_jump(jump, stride):
+    from fractions import Fraction
+
+    value = Fraction(jump) / stride
+    return int(value) if value.denominator == 1 else value
+
+
+def _ceil(value) -> int:
+    return -(-value.numerator // value.denominator) if hasattr(value, "numerator") else int(value)
+
+
+class UpSampling2D(Layer):
+    type_name = "UpSampling2D"
+    category = "shape"
+    description = "Repeats rows and columns (nearest) or interpolates (bilinear) to enlarge each feature map."
+    ARGS = (
+        Arg("size", "pair", default=(2, 2), doc="factors for height and width"),
+        Arg("interpolation", "choice", default="nearest", choices=("nearest", "bilinear")),
+    )
+    __slots__ = ()
+
+    def output_shape(self, input_shape):
+        h, w, c = self._need_rank3(input_shape)
+        return (h * self.size[0], w * self.size[1], c)
+
+    def receptive_field(self, rf, jump, input_shape, model_hw):
+        return rf, tuple(_divide_jump(jump[i], self.size[i]) for i in range(2))
+
+    def key_args(self):
+        return f"×{_pair_text(self.size)} · {self.interpolation}"
+
+
+class Cropping2D(Layer):
+    type_name = "Cropping2D"
+    category = "shape"
+    description = "Removes rows and columns at the borders of each feature map (U-Net's crop before concatenating)."
+    ARGS = (Arg("cropping", "explicit_padding", default=0, doc="c, [ch, cw] or [[top, bottom], [left, right]]"),)
+    __slots__ = ()
+
+    def output_shape(self, input_shape):
+        h, w, c = self._need_rank3(input_shape)
+        (t, b), (l, r) = self.cropping
+        if h - t - b < 1 or w - l - r < 1:
+            raise ShapeError(f"cropping {t}+{b} rows and {l}+{r} columns leaves nothing of a {h}×{w} input")
+        return (h - t - b, w - l - r, c)
+
+    def key_args(self):
+        return "crop " + str(padding_to_json(self.cropping))
+
+
+class Reshape(Layer):
+    type_name = "Reshape"
+    category = "shape"
+    description = "Gives the values a new shape (same count, same order); one size may be -1 (inferred)."
+    ARGS = (Arg("target_shape", "shape", required=True, example=(1, 1, -1), doc="sizes without the batch axis"),)
+    __slots__ = ()
+
+    def output_shape(self, input_shape):
+        size = 1
+        for d in input_shape:
+            size *= d
+        known = 1
+        for d in self.target_shape:
+            if d != -1:
+                known *= d
+        if -1 in self.target_shape:
+            if size % known:
+                raise ShapeError(f"{size:,} values cannot be reshaped to {_shape_text(self.target_shape)}")
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            raise ShapeError(f"{size:,} values cannot be reshaped to {_shape_text(self.target_shape)} "
+                             f"({known:,} values)")
+        return tuple(self.target_shape)
+
+    def key_args(self):
+        return _shape_text(self.target_shape)
+
+
+# --- graph layers: pre-processing, activations, normalisation ---------------------------------------
+def _per_channel(value, channels: int, what: str) -> None:
+    if isinstance(value, tuple) and len(value) not in (1, channels):
+        raise ShapeError(f"{what} has {len(value)} values but the input has {channels} channels")
+
+
+class Rescaling(Layer):
+    type_name = "Rescaling"
+    category = "preprocessing"
+    description = "Multiplies by `scale` and adds `offset` (e.g. 1/255 to map pixels to [0, 1])."
+    ARGS = (
+        Arg("scale", "float_or_floats", required=True, example=1 / 255, minimum=-1e9, maximum=1e9),
+        Arg("offset", "float_or_floats", default=0.0, minimum=-1e9, maximum=1e9),
+    )
+    __slots__ = ()
+
+    def output_shape(self, input_shape):
+        _per_channel(self.scale, input_shape[-1], "scale")
+        _per_channel(self.offset, input_shape[-1], "offset")
+        return input_shape
+
+    def key_args(self):
+        def text(v):
+            return f"{v:.4g}" if isinstance(v, float) else "[" + ", ".join(f"{x:.3g}" for x in v) + "]"
+        return f"×{text(self.scale)} + {text(self.offset)}"
+
+
+class Normalization(Layer):
+    type_name = "Normalization"
+    category = "preprocessing"
+    description = "Subtracts a mean and divides by a standard deviation per channel (fixed, not trained)."
+    formula = "(x − mean) / max(√variance, 1e-7);  params = 2·C + 1 non-trainable (mean, variance, count)"
+    ARGS = (
+        Arg("axis", "axis", default=-1, doc="Keras axis counting the batch: -1 = channels"),
+        Arg("mean", "optional_floats", default=None, minimum=-1e9, maximum=1e9,
+            doc="fixed mean (else a non-trainable weight)"),
+        Arg("variance", "optional_floats", default=None, minimum=0.0, maximum=1e18,
+            doc="fixed variance (else a non-trainable weight)"),
+        Arg("invert", "bool", default=False, doc="undo the normalisation instead"),
+    )
+    __slots__ = ()
+
+    def _validate(self):
+        if (self.mean is None) != (self.variance is None):
+            raise LayerArgumentError(self.type_name, "variance" if self.variance is None else "mean", None,
+                                     "both mean and variance, or neither")
+        if self.axis != -1:
+            raise LayerArgumentError(self.type_name, "axis", self.axis, "-1 (the channels axis)")
+
+    def output_shape(self, input_shape):
+        if self.mean is not None:
+            _per_channel(self.mean, input_shape[-1], "mean")
+            _per_channel(self.variance, input_shape[-1], "variance")
+        return input_shape
+
+    def weight_shapes(self, input_shape):
+        if self.mean is not None:
+            return {}
+        c = (input_shape[-1],)
+        return {"mean": (c, False), "variance": (c, False), "count": ((), False)}
+
+    def key_args(self):
+        return "inverted" if self.invert else ("fixed" if self.mean is not None else "")
+
+
+class ReLU(Layer):
+    type_name = "ReLU"
+    category = "activation"
+    description = "Keras' ReLU layer: max(x, threshold) with an optional cap and a slope below the threshold."
+    formula = "x ≥ threshold: min(x, max_value); below: negative_slope · (x − threshold)"
+    ARGS = (
+        Arg("max_value", "optional_float", default=None, minimum=0.0, maximum=1e9, doc="cap (relu6: 6)"),
+        Arg("negative_slope", "float", default=0.0, minimum=0.0, maximum=1e6),
+        Arg("threshold", "float", default=0.0, minimum=-1e9, maximum=1e9),
+    )
+    __slots__ = ()
+
+    def key_args(self):
+        parts = []
+        if self.max_value is not None:
+            parts.append(f"max {self.max_value:g}")
+        if self.negative_slope:
+            parts.append(f"slope {self.negative_slope:g}")
+        if self.threshold:
+            parts.append(f"threshold {self.threshold:g}")
+        return " · ".join(parts)
+
+
+class LeakyReLU(Layer):
+    type_name = "LeakyReLU"
+    category = "activation"
+    description = "x for x ≥ 0, negative_slope · x below (Keras' default slope 0.3)."
+    ARGS = (Arg("negative_slope", "float", default=0.3, minimum=0.0, maximum=1e6),)
+    __slots__ = ()
+
+    def key_args(self):
+        return f"slope {self.negative_slope:g}"
+
+
+class LayerNormalization(Layer):
+    type_name = "LayerNormalization"
+    category = "normalization"
+    description = "Normalises each position over its channels, then scales by γ and shifts by β (ConvNeXt)."
+    formula = "params = 2·C (γ, β)"
+    ARGS = (
+        Arg("axis", "axis", default=-1, doc="-1 = channels"),
+        Arg("epsilon", "float", default=1e-3, minimum=0.0, maximum=1.0),
+        Arg("center", "bool", default=True),
+        Arg("scale", "bool", default=True),
+    )
+    __slots__ = ()
+
+    def _validate(self):
+        if self.axis != -1:
+            raise LayerArgumentError(self.type_name, "axis", self.axis, "-1 (the channels axis)")
+
+    def weight_shapes(self, input_shape):
+        c = (input_shape[-1],)
+        shapes: dict[str, tuple[Shape, bool]] = {}
+        if self.scale:
+            shapes["gamma"] = (c, True)
+        if self.center:
+            shapes["beta"] = (c, True)
+        return shapes
+
+    def key_args(self):
+        return f"ε {self.epsilon:g}"
+
+
+class LayerScale(Layer):
+    type_name = "LayerScale"
+    category = "normalization"
+    description = "ConvNeXt's learned per-channel scale γ (initialised to init_values)."
+    formula = "params = C (γ)"
+    ARGS = (
+        Arg("init_values", "float", default=1e-6, minimum=-1e9, maximum=1e9),
+        Arg("projection_dim", "int", required=True, example=96, minimum=1, maximum=MAX_CHANNELS),
+    )
+    __slots__ = ()
+
+    def output_shape(self, input_shape):
+        if input_shape[-1] != self.projection_dim:
+            raise ShapeError(f"projection_dim is {self.projection_dim} but the input has {input_shape[-1]} channels")
+        return input_shape
+
+    def weight_shapes(self, input_shape):
+        return {"gamma": ((self.projection_dim,), True)}
+
+    def key_args(self):
+        return f"γ₀ {self.init_values:g}"
+
+
+class StochasticDepth(Layer):
+    type_name = "StochasticDepth"
+    category = "regularization"
+    description = "Drops a whole residual branch at random while training; the identity when predicting."
+    ARGS = (Arg("drop_path_rate", "float", default=0.0, minimum=0.0, maximum=1.0,
+                doc="probability of dropping the branch (exclusive maximum)"),)
+    __slots__ = ()
+
+    def key_args(self):
+        return f"rate {self.drop_path_rate:g}"
+
+
+
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.type_name: cls
     for cls in (Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
                 GlobalMaxPooling2D, ZeroPadding2D, Flatten, Dense, Activation, BatchNormalization, Dropout,
-                LocalResponseNormalization)
+                LocalResponseNormalization,
+                # graph-era layers
+                SeparableConv2D, Conv2DTranspose, UpSampling2D, Cropping2D, Reshape, Rescaling, Normalization,
+                ReLU, LeakyReLU, LayerNormalization, LayerScale, StochasticDepth,
+                Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, CustomScaleLayer)
 }
 
 __all__ = ["Layer", "ShapeError", "LAYER_TYPES", "ACTIVATIONS", "MAX_PADDING", "keras_auto_name",

@@ -62,6 +62,7 @@ class Summary:
     name: str
     input_shape: tuple[int, ...]
     rows: list[LayerInfo]
+    graph: bool = False   # a graph shows a "Connected to" column, like Keras' Functional summary
 
     @property
     def total_params(self) -> int:
@@ -112,6 +113,7 @@ class Summary:
                     "memory_bytes": r.memory_bytes,
                     "receptive_field": None if r.receptive_field is None else list(r.receptive_field),
                     "error": r.error,
+                    "inputs": list(r.inputs),
                 }
                 for r in self.rows
             ],
@@ -121,12 +123,18 @@ class Summary:
             "total_macs": self.total_macs,
         }
 
-    def _table_rows(self) -> list[tuple[str, str, str, str, str]]:
+    @property
+    def headers(self) -> tuple[str, ...]:
+        base = ("Layer (type)", "Output Shape", "Param #", "MACs", "RF")
+        return base + ("Connected to",) if self.graph else base
+
+    def _table_rows(self) -> list[tuple[str, ...]]:
         rows = []
         for r in self.rows:
             shape = format_shape(r.output_shape) if r.status == "ok" else ("error" if r.status == "error" else "?")
-            rows.append((f"{r.name} ({r.type_name})", shape, format_count(r.params),
-                         format_count(r.macs), format_rf(r.receptive_field)))
+            row = (f"{r.name} ({r.type_name})", shape, format_count(r.params), format_count(r.macs),
+                   format_rf(r.receptive_field))
+            rows.append(row + (connected_to(r),) if self.graph else row)
         return rows
 
     def _totals_lines(self) -> list[str]:
@@ -143,10 +151,10 @@ class Summary:
         return lines
 
     def __str__(self) -> str:
-        headers = ("Layer (type)", "Output Shape", "Param #", "MACs", "RF")
+        headers = self.headers
         rows = self._table_rows()
-        widths = [max([len(headers[i])] + [len(row[i]) for row in rows]) + 2 for i in range(5)]
-        right = (False, False, True, True, True)
+        widths = [max([len(headers[i])] + [len(row[i]) for row in rows]) + 2 for i in range(len(headers))]
+        right = (False, False, True, True, True, False)
 
         def line(cells, bar="│"):
             parts = []
@@ -168,7 +176,8 @@ class Summary:
 
     def to_markdown(self) -> str:
         out = [f"**{self.name}** — input {format_shape(self.input_shape)}", "",
-               "| Layer (type) | Output Shape | Param # | MACs | RF |", "|---|---|---:|---:|---:|"]
+               "| " + " | ".join(self.headers) + " |",
+               "|---|---|---:|---:|---:|" + ("---|" if self.graph else "")]
         for row in self._table_rows():
             out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
         out.append("")
@@ -179,7 +188,7 @@ class Summary:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["name", "type", "output_shape", "params", "trainable_params", "non_trainable_params",
-                         "macs", "memory_bytes", "receptive_field", "error"])
+                         "macs", "memory_bytes", "receptive_field", "error"] + (["inputs"] if self.graph else []))
         for r in self.rows:
             writer.writerow([
                 r.name, r.type_name,
@@ -188,12 +197,17 @@ class Summary:
                                                      r.macs, r.memory_bytes)),
                 "" if r.receptive_field is None else "x".join(str(d) for d in r.receptive_field),
                 r.error or "",
-            ])
+            ] + ([" ".join(r.inputs)] if self.graph else []))
         writer.writerow(["total", "", "", self.total_params, self.trainable_params, self.non_trainable_params,
-                         self.total_macs, self.activation_bytes, "", ""])
+                         self.total_macs, self.activation_bytes, "", ""] + ([""] if self.graph else []))
         return buffer.getvalue()
+
+
+def connected_to(info: LayerInfo) -> str:
+    """Keras' "Connected to" cell: the names of the layers feeding this one (``input`` is the model input)."""
+    return ", ".join(info.inputs)
 
 
 def summarize(arch: Architecture) -> Summary:
     """Per-layer figures and totals of ``arch`` (a snapshot)."""
-    return Summary(arch.name, arch.input_shape, list(arch.infer()))
+    return Summary(arch.name, arch.input_shape, list(arch.infer()), graph=not arch.is_chain)

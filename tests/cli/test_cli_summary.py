@@ -30,7 +30,7 @@ TOP_KEYS = {"name", "input_shape", "layers", "total_params", "trainable_params",
             "total_macs"}
 LAYER_KEYS = {"name", "type", "output_shape", "params", "trainable_params", "non_trainable_params", "macs",
               "receptive_field", "error"}
-OPTIONAL_LAYER_KEYS = {"memory_bytes"}
+OPTIONAL_LAYER_KEYS = {"memory_bytes", "inputs"}   # inputs: the graph era (issue 14) names every layer's inputs
 
 
 def run_summary(capsys, *args: str) -> tuple[int, str, str]:

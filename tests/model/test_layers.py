@@ -8,6 +8,10 @@ import pytest
 from cnnexplorer.model import (LAYER_TYPES, Activation, Architecture, AveragePooling2D, BatchNormalization, Conv2D,
                                Dense, DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
                                LayerArgumentError, LocalResponseNormalization, MaxPooling2D, ZeroPadding2D)
+from cnnexplorer.model.layers import (Add, Average, Concatenate, Conv2DTranspose, Cropping2D, CustomScaleLayer,
+                                      LayerNormalization, LayerScale, LeakyReLU, Maximum, Minimum, Multiply,
+                                      Normalization, ReLU, Rescaling, Reshape, SeparableConv2D, StochasticDepth,
+                                      Subtract, UpSampling2D)
 from cnnexplorer.model.geometry import output_length, same_padding
 
 
@@ -65,7 +69,68 @@ CASES = [
     ((10,), Dropout(rate=0.5), (10,), 0, 0, 0, 0),
     ((3, 3, 7), Activation(activation="softmax"), (3, 3, 7), 0, 0, 0, 0),
     ((13, 13, 96), LocalResponseNormalization(), (13, 13, 96), 0, 0, 0, 0),
+    # --- graph-era layers (Keras 3 figures) ---
+    # SeparableConv2D: depthwise 3·3·4·1 + pointwise 1·1·4·8 + bias 8; MACs 8·8·(3·3·4 + 4·8)
+    ((10, 10, 4), SeparableConv2D(filters=8, kernel_size=3), (8, 8, 8), 76, 76, 0, 8 * 8 * (36 + 32)),
+    ((9, 9, 2), SeparableConv2D(filters=3, kernel_size=3, strides=2, padding="same", depth_multiplier=2,
+                                use_bias=False), (5, 5, 3), 3 * 3 * 2 * 2 + 4 * 3, 48, 0, 25 * (36 + 12)),
+    # Conv2DTranspose: kernel (kh, kw, filters, C_in); valid: n·s + max(k − s, 0); same: n·s
+    ((5, 5, 3), Conv2DTranspose(filters=6, kernel_size=2, strides=2), (10, 10, 6), 78, 78, 0, 25 * 4 * 3 * 6),
+    ((5, 4, 3), Conv2DTranspose(filters=2, kernel_size=3, strides=2, padding="same"), (10, 8, 2), 56, 56, 0,
+     20 * 9 * 3 * 2),
+    ((5, 5, 1), Conv2DTranspose(filters=1, kernel_size=3, strides=1), (7, 7, 1), 10, 10, 0, 25 * 9),
+    ((4, 4, 1), Conv2DTranspose(filters=1, kernel_size=3, strides=2, output_padding=1), (10, 10, 1), 10, 10, 0,
+     16 * 9),
+    ((3, 4, 5), UpSampling2D(size=(2, 3)), (6, 12, 5), 0, 0, 0, 0),
+    ((10, 10, 2), Cropping2D(cropping=((1, 2), (0, 3))), (7, 7, 2), 0, 0, 0, 0),
+    ((6,), Reshape(target_shape=(1, 1, -1)), (1, 1, 6), 0, 0, 0, 0),
+    ((4, 4, 3), Rescaling(scale=1 / 255), (4, 4, 3), 0, 0, 0, 0),
+    # Normalization: mean C + variance C + count 1, all non-trainable (EfficientNet's 7 for RGB)
+    ((8, 8, 3), Normalization(), (8, 8, 3), 7, 0, 7, 0),
+    ((8, 8, 3), Normalization(mean=[1, 2, 3], variance=[1, 1, 1]), (8, 8, 3), 0, 0, 0, 0),
+    ((8, 8, 3), ReLU(max_value=6), (8, 8, 3), 0, 0, 0, 0),
+    ((8, 8, 3), LeakyReLU(), (8, 8, 3), 0, 0, 0, 0),
+    ((4, 4, 16), LayerNormalization(epsilon=1e-6), (4, 4, 16), 32, 32, 0, 0),
+    ((4, 4, 16), LayerScale(projection_dim=16), (4, 4, 16), 16, 16, 0, 0),
+    ((4, 4, 16), StochasticDepth(drop_path_rate=0.1), (4, 4, 16), 0, 0, 0, 0),
 ]
+
+# merges: (input shapes, layer, output shape)
+MERGE_CASES = [
+    (((4, 4, 3), (4, 4, 3)), Add(), (4, 4, 3)),
+    (((4, 4, 3), (1, 1, 3)), Multiply(), (4, 4, 3)),          # squeeze-and-excitation
+    (((1, 1, 3), (4, 4, 3), (4, 4, 1)), Average(), (4, 4, 3)),
+    (((5,), (5,)), Subtract(), (5,)),
+    (((2, 2, 3), (2, 2, 3)), Maximum(), (2, 2, 3)),
+    (((2, 2, 3), (3,)), Minimum(), (2, 2, 3)),
+    (((4, 4, 3), (4, 4, 5), (4, 4, 1)), Concatenate(), (4, 4, 9)),
+    (((4, 4, 3), (2, 4, 3)), Concatenate(axis=1), (6, 4, 3)),
+    (((4, 4, 3), (4, 4, 3)), CustomScaleLayer(scale=0.17), (4, 4, 3)),
+]
+
+
+def merge_figures(shapes, layer):
+    """A graph: one branch per input shape (a Reshape from a flat Dense), merged by ``layer``."""
+    from math import prod
+
+    branches = [Reshape(name=f"b{i}", target_shape=shape) for i, shape in enumerate(shapes)]
+    dense = [Dense(name=f"d{i}", units=prod(shape)) for i, shape in enumerate(shapes)]
+    layers = [Flatten(name="flat")]
+    inputs = {}
+    for i, (d, b) in enumerate(zip(dense, branches)):
+        layers += [d, b]
+        inputs[d.name] = ["flat"]
+        inputs[b.name] = [d.name]
+    layers.append(layer.with_name("merge"))
+    inputs["merge"] = [b.name for b in branches]
+    info = Architecture((2, 2, 1), layers, inputs=inputs).infer()[-1]
+    assert info.status == "ok", info.error
+    return info.output_shape
+
+
+@pytest.mark.parametrize("shapes, layer, out", MERGE_CASES, ids=[c[1].type_name for c in MERGE_CASES])
+def test_merge_figures(shapes, layer, out):
+    assert merge_figures(shapes, layer) == out
 
 
 @pytest.mark.parametrize("input_shape, layer, out, params, trainable, non_trainable, macs", CASES,
@@ -75,7 +140,7 @@ def test_layer_figures(input_shape, layer, out, params, trainable, non_trainable
 
 
 def test_every_layer_type_has_a_case():
-    assert {c[1].type_name for c in CASES} == set(LAYER_TYPES)
+    assert {c[1].type_name for c in CASES + MERGE_CASES} == set(LAYER_TYPES)
 
 
 @pytest.mark.parametrize("n, k, s, d, pb, pa, ceil, expected", [
