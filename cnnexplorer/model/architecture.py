@@ -164,6 +164,8 @@ class Architecture:
         self._index_cache: tuple[int, dict[str, int]] | None = None
         self._taken: set[str] = set()
         self._next_suffix: dict[str, int] = {}
+        #: what an importer had to decide when it loaded this model (e.g. a free input size set to 224×224)
+        self.load_notes: list[str] = []
         for layer in layers:
             layer = self._named(layer)
             self._layers.append(layer)

@@ -47,7 +47,7 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "top_level_string.json": ("", "expected a JSON object at the top level, got a string"),
     "format_missing.json": ("format", 'expected "cnnexplorer.architecture", got null'),
     "format_wrong.json": ("format", 'expected "cnnexplorer.architecture", got "keras"'),
-    "version_2.json": ("version", "version 2 is not supported"),
+    "version_3.json": ("version", "version 3 is not supported"),
     "version_string.json": ("version", 'expected an integer, got "1"'),
     "unknown_top_level_key.json": ("optimizer", "unknown key"),
     "unknown_top_level_key_with_newline.json": ('"evil\\nkey"', "unknown key"),
@@ -92,12 +92,11 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "keras_unsupported_lstm.json": ("config.layers[1].class_name", "unsupported Keras layer class 'LSTM'"),
     "keras_unsupported_rescaling.json": ("config.layers[1].class_name", "unsupported Keras layer class 'Rescaling'"),
     "keras_channels_first.json": ("config.layers[1].config.data_format", "only channels_last is supported"),
-    "keras_functional_branching.json": ("config.layers[2].inbound_nodes", "only chain-shaped models are supported"),
     "keras_no_input_shape.json": ("config", "no input shape"),
 }
 
 # The few corpus files that also go through a real ``python -m cnnexplorer`` process.
-SUBPROCESS_FILES = ("png_header.json", "latin1.json", "filters_zero.json", "keras_functional_branching.json",
+SUBPROCESS_FILES = ("png_header.json", "latin1.json", "filters_zero.json", "version_3.json",
                     "unknown_top_level_key_with_newline.json")
 
 

@@ -241,3 +241,19 @@ def test_reshape_and_flat_inputs_in_a_graph():
     arch = Architecture((2, 2, 1), [Flatten(name="f"), Dense(name="d", units=8), Reshape(name="r", target_shape=(2, 2, 2)),
                                     Concatenate(name="c")], inputs={"c": ["r", "input"]})
     assert arch.infer()[-1].output_shape == (2, 2, 3)
+
+
+def test_a_keras3_functional_branching_file_loads():
+    """Formerly refused ("only chain-shaped models"): two convolutions of the input joined by an Add."""
+    from conftest import DATA
+
+    arch = cnnexplorer_load(DATA / "keras" / "keras3_functional_branching.json")
+    add = next(info for info in arch.infer() if info.type_name == "Add")
+    assert add.inputs == ("branch_a", "branch_b") and add.output_shape == (26, 26, 8)
+    assert arch.is_valid
+
+
+def cnnexplorer_load(path):
+    import cnnexplorer
+
+    return cnnexplorer.load(path)

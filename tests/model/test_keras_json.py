@@ -199,9 +199,14 @@ def test_keras2_sequential_build_input_shape():
     assert summarize(arch).total_params == 61706
 
 
-def test_keras_null_input_size_is_refused():
+def test_keras_null_input_size_loads_at_224_with_a_note():
+    """MobileNetV3 writes [null, null, null, 3]: the model loads at 224×224 and says so (issue 14)."""
     data = lenet5_keras2_sequential()
     data["config"]["layers"][0]["config"]["batch_input_shape"] = [None, None, None, 1]
+    arch = loads(json.dumps(data), where="dyn.json")
+    assert arch.input_shape == (224, 224, 1)
+    assert len(arch.load_notes) == 1 and "224×224×1" in arch.load_notes[0]
+    data["config"]["layers"][0]["config"]["batch_input_shape"] = [None, None, None, None]
     with pytest.raises(ArchitectureFileError) as info:
         loads(json.dumps(data), where="dyn.json")
     assert info.value.place == "config.layers[0].config.batch_input_shape"
@@ -323,8 +328,8 @@ def test_functional_model_class_name_model():
 
 @pytest.mark.parametrize("make", [vgg_like_keras2_functional, vgg_like_keras3_functional],
                          ids=["keras2", "keras3"])
-def test_functional_skip_connection_is_refused(make):
-    """A layer fed by an earlier layer than the one before it (a skip) is not a chain."""
+def test_functional_skip_connection_loads_as_a_graph(make):
+    """A layer fed by an earlier layer than the one before it (a skip) makes a graph."""
     data = make()
     layers = data["config"]["layers"]
     # block2_conv1 (index 4) now reads block1_conv1 instead of block1_pool.
@@ -332,10 +337,19 @@ def test_functional_skip_connection_is_refused(make):
         layers[4]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "block1_conv1"
     else:
         layers[4]["inbound_nodes"][0][0][0] = "block1_conv1"
+    arch = loads(json.dumps(data), where="skip.json")
+    assert arch.inputs_of("block2_conv1") == ("block1_conv1",)
+    assert arch.outputs() == ["block1_pool", "predictions"]
+    assert arch.infer()[3].output_shape == (32, 32, 32) and arch.is_valid
+
+
+def test_functional_reference_to_a_later_layer_is_refused():
+    data = vgg_like_keras2_functional()
+    data["config"]["layers"][2]["inbound_nodes"][0][0][0] = "fc1"
     with pytest.raises(ArchitectureFileError) as info:
-        loads(json.dumps(data), where="skip.json")
-    assert info.value.place == "config.layers[4].inbound_nodes"
-    assert "block2_conv1" in info.value.problem and "block1_conv1" in info.value.problem
+        loads(json.dumps(data), where="fwd.json")
+    assert info.value.place == "config.layers[2].inbound_nodes" and "'fc1'" not in info.value.problem
+    assert "fc1" in info.value.problem and "not an earlier layer" in info.value.problem
 
 
 def test_functional_shared_layer_is_refused():
@@ -387,10 +401,18 @@ def test_keras2_relu_and_softmax_configs():
     assert summarize(arch).total_params == 61706
 
 
+def test_relu_layers_with_other_settings_become_relu_layers():
+    arch = loads(json.dumps(keras3_sequential(
+        ("ReLU", {"name": "leaky", "max_value": None, "negative_slope": 0.1, "threshold": 0.0}),
+        ("ReLU", {"name": "clipped", "max_value": 4.0, "negative_slope": 0.0, "threshold": 0.5}),
+        ("LeakyReLU", {"name": "lrelu", "negative_slope": 0.3}))))
+    assert [layer.type_name for layer in arch.layers] == ["ReLU", "ReLU", "LeakyReLU"]
+    assert arch[0].negative_slope == 0.1 and arch[1].max_value == 4.0 and arch[1].threshold == 0.5
+
+
 @pytest.mark.parametrize("cls, config, place", [
-    ("ReLU", {"name": "leaky", "max_value": None, "negative_slope": 0.1, "threshold": 0.0}, "config.layers[1].config"),
-    ("ReLU", {"name": "clipped", "max_value": 4.0, "negative_slope": 0.0, "threshold": 0.0}, "config.layers[1].config"),
     ("Softmax", {"name": "sm", "axis": 1}, "config.layers[1].config.axis"),
+    ("ReLU", {"name": "bad", "max_value": -1.0}, "config.layers[1].config.max_value"),
 ])
 def test_activation_layers_with_unsupported_settings(cls, config, place):
     with pytest.raises(ArchitectureFileError) as info:
