@@ -181,7 +181,7 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
             ("LeakyReLU", {"negative_slope": slope})
     else:
         reader.fail(f"{place}.class_name",
-                    f"unsupported Keras layer class {json.dumps(class_name)[:60]} (layer {json.dumps(name)[:60]}); "
+                    f"unsupported Keras layer class {class_name[:60]!r} (layer {str(name)[:60]!r}); "
                     f"supported: " + ", ".join(sorted(set(_DIRECT) | {"InputLayer", "ReLU", "Softmax",
                                                                          "LeakyReLU", "ELU", *_MODELS})))
     try:

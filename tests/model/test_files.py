@@ -90,7 +90,7 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "pool_padding_too_large.json": ("layers[1].padding", "at most half the pool size (1)"),
     # --- Keras JSON that cannot be imported --------------------------------------------------------
     "keras_unsupported_lstm.json": ("config.layers[1].class_name", "unsupported Keras layer class 'LSTM'"),
-    "keras_unsupported_rescaling.json": ("config.layers[1].class_name", "unsupported Keras layer class 'Rescaling'"),
+    "keras_unsupported_random_flip.json": ("config.layers[1].class_name", "unsupported Keras layer class 'RandomFlip'"),
     "keras_channels_first.json": ("config.layers[1].config.data_format", "only channels_last is supported"),
     "keras_no_input_shape.json": ("config", "no input shape"),
 }
