@@ -762,21 +762,25 @@ class Conv2DTranspose(Layer):
 
 def transpose_axis(n: int, kernel: int, stride: int, dilation: int, padding: str,
                    output_padding: int | None) -> tuple[int, int, int]:
-    """Keras' transposed-convolution length on one axis, as ``(crop_before, crop_after, out)``.
+    """Keras 3's transposed-convolution length on one axis, as ``(crop_before, crop_after, out)``.
 
-    The full transposed convolution is ``(n − 1)·s + d·(k − 1) + 1`` long; Keras' output takes ``out`` values
-    from it starting at ``crop_before`` (zero-extended past its end).  ``crop_after`` may be negative (that many
-    zeros appended).  Keras: without output_padding, valid → ``n·s + max(k_eff − s, 0)``, same → ``n·s``; with
-    it, ``(n − 1)·s + k_eff − 2·pad + output_padding`` where pad is ``k_eff // 2`` for same."""
+    The full transposed convolution is ``(n − 1)·s + k_eff`` long (``k_eff = d·(k − 1) + 1``); Keras' output
+    takes ``out`` values of it starting at ``crop_before`` (zero-extended past its end: ``crop_after`` may be
+    negative).  Keras: valid → ``(n − 1)·s + max(k_eff, s)`` (``+ output_padding`` instead of the max when given);
+    same → ``n·s`` (``(n − 1)·s + k_eff % 2 + output_padding`` when given).  Where the window starts follows
+    Keras' padding of the dilated input: ``pad = s + k_eff − 2`` (same, or ``k_eff + k_eff % 2 − 2 +
+    output_padding``), ``left = min(ceil(pad / 2), k_eff − 1)``, ``crop_before = k_eff − 1 − left``."""
     k_eff = dilation * (kernel - 1) + 1
     full = (n - 1) * stride + k_eff
-    if output_padding is None:
-        out = n * stride + max(k_eff - stride, 0) if padding == "valid" else n * stride
-        before = 0 if padding == "valid" else max(k_eff - stride, 0) // 2
+    if padding == "valid":
+        before = 0
+        out = (n - 1) * stride + (max(k_eff, stride) if output_padding is None else k_eff + output_padding)
     else:
-        pad = k_eff // 2 if padding == "same" else 0
-        out = (n - 1) * stride + k_eff - 2 * pad + output_padding
-        before = pad
+        if output_padding is None:
+            pad, out = stride + k_eff - 2, n * stride
+        else:
+            pad, out = k_eff + k_eff % 2 - 2 + output_padding, (n - 1) * stride + k_eff % 2 + output_padding
+        before = k_eff - 1 - min(pad // 2 + pad % 2, k_eff - 1)
     return before, full - before - out, out
 
 
@@ -931,7 +935,7 @@ class ReLU(Layer):
     ARGS = (
         Arg("max_value", "optional_float", default=None, minimum=0.0, maximum=1e9, doc="cap (relu6: 6)"),
         Arg("negative_slope", "float", default=0.0, minimum=0.0, maximum=1e6),
-        Arg("threshold", "float", default=0.0, minimum=-1e9, maximum=1e9),
+        Arg("threshold", "float", default=0.0, minimum=0.0, maximum=1e9),
     )
     __slots__ = ()
 

@@ -7,7 +7,10 @@ from .architecture import Architecture
 from .files import load_architecture
 
 # Menu order; every name is a file resources/presets/<name>.json.
-PRESET_NAMES = ("sample-cnn", "lenet5", "simple-mnist", "alexnet", "alexnet-lrn", "vgg16", "vgg19")
+PRESET_NAMES = ("sample-cnn", "lenet5", "simple-mnist", "alexnet", "alexnet-lrn", "vgg16", "vgg19",
+                # graphs (scripts/make_graph_presets.py)
+                "mini-resnet", "resnet18", "resnet50", "mobilenet-v2", "densenet121", "inception-v3", "xception",
+                "efficientnet-b0", "unet")
 
 
 def presets() -> list[str]:

@@ -18,6 +18,36 @@ PUBLISHED = {
 }
 
 
+# graph presets (issue 14): (input, total params, trainable params, output shape); Keras' / torchvision's totals
+PUBLISHED_GRAPHS = {
+    "resnet18": ((224, 224, 3), 11_699_112, 11_689_512, (1000,)),       # torchvision counts 11,689,512
+    "resnet50": ((224, 224, 3), 25_636_712, 25_583_592, (1000,)),
+    "mobilenet-v2": ((224, 224, 3), 3_538_984, 3_504_872, (1000,)),
+    "densenet121": ((224, 224, 3), 8_062_504, 7_978_856, (1000,)),
+    "inception-v3": ((299, 299, 3), 23_851_784, 23_817_352, (1000,)),
+    "xception": ((299, 299, 3), 22_910_480, 22_855_952, (1000,)),
+    "efficientnet-b0": ((224, 224, 3), 5_330_571, 5_288_548, (1000,)),
+    "unet": ((572, 572, 1), 31_030_658, 31_030_658, (388, 388, 2)),      # the paper's output map 388×388
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_GRAPHS))
+def test_graph_presets_published_totals(name):
+    input_shape, total, trainable, output = PUBLISHED_GRAPHS[name]
+    arch = cnnexplorer.load(name)
+    summary = cnnexplorer.summarize(arch)
+    assert not arch.is_chain and summary.complete
+    assert arch.input_shape == input_shape and arch.output_shape == output
+    assert (summary.total_params, summary.trainable_params) == (total, trainable)
+
+
+def test_mini_resnet_is_a_small_residual_digit_classifier():
+    arch = cnnexplorer.load("mini-resnet")
+    assert arch.input_shape == (28, 28, 1) and arch.output_shape == (10,)
+    assert sum(layer.type_name == "Add" for layer in arch) == 3
+    assert cnnexplorer.summarize(arch).total_params < 100_000
+
+
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_published_totals(name):
     input_shape, params, macs = PUBLISHED[name]
