@@ -14,27 +14,66 @@ from ..model import LAYER_TYPES, Architecture, Layer
 
 
 class InsertLayerCommand(QUndoCommand):
-    def __init__(self, arch: Architecture, index: int, layer: Layer, text: str | None = None):
+    """Insert a layer (taking the layer before it, or ``inputs``); undo removes it and gives every layer back the
+    inputs it had."""
+
+    def __init__(self, arch: Architecture, index: int, layer: Layer, text: str | None = None,
+                 inputs: tuple[str, ...] | None = None):
         super().__init__(text or f"Insert {layer.type_name}")
-        self.arch, self.index, self.layer = arch, index, layer
+        self.arch, self.index, self.layer, self.inputs = arch, index, layer, inputs
+        self.before: dict[str, tuple[str, ...]] = {}
 
     def redo(self):
-        self.layer = self.arch.insert(self.index, self.layer)  # keeps the automatic name for redo
+        self.before = dict(zip((layer.name for layer in self.arch), self.arch.all_inputs()))
+        self.layer = self.arch.insert(self.index, self.layer, self.inputs)  # keeps the automatic name for redo
 
     def undo(self):
         self.arch.remove(self.index)
+        _restore_inputs(self.arch, self.before)
+
+
+def _restore_inputs(arch: Architecture, inputs: dict[str, tuple[str, ...]]) -> None:
+    """Give every layer named in ``inputs`` those inputs again (after a removal reconnected its consumers)."""
+    for name, names in inputs.items():
+        try:
+            current = arch.inputs_of(name)
+        except Exception:
+            continue
+        if current != names:
+            arch.set_inputs(name, names)
 
 
 class RemoveLayerCommand(QUndoCommand):
+    """Delete a layer; its consumers take its input.  Undo puts it back with its own inputs and gives its
+    consumers their old inputs (the skip connection of a block comes back exactly)."""
+
     def __init__(self, arch: Architecture, index: int):
         self.arch, self.index, self.layer = arch, index, arch[index]
+        self.inputs = arch.inputs_of(index)
+        self.before: dict[str, tuple[str, ...]] = {}
         super().__init__(f"Delete {self.layer.name}")
 
     def redo(self):
+        self.before = dict(zip((layer.name for layer in self.arch), self.arch.all_inputs()))
         self.arch.remove(self.index)
 
     def undo(self):
-        self.arch.insert(self.index, self.layer)
+        self.arch.insert(self.index, self.layer, self.inputs)
+        _restore_inputs(self.arch, {k: v for k, v in self.before.items() if k != self.layer.name})
+
+
+class SetInputsCommand(QUndoCommand):
+    """Connect a layer to other layers' outputs (a merge takes several)."""
+
+    def __init__(self, arch: Architecture, name: str, names: tuple[str, ...], text: str | None = None):
+        super().__init__(text or f"Connect {', '.join(names)} → {name}")
+        self.arch, self.name, self.new, self.old = arch, name, tuple(names), arch.inputs_of(name)
+
+    def redo(self):
+        self.arch.set_inputs(self.name, self.new)
+
+    def undo(self):
+        self.arch.set_inputs(self.name, self.old)
 
 
 class MoveLayerCommand(QUndoCommand):
@@ -158,6 +197,101 @@ class ArchitectureEditor(QObject):
             raise ArchitectureError(f"a layer named {name!r} already exists")
         self.undo_stack.push(ReplaceLayerCommand(self.arch, index, layer.with_name(name),
                                                  f"Rename {layer.name} to {name}"))
+
+    # --- graph edits (each one undoable step) -------------------------------------------------------
+    def set_inputs(self, layer_name: str, names) -> None:
+        """Connect ``layer_name`` to ``names`` (layer names or ``"input"``) as one undoable command; raises
+        :class:`ArchitectureError` (and pushes nothing) if the core refuses (unknown name, cycle, count)."""
+        names = tuple(names)
+        self._check_inputs(layer_name, names)
+        if names != self.arch.inputs_of(layer_name):
+            self.undo_stack.push(SetInputsCommand(self.arch, layer_name, names))
+
+    def _check_inputs(self, layer_name: str, names: tuple[str, ...]) -> None:
+        """Run the core's checks on a copy, so a refused edit raises before anything is pushed."""
+        self.arch.copy().set_inputs(layer_name, names)
+
+    def connect(self, source: str, target: str) -> None:
+        """Feed ``source``'s output into ``target``: a merge gains an input, any other layer's input is replaced."""
+        layer = self.arch[self.arch.index_of(target)]
+        current = self.arch.inputs_of(target)
+        if layer.is_merge:
+            if source in current:
+                return
+            names = current + (source,)
+        else:
+            names = (source,)
+        self._check_inputs(target, names)
+        self.undo_stack.push(SetInputsCommand(self.arch, target, names, f"Connect {source} → {target}"))
+
+    def disconnect(self, source: str, target: str) -> str:
+        """Remove the connection ``source → target``.  A merge with more inputs than it needs loses that input;
+        any other layer takes the model input instead (so it stays computable).  Returns what was done."""
+        layer = self.arch[self.arch.index_of(target)]
+        current = list(self.arch.inputs_of(target))
+        if source not in current:
+            return ""
+        if layer.is_merge and len(current) > layer.min_inputs:
+            current.remove(source)
+            text = f"{target} no longer takes {source}"
+        elif layer.is_merge:
+            from ..model import ArchitectureError
+
+            raise ArchitectureError(f"{target} ({layer.type_name}) needs at least {layer.min_inputs} inputs; connect "
+                                    f"another one before removing this one")
+        else:
+            current = ["input"]
+            text = f"{target} now takes the model input"
+        self.undo_stack.push(SetInputsCommand(self.arch, target, tuple(current), f"Disconnect {source} → {target}"))
+        return text
+
+    def insert_into_edge(self, source: str, target: str, layer: Layer) -> None:
+        """Put ``layer`` on the connection ``source → target`` (one undoable step)."""
+        index = self.arch.index_of(target)
+        inputs = tuple(layer_name if layer_name != source else None for layer_name in self.arch.inputs_of(target))
+        self.undo_stack.beginMacro(f"Insert {layer.type_name} into {source} → {target}")
+        try:
+            command = InsertLayerCommand(self.arch, index, layer, inputs=(source,))
+            self.undo_stack.push(command)
+            new_name = command.layer.name
+            names = tuple(new_name if n is None else n for n in inputs)
+            if names != self.arch.inputs_of(target):
+                self.undo_stack.push(SetInputsCommand(self.arch, target, names))
+        finally:
+            self.undo_stack.endMacro()
+
+    def add_branch(self, layer: Layer, source: str = "input") -> None:
+        """Append ``layer`` as a new branch reading ``source`` (the model input unless told), connected later."""
+        self.undo_stack.push(InsertLayerCommand(self.arch, len(self.arch), layer, f"Add {layer.type_name}",
+                                                inputs=(source,)))
+
+    def duplicate_block(self, names) -> list[str]:
+        """Copy the layers ``names`` with the connections among them, after the last of them.  When the block has
+        one exit (the layer read outside it), the copy reads that exit wherever the original read from outside
+        the block — so duplicating a residual block builds the next one.  Returns the copies' names."""
+        order = {layer.name: i for i, layer in enumerate(self.arch)}
+        members = sorted(set(names), key=order.__getitem__)
+        if not members:
+            return []
+        inside = set(members)
+        consumers = self.arch.consumers()
+        outputs = set(self.arch.outputs())
+        exits = [m for m in members if m in outputs or any(c not in inside for c in consumers[m])]
+        feed = exits[-1] if len(exits) == 1 else None
+        index = order[members[-1]] + 1
+        copies: dict[str, str] = {}
+        self.undo_stack.beginMacro(f"Duplicate {len(members)} layers")
+        try:
+            for k, name in enumerate(members):
+                layer = self.arch[order[name]]
+                inputs = tuple(copies.get(n, feed if feed is not None and n not in inside else n)
+                               for n in self.arch.inputs_of(name))
+                command = InsertLayerCommand(self.arch, index + k, layer.with_name(None), inputs=inputs)
+                self.undo_stack.push(command)
+                copies[name] = command.layer.name
+        finally:
+            self.undo_stack.endMacro()
+        return [copies[m] for m in members]
 
     def set_input_shape(self, shape) -> None:
         from ..model.architecture import check_input_shape
