@@ -21,7 +21,8 @@ from .summary import format_macs
 # Colour of each layer category (``Layer.category``): the one table, shared by the diagram and the window.
 CATEGORY_COLOURS = {
     "convolution": "#4c78a8", "pooling": "#f58518", "dense": "#54a24b", "activation": "#b279a2",
-    "normalization": "#e45756", "regularization": "#9d755d", "shape": "#72b7b2", "other": "#bab0ac",
+    "normalization": "#e45756", "regularization": "#9d755d", "shape": "#72b7b2", "merge": "#eeca3b",
+    "preprocessing": "#8c6bb1", "other": "#bab0ac",
 }
 CATEGORY_ORDER = tuple(CATEGORY_COLOURS)
 INPUT_COLOUR = "#d9d9d9"

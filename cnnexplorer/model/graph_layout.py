@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .architecture import INPUT, Architecture
 
-NODE_WIDTH = 190.0
+NODE_WIDTH = 220.0
 NODE_HEIGHT = 62.0
 H_GAP = 36.0
 V_GAP = 44.0

@@ -257,3 +257,10 @@ def cnnexplorer_load(path):
     import cnnexplorer
 
     return cnnexplorer.load(path)
+
+
+def test_every_layer_category_has_a_colour():
+    from cnnexplorer.model import LAYER_TYPES
+    from cnnexplorer.model.diagram import CATEGORY_COLOURS
+
+    assert {cls.category for cls in LAYER_TYPES.values()} <= set(CATEGORY_COLOURS)
