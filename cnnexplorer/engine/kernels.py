@@ -836,8 +836,10 @@ def concatenate(xs, axis=-1, out=None):
 
 def custom_scale(a, b, scale):
     """InceptionResNetV2's ``CustomScaleLayer``: ``a + b * scale``."""
-    out = multiply([b, np.float32(scale)])
-    out += _as_f32(a)
+    (a, b), shape = _merge_inputs([a, b], "custom scale")
+    out = np.empty(shape, dtype=_F32)
+    np.multiply(b, _F32(scale), out=out)
+    out += a
     return out
 
 
@@ -1000,9 +1002,11 @@ def upsampling2d(x, size, interpolation="nearest"):
         raise ValueError(f"upsampling interpolation {interpolation!r} is not 'nearest' or 'bilinear'")
     i0, i1, wy = _bilinear_taps(H, fh)
     j0, j1, wx = _bilinear_taps(W, fw)
-    rows = x[i0] * (1 - wy)[:, None, None]
+    # rows first, then columns: out = (1-a) * v[lo] + a * v[hi] along each axis
+    rows = np.multiply(x[i0], (1 - wy)[:, None, None])
     rows += x[i1] * wy[:, None, None]
-    out = rows[:, j0] * (1 - wx)[None, :, None]
+    out = np.empty((H * fh, W * fw, C), dtype=_F32)
+    np.multiply(rows[:, j0], (1 - wx)[None, :, None], out=out)
     out += rows[:, j1] * wx[None, :, None]
     return out
 
