@@ -730,3 +730,430 @@ def lrn(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
 def dropout(x):
     """Identity at inference."""
     return x
+
+
+# --------------------------------------------------------------------------
+# graph-shaped models: merges (issue 14)
+# --------------------------------------------------------------------------
+#
+# Merges follow NumPy broadcasting, which is Keras' rule for one image: Keras
+# expands a lower-rank input after the batch axis, i.e. prepends length-1
+# axes, exactly as NumPy does (squeeze-and-excitation's (1, 1, C) x (H, W, C)).
+
+def _merge_inputs(xs, what, at_least=1):
+    xs = [_as_f32(x) for x in xs]
+    if len(xs) < at_least:
+        raise ValueError(f"{what} needs at least {at_least} inputs, got {len(xs)}")
+    try:
+        shape = np.broadcast_shapes(*(x.shape for x in xs))
+    except ValueError:
+        shapes = " and ".join(str(tuple(x.shape)) for x in xs)
+        raise ValueError(f"{what}: input shapes {shapes} do not broadcast") from None
+    return xs, shape
+
+
+def _fold(xs, what, ufunc):
+    """``ufunc`` folded left over ``xs`` into one preallocated broadcast-shaped output."""
+    xs, shape = _merge_inputs(xs, what)
+    out = np.empty(shape, dtype=_F32)
+    if len(xs) == 1:
+        np.copyto(out, xs[0])
+        return out
+    ufunc(xs[0], xs[1], out=out)
+    for x in xs[2:]:
+        ufunc(out, x, out=out)
+    return out
+
+
+def add(xs):
+    """Keras ``Add``: the element-wise sum of the arrays in ``xs`` (broadcast)."""
+    return _fold(xs, "add", np.add)
+
+
+def subtract(a, b):
+    """Keras ``Subtract``: ``a - b`` (broadcast)."""
+    return _fold([a, b], "subtract", np.subtract)
+
+
+def multiply(xs):
+    """Keras ``Multiply``: the element-wise product (broadcast)."""
+    return _fold(xs, "multiply", np.multiply)
+
+
+def average(xs):
+    """Keras ``Average``: the sum, then divided by the number of inputs."""
+    out = _fold(xs, "average", np.add)
+    out /= _F32(len(xs))
+    return out
+
+
+def maximum(xs):
+    """Keras ``Maximum`` (broadcast)."""
+    return _fold(xs, "maximum", np.maximum)
+
+
+def minimum(xs):
+    """Keras ``Minimum`` (broadcast)."""
+    return _fold(xs, "minimum", np.minimum)
+
+
+def concatenate(xs, axis=-1, out=None):
+    """Keras ``Concatenate`` along ``axis`` of the per-image arrays.
+
+    ``axis`` counts the axes of one image (``-1`` = channels; Keras' positive
+    axes, which count the batch, are one more).  Each input is copied once,
+    straight into its slice of one preallocated output; ``out`` (C-contiguous
+    float32 of the result's shape) may be supplied by the caller.
+    """
+    xs = [np.asarray(x) for x in xs]
+    if not xs:
+        raise ValueError("concatenate needs at least 1 input, got 0")
+    nd = xs[0].ndim
+    if any(x.ndim != nd for x in xs) or not -nd <= axis < nd:
+        shapes = ", ".join(str(tuple(x.shape)) for x in xs)
+        raise ValueError(f"concatenate on axis {axis}: inputs {shapes} have different ranks "
+                         f"or no such axis")
+    ax = axis % nd
+    rest = [tuple(s for i, s in enumerate(x.shape) if i != ax) for x in xs]
+    if any(r != rest[0] for r in rest):
+        shapes = " and ".join(str(tuple(x.shape)) for x in xs)
+        raise ValueError(f"concatenate on axis {axis}: shapes {shapes} differ off that axis")
+    shape = list(xs[0].shape)
+    shape[ax] = sum(x.shape[ax] for x in xs)
+    shape = tuple(shape)
+    if out is None:
+        out = np.empty(shape, dtype=_F32)
+    elif out.shape != shape or out.dtype != _F32 or not out.flags.c_contiguous:
+        raise ValueError(f"concatenate: out must be C-contiguous float32 {shape}")
+    lead = (slice(None),) * ax
+    off = 0
+    for x in xs:
+        n = x.shape[ax]
+        out[lead + (slice(off, off + n),)] = x
+        off += n
+    return out
+
+
+def custom_scale(a, b, scale):
+    """InceptionResNetV2's ``CustomScaleLayer``: ``a + b * scale``."""
+    (a, b), shape = _merge_inputs([a, b], "custom scale")
+    out = np.empty(shape, dtype=_F32)
+    np.multiply(b, _F32(scale), out=out)
+    out += a
+    return out
+
+
+# --------------------------------------------------------------------------
+# graph-shaped models: convolutions (issue 14)
+# --------------------------------------------------------------------------
+
+def _scaled_tick(tick, lo, hi):
+    if tick is None:
+        return None
+    return lambda f: tick(lo + (hi - lo) * f)
+
+
+def separable_conv2d_workspace_bytes(in_shape, depthwise_shape, pointwise_shape,
+                                     strides=(1, 1), pads=((0, 0), (0, 0)),
+                                     dilation=(1, 1)):
+    """Upper bound on temporary bytes :func:`separable_conv2d` allocates beyond its output."""
+    H, W, C = in_shape
+    kh, kw, _, M = depthwise_shape
+    Ho, Wo = _conv_output_hw(H, W, kh, kw, strides, pads, dilation)
+    mid = _ITEM * Ho * Wo * C * M
+    return mid + max(
+        depthwise_conv2d_workspace_bytes(in_shape, depthwise_shape, strides, pads, dilation),
+        conv2d_workspace_bytes((Ho, Wo, C * M), pointwise_shape))
+
+
+def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=(1, 1),
+                     pads=((0, 0), (0, 0)), dilation=(1, 1), tick=None):
+    """Keras ``SeparableConv2D``: a depthwise convolution (``depthwise_kernel``
+    (kh, kw, C, M), with ``strides``/``pads``/``dilation``) then a 1x1
+    convolution (``pointwise_kernel`` (1, 1, C*M, F)), then ``bias`` (F,)."""
+    x = _as_f32(x)
+    dk = _as_f32(depthwise_kernel)
+    pk = _as_f32(pointwise_kernel)
+    C, M = dk.shape[2:]
+    if pk.ndim != 4 or pk.shape[:3] != (1, 1, C * M):
+        raise ValueError(f"pointwise kernel {pk.shape} does not follow depthwise kernel {dk.shape}")
+    H, W = x.shape[:2]
+    Ho, Wo = _conv_output_hw(H, W, dk.shape[0], dk.shape[1], strides, pads, dilation)
+    dw_macs = dk.shape[0] * dk.shape[1] * C * M
+    split = dw_macs / (dw_macs + C * M * pk.shape[3])
+    mid = depthwise_conv2d(x, dk, None, strides, pads, dilation, _scaled_tick(tick, 0.0, split))
+    return conv2d(mid, pk, bias, tick=_scaled_tick(tick, split, 1.0))
+
+
+def _transpose_geometry(in_shape, kernel_shape, strides, dilation, crops, out_hw):
+    """Full transposed-convolution lengths and the resolved output size."""
+    H, W, C = in_shape
+    kh, kw, F, cin = kernel_shape
+    if cin != C:
+        raise ValueError(f"transposed-convolution kernel {tuple(kernel_shape)} "
+                         f"(kh, kw, filters, in_channels) vs {C} input channels")
+    full = ((H - 1) * strides[0] + dilation[0] * (kh - 1) + 1,
+            (W - 1) * strides[1] + dilation[1] * (kw - 1) + 1)
+    outs = []
+    for axis, (n_full, (start, end)) in enumerate(zip(full, crops)):
+        if start < 0:
+            raise ValueError(f"transposed-convolution crop {start} at the start is negative")
+        if out_hw is None:
+            n_out = n_full - start - end
+        else:
+            n_out = out_hw[axis]
+            if max(end, 0) != max(n_full - start - n_out, 0):
+                raise ValueError(
+                    f"transposed-convolution crops {tuple(crops)} disagree with output size "
+                    f"{tuple(out_hw)} (full length {n_full})")
+        if n_out <= 0:
+            raise ValueError(f"transposed-convolution output would be empty ({n_out})")
+        outs.append(n_out)
+    return full, tuple(outs)
+
+
+def _tap_range(n_in, s, offset, n_out):
+    """Input indices ``i`` in ``[0, n_in)`` with ``0 <= i*s + offset < n_out``, as (lo, hi)."""
+    lo = max(0, -(offset // s)) if offset < 0 else 0
+    hi = min(n_in, (n_out - 1 - offset) // s + 1) if n_out - 1 - offset >= 0 else 0
+    return lo, max(lo, hi)
+
+
+def conv2d_transpose_workspace_bytes(in_shape, kernel_shape, strides=(1, 1), dilation=(1, 1),
+                                     crops=((0, 0), (0, 0)), out_hw=None):
+    """Upper bound on temporary bytes :func:`conv2d_transpose` allocates beyond its output."""
+    H, W, C = in_shape
+    kh, kw, F, _ = kernel_shape
+    _transpose_geometry(in_shape, kernel_shape, strides, dilation, crops, out_hw)
+    chunks = _row_chunks(H, W * kh * kw * F * _ITEM)
+    rows = max(b - a for a, b in chunks)
+    return _ITEM * (rows * W * kh * kw * F + C * kh * kw * F + rows * W * C) + _WORKSPACE_SLACK
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), dilation=(1, 1),
+                     crops=((0, 0), (0, 0)), out_hw=None, tick=None):
+    """Keras ``Conv2DTranspose``: ``kernel`` is (kh, kw, filters, in_channels).
+
+    The full transposed convolution has ``(n-1)*s + d*(k-1) + 1`` cells per
+    axis (input cell ``i`` times tap ``t`` lands on ``i*s + t*d``).  The
+    result is that with ``crops[a][0]`` cells removed at the start of axis
+    ``a`` and the end cut, or zero-extended, to ``out_hw[a]``; ``crops[a][1]``
+    is the cut at the end (negative for an extension, or 0 with an extension)
+    and must agree with ``out_hw``.  ``out_hw=None`` means full minus both
+    crops.  ``bias`` is added to every output cell.
+    """
+    x = _as_f32(x)
+    kernel = _as_f32(kernel)
+    H, W, C = x.shape
+    kh, kw, F, _ = kernel.shape
+    _, (Ho, Wo) = _transpose_geometry(x.shape, kernel.shape, strides, dilation, crops, out_hw)
+    sh, sw = strides
+    dh, dw = dilation
+    (top, _), (left, _) = crops
+    out = np.zeros((Ho, Wo, F), dtype=_F32)
+    # (C, kh*kw*F): one sgemm per chunk of input rows gives every tap's contribution
+    kmat = np.ascontiguousarray(kernel.transpose(3, 0, 1, 2)).reshape(C, kh * kw * F)
+    chunks = _row_chunks(H, W * kh * kw * F * _ITEM)
+    rows_max = max(b - a for a, b in chunks)
+    col_buf = np.empty(rows_max * W * kh * kw * F, dtype=_F32)
+    col_ranges = [_tap_range(W, sw, kx * dw - left, Wo) for kx in range(kw)]
+    for i, (r0, r1) in enumerate(chunks):
+        rows = r1 - r0
+        cols = col_buf[:rows * W * kh * kw * F].reshape(rows * W, kh * kw * F)
+        np.matmul(x[r0:r1].reshape(rows * W, C), kmat, out=cols)
+        cols = cols.reshape(rows, W, kh, kw, F)
+        for ky in range(kh):
+            off_y = ky * dh - top
+            lo, hi = _tap_range(H, sh, off_y, Ho)
+            lo, hi = max(lo, r0), min(hi, r1)
+            if hi <= lo:
+                continue
+            for kx in range(kw):
+                c_lo, c_hi = col_ranges[kx]
+                if c_hi <= c_lo:
+                    continue
+                o_y, o_x = lo * sh + off_y, c_lo * sw + kx * dw - left
+                dst = out[o_y:o_y + (hi - lo - 1) * sh + 1:sh,
+                          o_x:o_x + (c_hi - c_lo - 1) * sw + 1:sw]
+                dst += cols[lo - r0:hi - r0, c_lo:c_hi, ky, kx]
+        _tick(tick, (i + 1) / len(chunks))
+    if bias is not None:
+        out += _as_f32(bias)
+    return out
+
+
+def upsampling2d(x, size, interpolation="nearest"):
+    """Keras 3 ``UpSampling2D``: ``size`` = (rows, cols) integer factors.
+
+    ``"nearest"`` repeats every cell; ``"bilinear"`` is Keras' image resize
+    to (H*rows, W*cols): half-pixel centres (source coordinate
+    ``(o + 0.5) / factor - 0.5``, clamped to the edge), no antialiasing.
+    """
+    x = _as_f32(x)
+    H, W, C = x.shape
+    fh, fw = (int(v) for v in size)
+    if fh < 1 or fw < 1:
+        raise ValueError(f"upsampling size {tuple(size)} must be positive")
+    if interpolation == "nearest":
+        out = np.empty((H, fh, W, fw, C), dtype=_F32)
+        out[...] = x[:, None, :, None, :]
+        return out.reshape(H * fh, W * fw, C)
+    if interpolation != "bilinear":
+        raise ValueError(f"upsampling interpolation {interpolation!r} is not 'nearest' or 'bilinear'")
+    i0, i1, wy = _bilinear_taps(H, fh)
+    j0, j1, wx = _bilinear_taps(W, fw)
+    # rows first, then columns: out = (1-a) * v[lo] + a * v[hi] along each axis
+    rows = np.multiply(x[i0], (1 - wy)[:, None, None])
+    rows += x[i1] * wy[:, None, None]
+    out = np.empty((H * fh, W * fw, C), dtype=_F32)
+    np.multiply(rows[:, j0], (1 - wx)[None, :, None], out=out)
+    out += rows[:, j1] * wx[None, :, None]
+    return out
+
+
+def _bilinear_taps(n, factor):
+    """For each of ``n*factor`` outputs: lower index, upper index, upper weight (float32)."""
+    src = (np.arange(n * factor, dtype=np.float64) + 0.5) / factor - 0.5
+    src = np.maximum(src, 0.0)
+    lo = np.floor(src).astype(np.intp)
+    frac = (src - lo).astype(_F32)
+    lo = np.minimum(lo, n - 1)
+    return lo, np.minimum(lo + 1, n - 1), frac
+
+
+# --------------------------------------------------------------------------
+# graph-shaped models: shape, scaling and normalisation layers (issue 14)
+# --------------------------------------------------------------------------
+
+def cropping2d(x, crops):
+    """Keras ``Cropping2D``: drop ``crops = ((top, bottom), (left, right))`` cells."""
+    x = _as_f32(x)
+    H, W = x.shape[:2]
+    (t, b), (left, right) = crops
+    if min(t, b, left, right) < 0 or t + b >= H or left + right >= W:
+        raise ValueError(f"cropping {tuple(crops)} leaves nothing of {H}x{W}")
+    return np.ascontiguousarray(x[t:H - b, left:W - right])
+
+
+def reshape(x, target_shape):
+    """Keras ``Reshape`` (C order, one ``-1`` allowed) of one image."""
+    x = np.ascontiguousarray(_as_f32(x))
+    target = tuple(int(v) for v in target_shape)
+    try:
+        return x.reshape(target)
+    except ValueError:
+        raise ValueError(f"cannot reshape {x.shape} ({x.size} values) to {target}") from None
+
+
+def _channel_vector(v):
+    """A weight given per channel (1-D) or broadcastable, leading 1-axes of a batch dropped."""
+    v = np.asarray(v, dtype=_F32)
+    while v.ndim > 3 and v.shape[0] == 1:
+        v = v[0]
+    return v
+
+
+def rescaling(x, scale, offset=0.0):
+    """Keras ``Rescaling``: ``x * scale + offset`` (each a number or per channel)."""
+    out = np.multiply(_as_f32(x), _channel_vector(scale), dtype=_F32)
+    out += _channel_vector(offset)
+    return np.ascontiguousarray(out)
+
+
+def normalization(x, mean, variance, invert=False):
+    """Keras ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)``;
+    ``invert``: ``mean + x * max(sqrt(variance), 1e-7)``.  ``mean`` and
+    ``variance`` broadcast against ``x`` (1-D: per channel)."""
+    x = _as_f32(x)
+    mean = _channel_vector(mean)
+    std = np.maximum(np.sqrt(_channel_vector(variance)), _F32(1e-7))
+    if invert:
+        out = np.multiply(x, std)
+        out += mean
+    else:
+        out = np.subtract(x, mean)
+        out /= std
+    return np.ascontiguousarray(out, dtype=_F32)
+
+
+def _norm_axes(axis, nd):
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if not axes or any(not -nd <= a < nd for a in axes):
+        raise ValueError(f"layer normalisation axis {axis!r} is not an axis of a rank-{nd} input")
+    return tuple(sorted({int(a) % nd for a in axes}))
+
+
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, axis=-1):
+    """Keras ``LayerNormalization``: ``(x - mean) / sqrt(var + epsilon) * gamma + beta``,
+    mean and (biased) variance over ``axis`` (an int or a tuple of axes of
+    one image); ``gamma``/``beta`` have the sizes of those axes."""
+    x = _as_f32(x)
+    axes = _norm_axes(axis, x.ndim)
+    bshape = tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
+    mean = x.mean(axis=axes, keepdims=True, dtype=_F32)
+    out = x - mean
+    var = np.square(out).mean(axis=axes, keepdims=True, dtype=_F32)
+    var += _F32(epsilon)
+    inv = 1.0 / np.sqrt(var)
+    out *= inv
+    if gamma is not None:
+        out *= np.asarray(gamma, dtype=_F32).reshape(bshape)
+    if beta is not None:
+        out += np.asarray(beta, dtype=_F32).reshape(bshape)
+    return out
+
+
+def layer_scale(x, gamma):
+    """ConvNeXt's ``LayerScale``: ``x * gamma`` (gamma per channel)."""
+    return np.ascontiguousarray(np.multiply(_as_f32(x), _channel_vector(gamma), dtype=_F32))
+
+
+def relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras ``ReLU`` layer (``keras.activations.relu``): ``max_value`` for
+    ``x >= max_value``, ``x`` for ``threshold < x < max_value``,
+    ``negative_slope * (x - threshold)`` otherwise; computed in Keras' own
+    steps (threshold, clip to [0, max_value], subtract the negative part)."""
+    x = _as_f32(x)
+    slope, thr = _F32(negative_slope), _F32(threshold)
+    if slope != 0 and max_value is None and thr == 0:
+        return np.ascontiguousarray(np.where(x >= 0, x, x * slope), dtype=_F32)
+    out = np.where(x > thr, x, _F32(0)) if thr != 0 else np.maximum(x, _F32(0))
+    if max_value is not None:
+        np.clip(out, _F32(0), _F32(max_value), out=out)
+    if slope != 0:
+        neg = np.maximum(thr - x, _F32(0)) if thr != 0 else np.maximum(-x, _F32(0))
+        out -= slope * neg
+    return np.ascontiguousarray(out, dtype=_F32)
+
+
+def leaky_relu(x, negative_slope=0.3):
+    """Keras ``LeakyReLU`` layer (default slope 0.3): ``x`` if ``x >= 0`` else ``slope * x``."""
+    x = _as_f32(x)
+    return np.ascontiguousarray(np.where(x >= 0, x, x * _F32(negative_slope)), dtype=_F32)
+
+
+def _hard_sigmoid(x):
+    """Keras 3: ``relu6(x + 3) / 6``."""
+    out = np.add(x, _F32(3))
+    np.clip(out, _F32(0), _F32(6), out=out)
+    out /= _F32(6)
+    return out
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+ACTIVATIONS.update({
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+})
+
+__all__ += [
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+    "custom_scale", "separable_conv2d", "separable_conv2d_workspace_bytes",
+    "conv2d_transpose", "conv2d_transpose_workspace_bytes", "upsampling2d",
+    "cropping2d", "reshape", "rescaling", "normalization", "layer_norm",
+    "layer_scale", "relu", "leaky_relu",
+]

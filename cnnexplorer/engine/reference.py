@@ -250,6 +250,10 @@ def _scalar_activation(name, v):
         return _sigmoid1(v)
     if name == "tanh":
         return math.tanh(v)
+    if name == "hard_sigmoid":  # Keras 3: relu6(x + 3) / 6
+        return min(max(v + 3.0, 0.0), 6.0) / 6.0
+    if name in ("hard_silu", "hard_swish"):
+        return v * min(max(v + 3.0, 0.0), 6.0) / 6.0
     if name == "softplus":
         # log(1 + e^v) = max(v, 0) + log1p(e^-|v|)
         return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
@@ -311,3 +315,246 @@ def lrn(x, size=5, alpha=1e-4, beta=0.75, k=2.0):
 
 def dropout(x):
     return x
+
+
+# --------------------------------------------------------------------------
+# graph-shaped models (issue 14): merges
+# --------------------------------------------------------------------------
+
+def _broadcast_value(x, index):
+    """``x`` at output ``index`` under NumPy broadcasting, spelled out:
+    missing leading axes are ignored, length-1 axes always read index 0."""
+    lead = len(index) - x.ndim
+    return x[tuple(0 if n == 1 else i for i, n in zip(index[lead:], x.shape))]
+
+
+def _merge(xs, combine):
+    xs = [_f64(x) for x in xs]
+    nd = max(x.ndim for x in xs)
+    shape = []
+    for axis in range(nd):
+        sizes = {x.shape[axis - nd + x.ndim] for x in xs if axis - nd + x.ndim >= 0} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"shapes {[x.shape for x in xs]} do not broadcast")
+        shape.append(sizes.pop() if sizes else 1)
+    out = np.empty(shape)
+    for index in np.ndindex(*shape):
+        values = [float(_broadcast_value(x, index)) for x in xs]
+        out[index] = combine(values)
+    return out
+
+
+def add(xs):
+    return _merge(xs, sum)
+
+
+def subtract(a, b):
+    return _merge([a, b], lambda v: v[0] - v[1])
+
+
+def multiply(xs):
+    return _merge(xs, math.prod)
+
+
+def average(xs):
+    return _merge(xs, lambda v: sum(v) / len(v))
+
+
+def maximum(xs):
+    return _merge(xs, max)
+
+
+def minimum(xs):
+    return _merge(xs, min)
+
+
+def concatenate(xs, axis=-1):
+    xs = [_f64(x) for x in xs]
+    ax = axis % xs[0].ndim
+    shape = list(xs[0].shape)
+    shape[ax] = sum(x.shape[ax] for x in xs)
+    out = np.empty(shape)
+    for index in np.ndindex(*shape):
+        k = index[ax]
+        for x in xs:  # find the input that owns position k along the axis
+            if k < x.shape[ax]:
+                out[index] = x[index[:ax] + (k,) + index[ax + 1:]]
+                break
+            k -= x.shape[ax]
+    return out
+
+
+def custom_scale(a, b, scale):
+    return _merge([a, b], lambda v: v[0] + v[1] * scale)
+
+
+# --------------------------------------------------------------------------
+# graph-shaped models: convolutions
+# --------------------------------------------------------------------------
+
+def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, strides=(1, 1),
+                     pads=((0, 0), (0, 0)), dilation=(1, 1)):
+    mid = depthwise_conv2d(x, depthwise_kernel, None, strides, pads, dilation)
+    return conv2d(mid, pointwise_kernel, bias)
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=(1, 1), dilation=(1, 1),
+                     crops=((0, 0), (0, 0)), out_hw=None):
+    """Scatter every input cell through every tap into the full result,
+    then crop the start and cut or zero-extend the end."""
+    x = _f64(x)
+    kernel = _f64(kernel)
+    H, W, C = x.shape
+    kh, kw, F, cin = kernel.shape
+    assert cin == C
+    sh, sw = strides
+    dh, dw = dilation
+    full_h = (H - 1) * sh + dh * (kh - 1) + 1
+    full_w = (W - 1) * sw + dw * (kw - 1) + 1
+    full = np.zeros((full_h, full_w, F))
+    for iy in range(H):
+        for ix in range(W):
+            for ky in range(kh):
+                for kx in range(kw):
+                    full[iy * sh + ky * dh, ix * sw + kx * dw] += kernel[ky, kx] @ x[iy, ix]
+    (top, bottom), (left, right) = crops
+    if out_hw is None:
+        out_hw = (full_h - top - bottom, full_w - left - right)
+    Ho, Wo = out_hw
+    out = np.zeros((Ho, Wo, F))
+    for oy in range(Ho):
+        for ox in range(Wo):
+            fy, fx = oy + top, ox + left
+            if fy < full_h and fx < full_w:
+                out[oy, ox] = full[fy, fx]
+    if bias is not None:
+        out += _f64(bias)
+    return out
+
+
+def upsampling2d(x, size, interpolation="nearest"):
+    x = _f64(x)
+    H, W, C = x.shape
+    fh, fw = size
+    out = np.empty((H * fh, W * fw, C))
+    for oy in range(H * fh):
+        for ox in range(W * fw):
+            if interpolation == "nearest":
+                out[oy, ox] = x[oy // fh, ox // fw]
+                continue
+            # half-pixel centres, clamped at the borders (TF/Keras resize)
+            sy = max((oy + 0.5) / fh - 0.5, 0.0)
+            sx = max((ox + 0.5) / fw - 0.5, 0.0)
+            y0, x0 = math.floor(sy), math.floor(sx)
+            ay, ax = sy - y0, sx - x0
+            y1, x1 = min(y0 + 1, H - 1), min(x0 + 1, W - 1)
+            y0, x0 = min(y0, H - 1), min(x0, W - 1)
+            out[oy, ox] = ((1 - ay) * ((1 - ax) * x[y0, x0] + ax * x[y0, x1])
+                           + ay * ((1 - ax) * x[y1, x0] + ax * x[y1, x1]))
+    return out
+
+
+# --------------------------------------------------------------------------
+# graph-shaped models: shape, scaling and normalisation layers
+# --------------------------------------------------------------------------
+
+def cropping2d(x, crops):
+    x = _f64(x)
+    H, W, C = x.shape
+    (t, b), (left, right) = crops
+    out = np.empty((H - t - b, W - left - right, C))
+    for oy in range(out.shape[0]):
+        for ox in range(out.shape[1]):
+            out[oy, ox] = x[oy + t, ox + left]
+    return out
+
+
+def reshape(x, target_shape):
+    flat = flatten(x) if np.ndim(x) == 3 else _f64(x).ravel()
+    shape = list(target_shape)
+    if -1 in shape:
+        known = math.prod(v for v in shape if v != -1)
+        shape[shape.index(-1)] = flat.size // known
+    out = np.empty(shape)
+    for i, index in enumerate(np.ndindex(*shape)):
+        out[index] = flat[i]
+    return out
+
+
+def _per_channel(v, x):
+    v = _f64(v)
+    while v.ndim > x.ndim and v.shape[0] == 1:
+        v = v[0]
+    return np.broadcast_to(v, x.shape)
+
+
+def rescaling(x, scale, offset=0.0):
+    x = _f64(x)
+    s, o = _per_channel(scale, x), _per_channel(offset, x)
+    out = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        out[index] = x[index] * s[index] + o[index]
+    return out
+
+
+def normalization(x, mean, variance, invert=False):
+    x = _f64(x)
+    m, v = _per_channel(mean, x), _per_channel(variance, x)
+    out = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        std = max(math.sqrt(v[index]), 1e-7)
+        out[index] = m[index] + x[index] * std if invert else (x[index] - m[index]) / std
+    return out
+
+
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, axis=-1):
+    x = _f64(x)
+    nd = x.ndim
+    axes = sorted({a % nd for a in ((axis,) if isinstance(axis, int) else axis)})
+    kept = [a for a in range(nd) if a not in axes]
+    norm_shape = tuple(x.shape[a] for a in axes)
+    gamma = np.ones(norm_shape) if gamma is None else _f64(gamma).reshape(norm_shape)
+    beta = np.zeros(norm_shape) if beta is None else _f64(beta).reshape(norm_shape)
+    out = np.empty_like(x)
+    for outer in np.ndindex(*(x.shape[a] for a in kept)):
+        def full(inner):
+            index = [0] * nd
+            for a, i in zip(kept, outer):
+                index[a] = i
+            for a, i in zip(axes, inner):
+                index[a] = i
+            return tuple(index)
+        values = [x[full(inner)] for inner in np.ndindex(*norm_shape)]
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / len(values)
+        for inner in np.ndindex(*norm_shape):
+            out[full(inner)] = ((x[full(inner)] - mean) / math.sqrt(var + epsilon)
+                                * gamma[inner] + beta[inner])
+    return out
+
+
+def layer_scale(x, gamma):
+    return rescaling(x, gamma, 0.0)
+
+
+def relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras' ReLU case by case: above the threshold ``x`` capped at
+    ``max_value``; at or below it ``negative_slope * (x - threshold)``."""
+    x = _f64(x)
+    out = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        v = x[index]
+        if v > threshold:
+            out[index] = v if max_value is None else min(v, max_value)
+        else:
+            out[index] = negative_slope * (v - threshold)
+    return out
+
+
+def leaky_relu(x, negative_slope=0.3):
+    x = _f64(x)
+    out = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        v = x[index]
+        out[index] = v if v >= 0 else negative_slope * v
+    return out
