@@ -36,3 +36,57 @@ def window(qtbot, isolated_settings):
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+def every_graph_layer_model():
+    """Every layer type but Activation, GlobalAveragePooling2D and MaxPooling2D (in the chain fixtures) in one
+    small graph with merges of every kind, on a (7, 8, 3) input."""
+    from cnnexplorer.model import Architecture
+    from cnnexplorer.model.layers import (Add, Average, BatchNormalization, Concatenate, Conv2D, Conv2DTranspose,
+                                          Cropping2D, CustomScaleLayer, Dense, DepthwiseConv2D, Dropout, Flatten,
+                                          GlobalMaxPooling2D, LayerNormalization, LayerScale, LeakyReLU,
+                                          LocalResponseNormalization, Maximum, Minimum, Multiply, Normalization,
+                                          ReLU, Rescaling, Reshape, SeparableConv2D, StochasticDepth, Subtract,
+                                          UpSampling2D, ZeroPadding2D)
+    from cnnexplorer.model import AveragePooling2D
+
+    layers = [
+        Rescaling(name="rescale", scale=[0.5, 1.0, 2.0], offset=0.1),
+        Normalization(name="norm"),
+        Normalization(name="norm_fixed", mean=[0.1, 0.2, 0.3], variance=[1.0, 4.0, 0.25], invert=True),
+        Conv2D(name="conv", filters=6, kernel_size=3, padding="same", activation="hard_silu"),
+        SeparableConv2D(name="sep", filters=6, kernel_size=3, strides=2, padding="same", depth_multiplier=2,
+                        activation="hard_sigmoid"),
+        Conv2DTranspose(name="up_conv", filters=6, kernel_size=3, strides=2, padding="same"),
+        Cropping2D(name="crop", cropping=((0, 1), (1, 0))),
+        ZeroPadding2D(name="pad", padding=((0, 0), (0, 1))),
+        Add(name="add"),
+        Subtract(name="sub"),
+        Multiply(name="mul"),
+        Average(name="avg"),
+        Maximum(name="max"),
+        Minimum(name="min"),
+        CustomScaleLayer(name="scale", scale=0.17),
+        GlobalMaxPooling2D(name="se_pool", keepdims=True),
+        Multiply(name="se"),
+        Concatenate(name="cat"),
+        UpSampling2D(name="up_bilinear", size=(2, 3), interpolation="bilinear"),
+        UpSampling2D(name="up_nearest", size=2),
+        AveragePooling2D(name="pool", pool_size=2),
+        DepthwiseConv2D(name="dw", kernel_size=3, padding="same"),
+        BatchNormalization(name="bn"),
+        LayerNormalization(name="ln", epsilon=1e-5),
+        LayerScale(name="ls", projection_dim=18, init_values=0.5),
+        ReLU(name="relu", max_value=5.0, negative_slope=0.5, threshold=0.2),
+        LeakyReLU(name="leaky"),
+        StochasticDepth(name="drop_path", drop_path_rate=0.2),
+        LocalResponseNormalization(name="lrn", size=3),
+        Flatten(name="flat"),
+        Reshape(name="reshape", target_shape=(-1, 18)),
+        Dense(name="dense", units=7, activation="softmax"),
+        Dropout(name="drop", rate=0.5),
+    ]
+    inputs = {"add": ["pad", "conv"], "sub": ["add", "conv"], "mul": ["sub", "add"], "avg": ["mul", "conv", "add"],
+              "max": ["avg", "conv"], "min": ["max", "sub"], "scale": ["min", "conv"], "se_pool": ["scale"],
+              "se": ["scale", "se_pool"], "cat": ["se", "conv", "add"]}
+    return Architecture((7, 8, 3), layers, "every graph layer", inputs=inputs)

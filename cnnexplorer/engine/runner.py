@@ -98,6 +98,60 @@ FORWARD.update({
 })
 
 
+@_forward("SeparableConv2D")
+def _separable(info, xs, w, tick):
+    layer = info.layer
+    y = kernels.separable_conv2d(xs[0], w["depthwise_kernel"], w["pointwise_kernel"], w.get("bias"), layer.strides,
+                                 _pads(info), layer.dilation_rate, tick=tick)
+    return kernels.activation(y, layer.activation)
+
+
+@_forward("Conv2DTranspose")
+def _transpose(info, xs, w, tick):
+    layer = info.layer
+    (bh, ah, oh), (bw, aw, ow) = layer.geometry(info.input_shape)
+    y = kernels.conv2d_transpose(xs[0], w["kernel"], w.get("bias"), layer.strides, layer.dilation_rate,
+                                 ((bh, ah), (bw, aw)), (oh, ow), tick=tick)
+    return kernels.activation(y, layer.activation)
+
+
+def _concatenate(info, xs, w, tick):
+    return kernels.concatenate(xs, info.layer.resolved_axis(len(info.input_shape)))
+
+
+def _normalization(info, xs, w, tick):
+    layer = info.layer
+    if layer.mean is not None:
+        mean, variance = layer.mean, layer.variance
+    else:
+        mean, variance = w["mean"], w["variance"]
+    return kernels.normalization(xs[0], mean, variance, layer.invert)
+
+
+FORWARD.update({
+    "Add": lambda info, xs, w, tick: kernels.add(xs),
+    "Subtract": lambda info, xs, w, tick: kernels.subtract(xs[0], xs[1]),
+    "Multiply": lambda info, xs, w, tick: kernels.multiply(xs),
+    "Average": lambda info, xs, w, tick: kernels.average(xs),
+    "Maximum": lambda info, xs, w, tick: kernels.maximum(xs),
+    "Minimum": lambda info, xs, w, tick: kernels.minimum(xs),
+    "Concatenate": _concatenate,
+    "CustomScaleLayer": lambda info, xs, w, tick: kernels.custom_scale(xs[0], xs[1], info.layer.scale),
+    "UpSampling2D": lambda info, xs, w, tick: kernels.upsampling2d(xs[0], info.layer.size, info.layer.interpolation),
+    "Cropping2D": lambda info, xs, w, tick: kernels.cropping2d(xs[0], info.layer.cropping),
+    "Reshape": lambda info, xs, w, tick: kernels.reshape(xs[0], info.output_shape),
+    "Rescaling": lambda info, xs, w, tick: kernels.rescaling(xs[0], info.layer.scale, info.layer.offset),
+    "Normalization": _normalization,
+    "ReLU": lambda info, xs, w, tick: kernels.relu(xs[0], info.layer.max_value, info.layer.negative_slope,
+                                                   info.layer.threshold),
+    "LeakyReLU": lambda info, xs, w, tick: kernels.leaky_relu(xs[0], info.layer.negative_slope),
+    "LayerNormalization": lambda info, xs, w, tick: kernels.layer_norm(xs[0], w.get("gamma"), w.get("beta"),
+                                                                       info.layer.epsilon),
+    "LayerScale": lambda info, xs, w, tick: kernels.layer_scale(xs[0], w["gamma"]),
+    "StochasticDepth": lambda info, xs, w, tick: kernels.dropout(xs[0]),   # the identity when predicting
+})
+
+
 def forward(info: LayerInfo, x, w: Mapping[str, np.ndarray], tick=None) -> np.ndarray:
     """Compute one layer.  ``x`` is its input array (or the list of its inputs' arrays, for a merge); ``w`` maps
     this layer's weight names (``kernel``, ``bias``, ...) to arrays."""
@@ -130,6 +184,15 @@ def _layer_temporary_bytes(info: LayerInfo) -> int:
         return kernels.depthwise_conv2d_workspace_bytes(info.input_shape, info.weight_shapes["kernel"][0],
                                                         info.layer.strides, _pads(info),
                                                         info.layer.dilation_rate) + out_bytes
+    if info.type_name == "SeparableConv2D":
+        return kernels.separable_conv2d_workspace_bytes(
+            info.input_shape, info.weight_shapes["depthwise_kernel"][0], info.weight_shapes["pointwise_kernel"][0],
+            info.layer.strides, _pads(info), info.layer.dilation_rate) + out_bytes
+    if info.type_name == "Conv2DTranspose":
+        (bh, ah, oh), (bw, aw, ow) = info.layer.geometry(info.input_shape)
+        return kernels.conv2d_transpose_workspace_bytes(info.input_shape, info.weight_shapes["kernel"][0],
+                                                        info.layer.strides, info.layer.dilation_rate,
+                                                        ((bh, ah), (bw, aw)), (oh, ow)) + out_bytes
     return 2 * out_bytes  # an activation function or normalisation makes one temporary of the output's size
 
 

@@ -248,8 +248,13 @@ def every_layer_architecture() -> Architecture:
 
 
 def test_every_layer_architecture_covers_everything():
+    """The chain covers every layer type of the chain era; tests/conftest.py's every_graph_layer_model covers the
+    graph-era types (merges need a graph)."""
+    from conftest import every_graph_layer_model
+
     arch = every_layer_architecture()
-    assert {layer.type_name for layer in arch.layers} == set(LAYER_TYPES)
+    graph = every_graph_layer_model()
+    assert {layer.type_name for layer in arch.layers} | {layer.type_name for layer in graph} == set(LAYER_TYPES)
     assert {layer.activation for layer in arch.layers if isinstance(layer, Activation)} == set(ACTIVATIONS)
     assert arch.is_valid, arch.first_error and arch.first_error.error
 

@@ -272,3 +272,17 @@ def test_every_layer_category_has_a_colour():
     from cnnexplorer.model.diagram import CATEGORY_COLOURS
 
     assert {cls.category for cls in LAYER_TYPES.values()} <= set(CATEGORY_COLOURS)
+
+
+def test_every_graph_layer_round_trips_through_a_version_2_file(tmp_path):
+    from conftest import every_graph_layer_model
+
+    from cnnexplorer.model import load_architecture, save_architecture
+
+    arch = every_graph_layer_model()
+    path = tmp_path / "graph.json"
+    save_architecture(arch, path)
+    again = load_architecture(path)
+    assert again == arch and again.explicit_inputs == arch.explicit_inputs
+    assert summarize(again).to_dict() == summarize(arch).to_dict()
+    assert json.loads(path.read_text())["version"] == 2
