@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .args import MAX_CHANNELS, MAX_SPATIAL, is_int
+from .args import MAX_CHANNELS, MAX_SPATIAL, check_model_name, is_int
 from .errors import ArchitectureError, LayerArgumentError
 from .geometry import AxisGeometry
 from .layers import Layer, ShapeError, _Windowed, check_layer_name, keras_auto_name
@@ -131,6 +131,14 @@ def check_input_shape(shape: Any) -> Shape:
     return tuple(shape)
 
 
+class _TakenNames(set):
+    """The layer names in use while an architecture is built, and the next suffix to try per automatic base name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.next_suffix: dict[str, int] = {}
+
+
 class Architecture:
     """An input shape and an ordered list of uniquely named layers."""
 
@@ -138,13 +146,16 @@ class Architecture:
                  name: str = "model", description: str = ""):
         self._input_shape = check_input_shape(input_shape)
         self._layers: list[Layer] = []
-        self._name = name
+        self._name = check_model_name(name)
         self.description = description
         self.events = EventEmitter()
         self._version = 0
         self._cache: tuple[int, list[LayerInfo]] | None = None
+        taken = _TakenNames()  # the names so far, so that naming n layers takes O(n), not O(n²)
         for layer in layers:
-            self._layers.append(self._named(layer, len(self._layers)))
+            layer = self._named(layer, None, taken=taken)
+            taken.add(layer.name)
+            self._layers.append(layer)
 
     # --- read access ----------------------------------------------------------------------------------
     @property
@@ -194,24 +205,32 @@ class Architecture:
         return Architecture(self._input_shape, self._layers, self._name, self.description)
 
     # --- names ----------------------------------------------------------------------------------------
-    def unique_name(self, base: str, ignore_index: int | None = None) -> str:
-        """Keras-style automatic name: ``base``, then ``base_1``, ``base_2``, ..."""
-        taken = {layer.name for i, layer in enumerate(self._layers) if i != ignore_index}
+    def unique_name(self, base: str, ignore_index: int | None = None, taken: set[str] | None = None) -> str:
+        """Keras-style automatic name: ``base``, then ``base_1``, ``base_2``, ... (``taken``: the names in use,
+        when the caller keeps them)."""
+        if taken is None:
+            taken = {layer.name for i, layer in enumerate(self._layers) if i != ignore_index}
         if base not in taken:
             return base
-        n = 1
+        n = taken.next_suffix.get(base, 1) if isinstance(taken, _TakenNames) else 1
         while f"{base}_{n}" in taken:
             n += 1
+        if isinstance(taken, _TakenNames):
+            taken.next_suffix[base] = n + 1
         return f"{base}_{n}"
 
-    def _named(self, layer: Layer, index: int | None, replacing: int | None = None) -> Layer:
+    def _named(self, layer: Layer, index: int | None, replacing: int | None = None,
+               taken: set[str] | None = None) -> Layer:
         if not isinstance(layer, Layer):
             raise ArchitectureError(f"expected a layer, got {layer!r}")
         if layer.name is None:
-            return layer.with_name(self.unique_name(keras_auto_name(layer.type_name), replacing))
-        for i, other in enumerate(self._layers):
-            if i != replacing and other.name == layer.name:
-                raise ArchitectureError(f"a layer named {layer.name!r} already exists (layer {i})")
+            return layer.with_name(self.unique_name(keras_auto_name(layer.type_name), replacing, taken))
+        if taken is not None:
+            duplicate = layer.name in taken
+        else:
+            duplicate = any(i != replacing and other.name == layer.name for i, other in enumerate(self._layers))
+        if duplicate:
+            raise ArchitectureError(f"a layer named {layer.name!r} already exists (layer {self.index_of(layer.name)})")
         return layer
 
     def _check_index(self, index: int, allow_end: bool = False) -> int:
@@ -282,6 +301,7 @@ class Architecture:
             self._changed(ArchitectureEvent("input_shape", first_affected=0))
 
     def set_name(self, name: str) -> None:
+        check_model_name(name)
         if name != self._name:
             self._name = name
             self._changed(ArchitectureEvent("name", first_affected=None))

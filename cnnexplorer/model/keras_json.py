@@ -4,12 +4,12 @@ chain-shaped Functional models.  Only what changes the computation is read; trai
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .architecture import Architecture, check_input_shape
+from .args import json_text, model_name_problem
 from .errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
-from .files import place_key
+from .files import MAX_LAYERS, place_key
 from .layers import LAYER_TYPES, Layer
 
 # Keras class → (our class, the Keras config keys we read)
@@ -56,21 +56,21 @@ def _activation_name(value: Any) -> Any:
 
 def _input_shape_from(batch_shape: Any, reader: _Reader, place: str) -> tuple[int, ...]:
     if not isinstance(batch_shape, list) or len(batch_shape) < 2:
-        reader.fail(place, f"expected [null, height, width, channels], got {json.dumps(batch_shape)}")
+        reader.fail(place, f"expected [null, height, width, channels], got {json_text(batch_shape)}")
     shape = batch_shape[1:]
     if any(d is None for d in shape):
-        reader.fail(place, f"CNN Explorer needs a fixed input size, got {json.dumps(batch_shape)} (a null size)")
+        reader.fail(place, f"CNN Explorer needs a fixed input size, got {json_text(batch_shape)} (a null size)")
     try:
         return check_input_shape(shape)
     except LayerArgumentError as exc:
-        reader.fail(place, f"expected {exc.expected}, got {json.dumps(batch_shape)}")
+        reader.fail(place, f"expected {exc.expected}, got {json_text(batch_shape)}")
 
 
 def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, place: str) -> Layer:
     name = config.get("name")
     if config.get("data_format") not in (None, "channels_last"):
         reader.fail(f"{place}.config.data_format",
-                    f"only channels_last is supported, got {json.dumps(config.get('data_format'))}")
+                    f"only channels_last is supported, got {json_text(config.get('data_format'))}")
     kwargs: dict[str, Any]
     if class_name in _DIRECT:
         our_type, keys = _DIRECT[class_name]
@@ -83,7 +83,7 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
             if isinstance(axis, list) and len(axis) == 1:
                 axis = axis[0]
             if not isinstance(axis, int) or isinstance(axis, bool) or axis == 0 or axis < -1:
-                reader.fail(f"{place}.config.axis", f"only the channels axis (-1) is supported, got {json.dumps(axis)}")
+                reader.fail(f"{place}.config.axis", f"only the channels axis (-1) is supported, got {json_text(axis)}")
             # tf.keras 2 writes the last axis as a positive number counting the batch axis ([3] after a
             # convolution, [1] after Dense); it is checked against the input rank once the shapes are known
             reader.positive_axes.append((place, len(reader.layers), axis))
@@ -111,7 +111,7 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
         return LAYER_TYPES[our_type](name=name, **kwargs)
     except LayerArgumentError as exc:
         key = place_key(exc.argument)
-        reader.fail(f"{place}.config.{key}", f"expected {exc.expected}, got {json.dumps(exc.value)}")
+        reader.fail(f"{place}.config.{key}", f"expected {exc.expected}, got {json_text(exc.value)}")
 
 
 def _inbound_names(entry: dict[str, Any], reader: _Reader, place: str) -> list[str]:
@@ -124,27 +124,30 @@ def _inbound_names(entry: dict[str, Any], reader: _Reader, place: str) -> list[s
     names: list[str] = []
     for node in nodes:
         if isinstance(node, dict):  # Keras 3: {"args": [keras_tensor...], "kwargs": {}}
-            def walk(value):
+            stack = [node.get("args", [])]
+            while stack:  # no recursion: any nesting depth
+                value = stack.pop()
                 if isinstance(value, dict):
                     if value.get("class_name") == "__keras_tensor__":
-                        history = value.get("config", {}).get("keras_history")
+                        tensor_config = value.get("config")
+                        if not isinstance(tensor_config, dict):
+                            reader.fail(f"{place}.inbound_nodes", "expected a __keras_tensor__ whose config is an "
+                                                                  f"object, got {json_text(tensor_config, 60)}")
+                        history = tensor_config.get("keras_history")
                         if isinstance(history, list) and history and isinstance(history[0], str):
                             names.append(history[0])
-                        return
-                    for v in value.values():
-                        walk(v)
+                        continue
+                    stack.extend(reversed(list(value.values())))
                 elif isinstance(value, list):
-                    for v in value:
-                        walk(v)
-            walk(node.get("args", []))
+                    stack.extend(reversed(value))
         elif isinstance(node, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             for tensor in node:
                 if isinstance(tensor, list) and tensor and isinstance(tensor[0], str):
                     names.append(tensor[0])
                 else:
-                    reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json.dumps(tensor)[:60]}")
+                    reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json_text(tensor, 60)}")
         else:
-            reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json.dumps(node)[:60]}")
+            reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json_text(node, 60)}")
     return names
 
 
@@ -152,16 +155,25 @@ def architecture_from_keras(data: dict[str, Any], where: str) -> Architecture:
     reader = _Reader(where)
     class_name = data.get("class_name")
     if class_name not in ("Sequential", "Functional", "Model"):
-        reader.fail("class_name", f"expected a Keras Sequential or Functional model, got {json.dumps(class_name)}")
+        reader.fail("class_name", f"expected a Keras Sequential or Functional model, got {json_text(class_name)}")
     config = data.get("config")
     if isinstance(config, list):  # old Keras: the Sequential config is the list of layers
         config = {"layers": config}
     if not isinstance(config, dict):
-        reader.fail("config", f"expected an object, got {json.dumps(config)[:60]}")
+        reader.fail("config", f"expected an object, got {json_text(config, 60)}")
     entries = config.get("layers")
     if not isinstance(entries, list) or not entries:
         reader.fail("config.layers", "expected a non-empty list of layers")
-    name = config.get("name") if isinstance(config.get("name"), str) and config.get("name") else "model"
+    if len(entries) > MAX_LAYERS + 1:  # + 1: the InputLayer
+        reader.fail("config.layers", f"{len(entries):,} layers; at most {MAX_LAYERS:,}")
+    # Keras writes the model's name as config.name; a missing or empty one is "model", a bad one refused (as in
+    # our own format, so that a saved import always reopens)
+    name = config.get("name")
+    if name is None or name == "":
+        name = "model"
+    problem = model_name_problem(name)
+    if problem is not None:
+        reader.fail("config.name", problem)
     functional = class_name != "Sequential"
 
     input_shape: tuple[int, ...] | None = None
@@ -190,8 +202,18 @@ def architecture_from_keras(data: dict[str, Any], where: str) -> Architecture:
             input_shape = _input_shape_from(batch_shape, reader, f"{place}.config.batch_shape")
             previous = layer_name
             continue
-        if batch_shape is not None and not layers:
-            input_shape = _input_shape_from(batch_shape, reader, f"{place}.config.batch_input_shape")
+        if not layers:
+            # a Sequential without InputLayer: the first layer's config says the input (Keras 3 batch_shape,
+            # Keras 2 batch_input_shape, or input_shape without the batch axis as in Conv2D(input_shape=...))
+            if batch_shape is not None:
+                key = "batch_shape" if "batch_shape" in layer_config else "batch_input_shape"
+                input_shape = _input_shape_from(batch_shape, reader, f"{place}.config.{key}")
+            elif input_shape is None and layer_config.get("input_shape") is not None:
+                shape = layer_config["input_shape"]
+                if not isinstance(shape, list):
+                    reader.fail(f"{place}.config.input_shape",
+                                f"expected [height, width, channels], got {json_text(shape)}")
+                input_shape = _input_shape_from([None, *shape], reader, f"{place}.config.input_shape")
         layers.append(_convert_layer(layer_class, layer_config, reader, place))
         previous = layer_name
     if input_shape is None:
