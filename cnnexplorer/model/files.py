@@ -10,6 +10,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import time
@@ -304,15 +305,63 @@ def target_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
+# Our temporary files: ".<target name>.<writer pid>.<mkstemp's 8 random characters>.tmp", beside the target.
+_TEMPORARY = re.compile(r"\A\..+\.([0-9]{1,10})\.[A-Za-z0-9_]{8}\.tmp\Z", re.DOTALL)
+STALE_AFTER_S = 60.0         # a temporary file of a dead writer, untouched this long, is a leftover
+ABANDONED_AFTER_S = 86400.0  # ... and one untouched for a day is, whoever wrote it (the pid may be reused)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's live process (or cannot tell): keep its file
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Delete the leftovers of interrupted saves in ``folder`` (a save killed before its rename): only files named
+    like ours (``.<name>.<pid>.<random>.tmp``), regular, owned by this user, and stale — untouched for a minute
+    with their writer's process gone, or untouched for a day.  Returns the names removed; never raises."""
+    removed: list[str] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            age = now - info.st_mtime
+            if age > ABANDONED_AFTER_S or (age > STALE_AFTER_S and not _pid_alive(int(match.group(1)))):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except OSError:
+            continue
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, binary: bool = False):
     """Write to a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was.  A symbolic link is written through
+    (its target is replaced, the link stays, as editors do); stale temporary files that interrupted saves left in
+    the folder are removed first (:func:`remove_stale_temporaries`).
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, target_mode(path))
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:

@@ -164,8 +164,9 @@ def architecture_from_keras(data: dict[str, Any], where: str) -> Architecture:
     entries = config.get("layers")
     if not isinstance(entries, list) or not entries:
         reader.fail("config.layers", "expected a non-empty list of layers")
-    if len(entries) > MAX_LAYERS + 1:  # + 1: the InputLayer
-        reader.fail("config.layers", f"{len(entries):,} layers; at most {MAX_LAYERS:,}")
+    count = sum(1 for entry in entries if not (isinstance(entry, dict) and entry.get("class_name") == "InputLayer"))
+    if count > MAX_LAYERS:  # the same cap as our own format
+        reader.fail("config.layers", f"{count:,} layers; at most {MAX_LAYERS:,}")
     # Keras writes the model's name as config.name; a missing or empty one is "model", a bad one refused (as in
     # our own format, so that a saved import always reopens)
     name = config.get("name")
