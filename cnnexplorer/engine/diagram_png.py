@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..model import Architecture
 from ..model.diagram import Diagram, Label, layout, to_svg
+from ..model.files import atomic_writer
 
 DIAGRAM_SUFFIXES = (".png", ".svg")
 
@@ -75,14 +76,9 @@ def save_diagram(arch: Architecture, path: str | os.PathLike, scale: float = 2.0
     if suffix not in DIAGRAM_SUFFIXES:
         raise ValueError(f"{path}: a diagram is saved as .png or .svg, not {suffix or 'a file without a suffix'!r}")
     diagram = layout(arch)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_writer(path, binary=True) as f:
         if suffix == ".svg":
-            temporary.write_text(to_svg(diagram), encoding="utf-8")
+            f.write(to_svg(diagram).encode("utf-8"))
         else:
-            render_png(diagram, scale).save(temporary, format="PNG")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+            render_png(diagram, scale).save(f, format="PNG")
     return path

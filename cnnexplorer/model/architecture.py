@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .args import MAX_CHANNELS, MAX_SPATIAL, is_int
+from .args import MAX_CHANNELS, MAX_SPATIAL, check_model_name, is_int
 from .errors import ArchitectureError, LayerArgumentError
 from .geometry import AxisGeometry
 from .layers import Layer, ShapeError, _Windowed, check_layer_name, keras_auto_name
@@ -156,7 +156,7 @@ class Architecture:
         self._input_shape = check_input_shape(input_shape)
         self._layers: list[Layer] = []
         self._explicit: dict[str, tuple[str, ...]] = {}
-        self._name = name
+        self._name = check_model_name(name)
         self.description = description
         self.events = EventEmitter()
         self._version = 0
@@ -519,6 +519,7 @@ class Architecture:
             self._changed(ArchitectureEvent("input_shape", first_affected=0))
 
     def set_name(self, name: str) -> None:
+        check_model_name(name)
         if name != self._name:
             self._name = name
             self._changed(ArchitectureEvent("name", first_affected=None, affected=frozenset()))

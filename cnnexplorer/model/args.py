@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import LayerArgumentError
+from .errors import ArchitectureError, LayerArgumentError
 
 # Sane maxima: large enough for any real network, small enough that arithmetic and memory estimates stay
 # meaningful and a hostile file cannot ask for absurd sizes.
@@ -17,6 +17,7 @@ MAX_WINDOW = 1024        # kernel/pool size, stride, dilation
 MAX_PADDING = 4096
 MAX_GROUPS = 65536
 MAX_NAME_LENGTH = 128
+MAX_TEXT = 10_000        # model name and description
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh",
                "softplus", "softmax", "hard_sigmoid", "hard_silu", "hard_swish")
@@ -201,3 +202,38 @@ def padding_to_json(value):
     if t == b and l == r:
         return [t, l]
     return [[t, b], [l, r]]
+
+
+# Characters no model name may hold: control characters (newlines included), lone surrogates (not encodable:
+# saving, summaries and exported code would fail), line and paragraph separators.
+_BAD_NAME_CATEGORIES = ("Cc", "Cs", "Zl", "Zp")
+
+
+def json_text(value: Any, limit: int = 100) -> str:
+    """``value`` as JSON on one line (ASCII), shortened to about ``limit`` characters, for error messages."""
+    import json
+
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value).encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def model_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a model's name, or ``None`` when it can."""
+    import unicodedata
+
+    if isinstance(name, str) and name.strip() and len(name) <= MAX_TEXT \
+            and not any(unicodedata.category(ch) in _BAD_NAME_CATEGORIES for ch in name):
+        return None
+    return (f"expected a non-empty string of at most {MAX_TEXT:,} characters, without control characters, line "
+            f"breaks or lone surrogates, got {json_text(name, 80)}")
+
+
+def check_model_name(name: Any) -> str:
+    """``name`` if it can be a model's name; else :class:`ArchitectureError` saying why."""
+    problem = model_name_problem(name)
+    if problem is not None:
+        raise ArchitectureError(f"model name: {problem}")
+    return name

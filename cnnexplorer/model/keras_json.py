@@ -6,10 +6,10 @@ policies) are ignored."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .architecture import INPUT, Architecture, check_input_shape
+from .args import json_text, model_name_problem
 from .errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
 from .files import MAX_LAYERS, place_key
 from .layers import LAYER_TYPES, NAME_PATTERN, Layer, keras_auto_name
@@ -85,7 +85,7 @@ class _Reader:
         theirs is taken)."""
         if not isinstance(name, str) or not NAME_PATTERN.match(name) or len(name) > 128:
             self.fail(f"{place}.config.name", f"expected a layer name of letters, digits, '_', '-', '.', got "
-                                              f"{json.dumps(name)[:80]}")
+                                              f"{json_text(name, 80)}")
         candidate = name
         if candidate in self.taken and prefix:
             candidate = f"{prefix}_{name}"[:128]
@@ -125,24 +125,24 @@ def _input_shape_from(batch_shape: Any, reader: _Reader, place: str, batch: bool
     """``[null, H, W, C]`` (``batch``) or ``[H, W, C]``; unknown sizes load as 224 with a note."""
     if not isinstance(batch_shape, list) or len(batch_shape) < (2 if batch else 1):
         expected = "[null, height, width, channels]" if batch else "[height, width, channels]"
-        reader.fail(place, f"expected {expected}, got {json.dumps(batch_shape)[:80]}")
+        reader.fail(place, f"expected {expected}, got {json_text(batch_shape, 80)}")
     shape = list(batch_shape[1:] if batch else batch_shape)
     if len(shape) == 3 and shape[2] is not None and (shape[0] is None or shape[1] is None):
         shape = [224 if d is None else d for d in shape]
-        reader.notes.append(f"the model's input size is not fixed ({json.dumps(batch_shape)}); it was loaded at "
+        reader.notes.append(f"the model's input size is not fixed ({json_text(batch_shape)}); it was loaded at "
                             f"{shape[0]}×{shape[1]}×{shape[2]} (edit the input shape to change it)")
     if any(d is None for d in shape):
-        reader.fail(place, f"CNN Explorer needs a fixed input size, got {json.dumps(batch_shape)} (a null size)")
+        reader.fail(place, f"CNN Explorer needs a fixed input size, got {json_text(batch_shape)} (a null size)")
     try:
         return check_input_shape(shape)
     except LayerArgumentError as exc:
-        reader.fail(place, f"expected {exc.expected}, got {json.dumps(batch_shape)[:80]}")
+        reader.fail(place, f"expected {exc.expected}, got {json_text(batch_shape, 80)}")
 
 
 def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, place: str, name: str) -> Layer:
     if config.get("data_format") not in (None, "channels_last"):
         reader.fail(f"{place}.config.data_format",
-                    f"only channels_last is supported, got {json.dumps(config.get('data_format'))[:40]}")
+                    f"only channels_last is supported, got {json_text(config.get('data_format'), 40)}")
     kwargs: dict[str, Any]
     if class_name in _DIRECT:
         our_type, keys = _DIRECT[class_name]
@@ -156,7 +156,7 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
                 axis = axis[0]
             if not isinstance(axis, int) or isinstance(axis, bool) or axis == 0 or axis < -1:
                 reader.fail(f"{place}.config.axis", f"only the channels axis (-1) is supported, got "
-                                                    f"{json.dumps(axis)[:40]}")
+                                                    f"{json_text(axis, 40)}")
             # tf.keras 2 (and EfficientNet's Normalization) write the last axis as a positive number counting the
             # batch axis ([3] after a convolution, [1] after Dense); it is checked once the shapes are known
             reader.positive_axes.append((place, len(reader.layers), axis))
@@ -188,7 +188,7 @@ def _convert_layer(class_name: str, config: dict[str, Any], reader: _Reader, pla
         return LAYER_TYPES[our_type](name=name, **kwargs)
     except LayerArgumentError as exc:
         key = place_key(exc.argument)
-        reader.fail(f"{place}.config.{key}", f"expected {exc.expected}, got {json.dumps(exc.value)[:80]}")
+        reader.fail(f"{place}.config.{key}", f"expected {exc.expected}, got {json_text(exc.value, 80)}")
 
 
 # --- inbound nodes ------------------------------------------------------------------------------------
@@ -196,9 +196,11 @@ def _tensor_source(value: Any, reader: _Reader, place: str) -> str | None:
     """The Keras layer name a serialised tensor comes from, or None if ``value`` is no tensor."""
     if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
         config = value.get("config")
-        history = config.get("keras_history") if isinstance(config, dict) else None
+        if not isinstance(config, dict):
+            reader.fail(place, f"expected a __keras_tensor__ whose config is an object, got {json_text(config, 60)}")
+        history = config.get("keras_history")
         if not (isinstance(history, list) and history and isinstance(history[0], str)):
-            reader.fail(place, f"a Keras tensor without a valid keras_history: {json.dumps(value)[:80]}")
+            reader.fail(place, f"a Keras tensor without a valid keras_history: {json_text(value, 80)}")
         if len(history) > 1 and history[1] not in (0, None):
             reader.fail(place, "a layer used more than once (shared layers) is not supported")
         return history[0]
@@ -216,22 +218,19 @@ def _node_arguments(entry: dict[str, Any], reader: _Reader, place: str) -> tuple
     constants: list[Any] = []
     for node in nodes:
         if isinstance(node, dict):  # Keras 3: {"args": [keras_tensor or [keras_tensor, ...], ...], "kwargs": {}}
-            def walk(value, depth=0):
-                if depth > 8:
-                    reader.fail(f"{place}.inbound_nodes", "nested too deeply")
+            args = node.get("args", [])
+            stack = [args if isinstance(args, list) else [args]]
+            while stack:   # no recursion: any nesting depth
+                value = stack.pop()
                 source = _tensor_source(value, reader, f"{place}.inbound_nodes")
                 if source is not None:
                     names.append(source)
                 elif isinstance(value, (list, tuple)):
-                    for v in value:
-                        walk(v, depth + 1)
+                    stack.extend(reversed(value))
                 elif isinstance(value, (int, float)) and not isinstance(value, bool):
                     constants.append(value)
                 elif isinstance(value, dict):
-                    for v in value.values():
-                        walk(v, depth + 1)
-            args = node.get("args", [])
-            walk(args if isinstance(args, list) else [args])
+                    stack.extend(reversed(list(value.values())))
         elif isinstance(node, list):  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
             for tensor in node:
                 if isinstance(tensor, list) and tensor and isinstance(tensor[0], str):
@@ -240,9 +239,9 @@ def _node_arguments(entry: dict[str, Any], reader: _Reader, place: str) -> tuple
                                     "a layer used more than once (shared layers) is not supported")
                     names.append(tensor[0])
                 else:
-                    reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json.dumps(tensor)[:60]}")
+                    reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json_text(tensor, 60)}")
         else:
-            reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json.dumps(node)[:60]}")
+            reader.fail(f"{place}.inbound_nodes", f"unexpected entry {json_text(node, 60)}")
     return names, constants
 
 
@@ -273,7 +272,7 @@ def _model_config(entry: dict[str, Any], reader: _Reader, place: str) -> dict[st
         config = {"layers": config}
     if not isinstance(config, dict):
         reader.fail(f"{place}config" if not place else f"{place}.config",
-                    f"expected an object, got {json.dumps(config)[:60]}")
+                    f"expected an object, got {json_text(config, 60)}")
     return config
 
 
@@ -287,8 +286,9 @@ def _read_model(class_name: str, config: dict[str, Any], reader: _Reader, place:
     where = f"{place}.config.layers" if place else "config.layers"
     if not isinstance(entries, list) or not entries:
         reader.fail(where, "expected a non-empty list of layers")
-    if len(entries) > MAX_LAYERS:
-        reader.fail(where, f"{len(entries):,} layers; CNN Explorer reads at most {MAX_LAYERS:,}")
+    count = sum(1 for entry in entries if not (isinstance(entry, dict) and entry.get("class_name") == "InputLayer"))
+    if count > MAX_LAYERS:  # the same cap as our own format
+        reader.fail(where, f"{count:,} layers; at most {MAX_LAYERS:,}")
     if class_name == "Sequential":
         return _read_sequential(config, entries, reader, where, prefix, inputs, depth)
     return _read_functional(config, entries, reader, where, prefix, inputs, depth)
@@ -352,7 +352,7 @@ def _read_functional(config, entries, reader, where, prefix, inputs, depth) -> l
         place, class_name, layer_config, name = _entry(entries, i, reader, where)
         name = entries[i].get("name", name)
         if not isinstance(name, str):
-            reader.fail(f"{place}.name", f"expected a layer name, got {json.dumps(name)[:60]}")
+            reader.fail(f"{place}.name", f"expected a layer name, got {json_text(name, 60)}")
         if class_name == "InputLayer":
             if inputs is None:
                 if reader.input_shape is not None and i > 0:
@@ -371,11 +371,11 @@ def _read_functional(config, entries, reader, where, prefix, inputs, depth) -> l
         sources, constants = _node_arguments(entries[i], reader, place)
         missing = [s for s in sources if s not in scope]
         if missing:
-            reader.fail(f"{place}.inbound_nodes", f"layer {json.dumps(name)[:60]} takes its input from "
-                                                  f"{json.dumps(missing[0])[:60]}, which is not an earlier layer")
+            reader.fail(f"{place}.inbound_nodes", f"layer {json_text(name, 60)} takes its input from "
+                                                  f"{json_text(missing[0], 60)}, which is not an earlier layer")
         feeding = [scope[s] for s in sources]
         if not feeding:
-            reader.fail(f"{place}.inbound_nodes", f"layer {json.dumps(name)[:60]} has no input")
+            reader.fail(f"{place}.inbound_nodes", f"layer {json_text(name, 60)} has no input")
         if class_name in _MODELS:
             outputs = _read_model(class_name, _model_config(entries[i], reader, place), reader, place, name,
                                   feeding, depth + 1)
@@ -390,17 +390,17 @@ def _read_functional(config, entries, reader, where, prefix, inputs, depth) -> l
         else:
             layer = _convert_layer(class_name, layer_config, reader, place, ours)
         if layer.max_inputs == 1 and len(feeding) != 1:
-            reader.fail(f"{place}.inbound_nodes", f"layer {json.dumps(name)[:60]} ({class_name}) takes one input, "
+            reader.fail(f"{place}.inbound_nodes", f"layer {json_text(name, 60)} ({class_name}) takes one input, "
                                                   f"not {len(feeding)}")
         if layer.max_inputs != 1 and len(feeding) < layer.min_inputs:
-            reader.fail(f"{place}.inbound_nodes", f"layer {json.dumps(name)[:60]} ({class_name}) takes at least "
+            reader.fail(f"{place}.inbound_nodes", f"layer {json_text(name, 60)} ({class_name}) takes at least "
                                                   f"{layer.min_inputs} inputs, not {len(feeding)}")
         scope[name] = reader.add(layer, feeding, place)
     outputs = _layer_refs(config.get("output_layers"), reader, f"{where[:-len('.layers')]}.output_layers")
     if outputs:
         unknown = [o for o in outputs if o not in scope]
         if unknown:
-            reader.fail(f"{where[:-len('.layers')]}.output_layers", f"{json.dumps(unknown[0])[:60]} is not a layer")
+            reader.fail(f"{where[:-len('.layers')]}.output_layers", f"{json_text(unknown[0], 60)} is not a layer")
         if len(outputs) > 1 and inputs is None:
             reader.notes.append(f"the model has {len(outputs)} outputs; the last one ({outputs[-1]}) is the main "
                                 f"output")
@@ -415,7 +415,7 @@ def _layer_refs(value: Any, reader: _Reader, place: str) -> list[str]:
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, list) and v and isinstance(v[0], str) for v in value):
-        reader.fail(place, f"expected a list of [layer name, node, tensor], got {json.dumps(value)[:80]}")
+        reader.fail(place, f"expected a list of [layer name, node, tensor], got {json_text(value, 80)}")
     return [v[0] for v in value]
 
 
@@ -423,10 +423,16 @@ def architecture_from_keras(data: dict[str, Any], where: str) -> Architecture:
     reader = _Reader(where)
     class_name = data.get("class_name")
     if class_name not in _MODELS:
-        reader.fail("class_name", f"expected a Keras Sequential or Functional model, got {json.dumps(class_name)[:60]}")
+        reader.fail("class_name", f"expected a Keras Sequential or Functional model, got {json_text(class_name, 60)}")
     config = _model_config(data, reader, "")
-    raw_name = config.get("name")
-    name = raw_name if isinstance(raw_name, str) and raw_name.strip() else "model"
+    # Keras writes the model's name as config.name; a missing or empty one is "model", a bad one refused (as in
+    # our own format, so that a saved import always reopens)
+    name = config.get("name")
+    if name is None or name == "":
+        name = "model"
+    problem = model_name_problem(name)
+    if problem is not None:
+        reader.fail("config.name", problem)
     _read_model("Sequential" if class_name == "Sequential" else "Functional", config, reader, "", "", None, 0)
     if reader.input_shape is None:
         reader.fail("config", "the model has no input shape (no InputLayer, batch_input_shape or build_input_shape)")

@@ -17,7 +17,8 @@ from .geometry import AxisGeometry, GeometryError, resolve_window
 
 Shape = tuple[int, ...]
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# \Z, not $: "$" also matches before a final newline, and a name with a newline breaks exported code
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 
 
 class ShapeError(ValueError):
@@ -55,7 +56,8 @@ class Layer:
 
     __slots__ = ("name", "_args")
 
-    def __init__(self, name: str | None = None, **kwargs: Any):
+    def __init__(self, /, name: str | None = None, **kwargs: Any):
+        # self is positional-only: a file's argument named "self" is an unknown argument like any other
         known = {a.name: a for a in self.ARGS}
         unknown = sorted(set(kwargs) - set(known))
         if unknown:
@@ -511,9 +513,15 @@ class LocalResponseNormalization(Layer):
         Arg("size", "int", default=5, minimum=1, maximum=MAX_WINDOW, doc="channels in the neighbourhood"),
         Arg("alpha", "float", default=1e-4, minimum=0.0, maximum=1e6),
         Arg("beta", "float", default=0.75, minimum=0.0, maximum=1e6),
-        Arg("k", "float", default=2.0, minimum=0.0, maximum=1e6),
+        Arg("k", "float", default=2.0, minimum=0.0, maximum=1e6, doc="added to the divisor's base; above 0"),
     )
     __slots__ = ()
+
+    def _validate(self):
+        if self.k <= 0:
+            raise LayerArgumentError(self.type_name, "k", self.k,
+                                     "a number above 0 (with k = 0, a zero value whose neighbouring channels are all "
+                                     "zero is divided by zero: NaN)")
 
     def output_shape(self, input_shape):
         self._need_rank3(input_shape)

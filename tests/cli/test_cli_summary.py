@@ -24,6 +24,17 @@ KNOWN_TOTALS = {
     "alexnet-lrn": 62_378_344,
     "vgg16": 138_357_544,
     "vgg19": 143_667_240,
+    # graphs (issue 14): keras.applications' totals; resnet18 as torchvision builds it, BN statistics counted as
+    # Keras counts them; unet and mini-resnet as counted by their definition (scripts/make_graph_presets.py)
+    "resnet18": 11_699_112,
+    "resnet50": 25_636_712,
+    "mobilenet-v2": 3_538_984,
+    "densenet121": 8_062_504,
+    "inception-v3": 23_851_784,
+    "xception": 22_910_480,
+    "efficientnet-b0": 5_330_571,
+    "unet": 31_030_658,
+    "mini-resnet": 78_042,
 }
 FORMATS = ("table", "json", "markdown", "csv")
 TOP_KEYS = {"name", "input_shape", "layers", "total_params", "trainable_params", "non_trainable_params",

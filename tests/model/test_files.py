@@ -51,7 +51,14 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "version_string.json": ("version", 'expected an integer, got "1"'),
     "unknown_top_level_key.json": ("optimizer", "unknown key"),
     "unknown_top_level_key_with_newline.json": ('"evil\\nkey"', "unknown key"),
-    "name_not_string.json": ("name", "expected a non-empty string, got 42"),
+    "name_not_string.json": ("name", "expected a non-empty string of at most 10,000 characters, without control "
+                                     "characters, line breaks or lone surrogates, got 42"),
+    "model_name_lone_surrogate.json": ("name", 'lone surrogates, got "\\ud800"'),
+    "model_name_control_character.json": ("name", 'got "bell\\u0007"'),
+    "model_name_newline.json": ("name", 'got "two\\nlines"'),
+    "description_lone_surrogate.json": ("description", "without control characters"),
+    "duplicate_top_level_key.json": ("name", 'the key "name" appears more than once in the same object'),
+    "duplicate_key_in_layer.json": ("layers[0].filters", 'the key "filters" appears more than once'),
     # --- input_shape -------------------------------------------------------------------------------
     "input_shape_missing.json": ("input_shape", "missing"),
     "input_shape_rank4.json": ("input_shape", "got [1, 28, 28, 1]"),
@@ -68,6 +75,8 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "duplicate_layer_names.json": ("layers[1].name", "duplicate layer name 'conv' (also layers[0])"),
     "layer_name_with_space.json": ("layers[1].name", 'got "a b"'),
     "layer_name_empty.json": ("layers[1].name", 'got ""'),
+    "layer_name_trailing_newline.json": ("layers[0].name", 'got "conv\\n"'),
+    "layer_argument_self.json": ("layers[0].self", "one of the arguments of Flatten"),
     # --- one argument wrong in itself --------------------------------------------------------------
     "filters_missing.json": ("layers[1].filters", "required"),
     "filters_zero.json": ("layers[1].filters", "an integer from 1 to 65,536, got 0"),
@@ -88,11 +97,17 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     # --- arguments that contradict each other ------------------------------------------------------
     "groups_not_dividing_filters.json": ("layers[1].groups", "a divisor of filters (10), got 4"),
     "pool_padding_too_large.json": ("layers[1].padding", "at most half the pool size (1)"),
+    "lrn_k_zero.json": ("layers[1].k", "a number above 0 (with k = 0, a zero value"),
     # --- Keras JSON that cannot be imported --------------------------------------------------------
     "keras_unsupported_lstm.json": ("config.layers[1].class_name", "unsupported Keras layer class 'LSTM'"),
     "keras_unsupported_random_flip.json": ("config.layers[1].class_name", "unsupported Keras layer class 'RandomFlip'"),
     "keras_channels_first.json": ("config.layers[1].config.data_format", "only channels_last is supported"),
     "keras_no_input_shape.json": ("config", "no input shape"),
+    "keras_tensor_config_string.json": ("config.layers[1].inbound_nodes", 'config is an object, got "input_layer"'),
+    "keras_tensor_config_list.json": ("config.layers[1].inbound_nodes", 'config is an object, got ["input_layer"'),
+    "keras_tensor_config_null.json": ("config.layers[1].inbound_nodes", "config is an object, got null"),
+    "keras_model_name_newline.json": ("config.name", 'got "a\\nb"'),
+    "keras_duplicate_key.json": ("config.layers[1].config.units", 'the key "units" appears more than once'),
 }
 
 # The few corpus files that also go through a real ``python -m cnnexplorer`` process.
