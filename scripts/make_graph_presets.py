@@ -79,10 +79,10 @@ def resnet18() -> Architecture:
                 b(ZeroPadding2D(name=f"{p}_pad1", padding=1))
                 b(Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, strides=2, use_bias=False))
             else:
-                b(Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, padding=1, use_bias=False))
+                b(Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, padding="same", use_bias=False))
             b(BatchNormalization(name=f"{p}_bn1", epsilon=1e-5))
             b(Activation(name=f"{p}_relu1", activation="relu"))
-            b(Conv2D(name=f"{p}_conv2", filters=filters, kernel_size=3, padding=1, use_bias=False))
+            b(Conv2D(name=f"{p}_conv2", filters=filters, kernel_size=3, padding="same", use_bias=False))
             main = b(BatchNormalization(name=f"{p}_bn2", epsilon=1e-5))
             shortcut = x
             if stride == 2:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any
+from typing import Any, Callable
 
 from .architecture import Architecture, LayerInfo
 from .errors import ArchitectureError
@@ -236,12 +236,70 @@ class LocalResponseNormalization(keras.layers.Layer):
 ''',
 }
 
+_KERAS_HELPERS.update({
+    "LayerScale": '''
+@keras.saving.register_keras_serializable(package="cnnexplorer")
+class LayerScale(keras.layers.Layer):
+    """ConvNeXt's learned per-channel scale: x * gamma, gamma initialised to init_values."""
+
+    def __init__(self, init_values, projection_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.init_values, self.projection_dim = init_values, projection_dim
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(self.projection_dim,),
+                                     initializer=keras.initializers.Constant(self.init_values), name="gamma")
+
+    def call(self, x):
+        return x * self.gamma
+
+    def get_config(self):
+        return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
+''',
+    "StochasticDepth": '''
+@keras.saving.register_keras_serializable(package="cnnexplorer")
+class StochasticDepth(keras.layers.Layer):
+    """Drops the whole residual branch of a sample with probability drop_path_rate while training; the identity
+    when predicting."""
+
+    def __init__(self, drop_path_rate=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.drop_path_rate = drop_path_rate
+
+    def call(self, x, training=None):
+        if not training or self.drop_path_rate == 0:
+            return x
+        keep = 1 - self.drop_path_rate
+        shape = (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        return x / keep * keras.ops.floor(keep + keras.random.uniform(shape))
+
+    def get_config(self):
+        return {**super().get_config(), "drop_path_rate": self.drop_path_rate}
+''',
+    "CustomScaleLayer": '''
+@keras.saving.register_keras_serializable(package="cnnexplorer")
+class CustomScaleLayer(keras.layers.Layer):
+    """InceptionResNetV2's residual scaling: inputs[0] + inputs[1] * scale."""
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, inputs):
+        return inputs[0] + inputs[1] * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+''',
+})
+
 _KERAS_WEIGHTS_LOADER = '''
 def load_cnnexplorer_weights(model, npz_path):
     """Load weights saved by CNN Explorer (.npz, one array per weight keyed "<layer>/<weight>", Keras layout)."""
     import numpy as np
 
-    order = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
+    order = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma", "beta", "moving_mean",
+             "moving_variance", "mean", "variance", "count")
     with np.load(npz_path, allow_pickle=False) as data:
         for layer in model.layers:
             ours = CNNEXPLORER_NAMES.get(layer.name, layer.name)
@@ -283,90 +341,139 @@ def _keras_names(infos: list[LayerInfo]) -> dict[str, str]:
     return names
 
 
+KerasExport = Callable[[LayerInfo, str, set, set], list[str]]
+#: layer type → fn(info, Keras name, helpers used, Keras names taken) → Keras layer expressions (in order)
+KERAS_EXPORT: dict[str, KerasExport] = {}
+
+
+def _keras(*type_names: str):
+    def register(fn: KerasExport) -> KerasExport:
+        for t in type_names:
+            KERAS_EXPORT[t] = fn
+        return fn
+    return register
+
+
+def _conv_kwargs(args: dict, padding, first: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    kwargs = list(first)
+    if args.get("depth_multiplier", 1) != 1:
+        kwargs.append(("depth_multiplier", args["depth_multiplier"]))
+    kwargs += [("strides", args["strides"]), ("padding", padding)]
+    if args["dilation_rate"] != (1, 1):
+        kwargs.append(("dilation_rate", args["dilation_rate"]))
+    if args.get("groups", 1) != 1:
+        kwargs.append(("groups", args["groups"]))
+    kwargs.append(("activation", args["activation"]))
+    if not args["use_bias"]:
+        kwargs.append(("use_bias", False))
+    return kwargs
+
+
+@_keras("Conv2D", "DepthwiseConv2D", "SeparableConv2D")
+def _keras_conv(info, name, helpers, taken):
+    t, args = info.type_name, info.layer.args
+    lines = []
+    padding = args["padding"]
+    if not isinstance(padding, str):   # explicit padding: a ZeroPadding2D before a 'valid' convolution
+        lines.append(_keras_call("ZeroPadding2D", [("padding", padding)], _keras_pad_name(name, taken)))
+        padding = "valid"
+    first = [("kernel_size", args["kernel_size"])]
+    if t != "DepthwiseConv2D":
+        first.insert(0, ("filters", args["filters"]))
+    lines.append(_keras_call(t, _conv_kwargs(args, padding, first), name))
+    return lines
+
+
+@_keras("MaxPooling2D", "AveragePooling2D")
+def _keras_pool(info, name, helpers, taken):
+    t, layer, args = info.type_name, info.layer, info.layer.args
+    padding, ceil = args["padding"], args["ceil_mode"]
+    strides = layer.effective_strides
+    # strides=None (Keras' default) means pool_size, in Keras as here
+    plain = [("pool_size", args["pool_size"])] + ([("strides", args["strides"])] if args["strides"] else [])
+    if isinstance(padding, str) and not ceil:
+        return [_keras_call(t, [*plain, ("padding", padding)], name)]
+    exact = _exact_pool_pads(info)
+    if t == "AveragePooling2D" and not ceil and args["count_include_pad"]:
+        # every window lies inside the padded input: zero padding + a plain average divides by the window
+        return [_keras_call("ZeroPadding2D", [("padding", padding)], _keras_pad_name(name, taken)),
+                _keras_call(t, [*plain, ("padding", "valid")], name)]
+    cls = "PaddedMaxPooling2D" if t == "MaxPooling2D" else "PaddedAveragePooling2D"
+    helpers.add(cls)
+    kwargs = [("pool_size", args["pool_size"]), ("strides", strides), ("padding", exact)]
+    if t == "AveragePooling2D":
+        include = args["count_include_pad"] and padding != "same"
+        kwargs.append(("counted_padding", _pads(info) if include else ((0, 0), (0, 0))))
+    return [_keras_call(cls, kwargs, name, prefix="")]
+
+
+def _keras_plain(*keys: str, skip_none: bool = True, helper: str | None = None, when=None):
+    """An entry that passes ``keys`` through as Keras keyword arguments (``when(args)`` picks the ones to write)."""
+    def export(info, name, helpers, taken):
+        args = info.layer.args
+        kwargs = [(k, args[k]) for k in keys if not (skip_none and args[k] is None) and (when is None or when(k, args))]
+        if helper is not None:
+            helpers.add(helper)
+            return [_keras_call(info.type_name, kwargs, name, prefix="")]
+        return [_keras_call(info.type_name, kwargs, name)]
+    return export
+
+
+KERAS_EXPORT.update({
+    "GlobalAveragePooling2D": _keras_plain("keepdims", when=lambda k, a: a[k]),
+    "GlobalMaxPooling2D": _keras_plain("keepdims", when=lambda k, a: a[k]),
+    "ZeroPadding2D": _keras_plain("padding"),
+    "Cropping2D": _keras_plain("cropping"),
+    "Flatten": _keras_plain(),
+    "Dense": _keras_plain("units", "activation", "use_bias", when=lambda k, a: k != "use_bias" or not a[k]),
+    "Activation": _keras_plain("activation"),
+    "BatchNormalization": _keras_plain("epsilon", "momentum", "center", "scale",
+                                       when=lambda k, a: k in ("epsilon", "momentum") or not a[k]),
+    "LayerNormalization": _keras_plain("epsilon", "center", "scale",
+                                       when=lambda k, a: k == "epsilon" or not a[k]),
+    "Dropout": _keras_plain("rate"),
+    "LocalResponseNormalization": _keras_plain("size", "alpha", "beta", "k",
+                                               helper="LocalResponseNormalization"),
+    "Conv2DTranspose": lambda info, name, helpers, taken: [_keras_call("Conv2DTranspose", _conv_kwargs(
+        info.layer.args, info.layer.padding, [("filters", info.layer.filters),
+                                              ("kernel_size", info.layer.kernel_size)]
+        + ([("output_padding", info.layer.output_padding)] if info.layer.output_padding else [])), name)],
+    "UpSampling2D": _keras_plain("size", "interpolation"),
+    "Reshape": _keras_plain("target_shape"),
+    "Rescaling": _keras_plain("scale", "offset"),
+    "Normalization": _keras_plain("mean", "variance", "invert", when=lambda k, a: k != "invert" or a[k]),
+    "ReLU": _keras_plain("max_value", "negative_slope", "threshold"),
+    "LeakyReLU": _keras_plain("negative_slope"),
+    "LayerScale": _keras_plain("init_values", "projection_dim", helper="LayerScale"),
+    "StochasticDepth": _keras_plain("drop_path_rate", helper="StochasticDepth"),
+    "CustomScaleLayer": _keras_plain("scale", helper="CustomScaleLayer"),
+    "Concatenate": _keras_plain("axis"),
+    **{t: _keras_plain() for t in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")},
+})
+
+
 def _keras_layer_lines(info: LayerInfo, name: str, helpers: set[str], taken: set[str]) -> list[str]:
     """One or more Keras layer expressions for one of our layers, named ``name`` in Keras (``taken``: the Keras
     names in use)."""
-    layer, t = info.layer, info.type_name
-    args = layer.args
-    if t in ("Conv2D", "DepthwiseConv2D"):
-        lines = []
-        padding = args["padding"]
-        if not isinstance(padding, str):
-            lines.append(_keras_call("ZeroPadding2D", [("padding", padding)], _keras_pad_name(name, taken)))
-            padding = "valid"
-        if t == "Conv2D":
-            kwargs = [("filters", args["filters"]), ("kernel_size", args["kernel_size"])]
-        else:
-            kwargs = [("kernel_size", args["kernel_size"])]
-            if args["depth_multiplier"] != 1:
-                kwargs.append(("depth_multiplier", args["depth_multiplier"]))
-        kwargs += [("strides", args["strides"]), ("padding", padding)]
-        if args["dilation_rate"] != (1, 1):
-            kwargs.append(("dilation_rate", args["dilation_rate"]))
-        if t == "Conv2D" and args["groups"] != 1:
-            kwargs.append(("groups", args["groups"]))
-        kwargs.append(("activation", args["activation"]))
-        if not args["use_bias"]:
-            kwargs.append(("use_bias", False))
-        lines.append(_keras_call(t, kwargs, name))
-        return lines
-    if t in ("MaxPooling2D", "AveragePooling2D"):
-        padding, ceil = args["padding"], args["ceil_mode"]
-        strides = layer.effective_strides
-        # strides=None (Keras' default) means pool_size, in Keras as here
-        plain = [("pool_size", args["pool_size"])] + ([("strides", args["strides"])] if args["strides"] else [])
-        if isinstance(padding, str) and not ceil:
-            return [_keras_call(t, [*plain, ("padding", padding)], name)]
-        exact = _exact_pool_pads(info)
-        if t == "AveragePooling2D" and not ceil and args["count_include_pad"]:
-            # every window lies inside the padded input: zero padding + a plain average divides by the window
-            return [_keras_call("ZeroPadding2D", [("padding", padding)], _keras_pad_name(name, taken)),
-                    _keras_call(t, [*plain, ("padding", "valid")], name)]
-        cls = "PaddedMaxPooling2D" if t == "MaxPooling2D" else "PaddedAveragePooling2D"
-        helpers.add(cls)
-        kwargs = [("pool_size", args["pool_size"]), ("strides", strides), ("padding", exact)]
-        if t == "AveragePooling2D":
-            include = args["count_include_pad"] and padding != "same"
-            kwargs.append(("counted_padding", _pads(info) if include else ((0, 0), (0, 0))))
-        return [_keras_call(cls, kwargs, name, prefix="")]
-    if t in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-        return [_keras_call(t, [("keepdims", True)] if args["keepdims"] else [], name)]
-    if t == "ZeroPadding2D":
-        return [_keras_call(t, [("padding", args["padding"])], name)]
-    if t == "Flatten":
-        return [_keras_call(t, [], name)]
-    if t == "Dense":
-        kwargs = [("units", args["units"]), ("activation", args["activation"])]
-        if not args["use_bias"]:
-            kwargs.append(("use_bias", False))
-        return [_keras_call(t, kwargs, name)]
-    if t == "Activation":
-        return [_keras_call(t, [("activation", args["activation"])], name)]
-    if t == "BatchNormalization":
-        kwargs = [("epsilon", args["epsilon"]), ("momentum", args["momentum"])]
-        kwargs += [(k, False) for k in ("center", "scale") if not args[k]]
-        return [_keras_call(t, kwargs, name)]
-    if t == "Dropout":
-        return [_keras_call(t, [("rate", args["rate"])], name)]
-    if t == "LocalResponseNormalization":
-        helpers.add("LocalResponseNormalization")
-        return [_keras_call(t, [(k, args[k]) for k in ("size", "alpha", "beta", "k")], name, prefix="")]
-    raise ArchitectureError(f"Keras export does not know the layer type {t}")  # pragma: no cover
+    try:
+        export = KERAS_EXPORT[info.type_name]
+    except KeyError:  # pragma: no cover - a test checks that every layer type has an entry
+        raise ArchitectureError(f"Keras export does not know the layer type {info.type_name}") from None
+    return export(info, name, helpers, taken)
 
 
 def to_keras_code(arch: Architecture) -> str:
-    """A Python file (Keras 3) that rebuilds ``arch`` as a ``keras.Sequential`` with the same layer names (a "."
-    in a name becomes "_": Keras' PyTorch backend refuses it; the weight loader maps the names back).
+    """A Python file (Keras 3) that rebuilds ``arch`` with the same layer names (a "." in a name becomes "_":
+    Keras' PyTorch backend refuses it; the weight loader maps the names back): a ``keras.Sequential`` for a chain,
+    a Functional ``keras.Model`` with one named tensor per layer for a graph.
 
     Raises :class:`ArchitectureError` if a layer cannot be computed.
     """
     infos = _require_valid(arch)
     helpers: set[str] = set()
-    layer_lines: list[str] = []
     names = _keras_names(infos)
     taken = set(names.values())
-    for info in infos:
-        layer_lines.extend(_keras_layer_lines(info, names[info.name], helpers, taken))
+    per_layer = [(info, _keras_layer_lines(info, names[info.name], helpers, taken)) for info in infos]
     # Keras refuses "/" in names, and its PyTorch backend "." in a model name
     model_name = arch.name.replace("/", "_").replace(".", "_") or "model"
     doc = _header(arch, infos, "Keras 3")
@@ -379,15 +486,32 @@ def to_keras_code(arch: Architecture) -> str:
     if helpers:
         doc += ["", "Layers Keras has no built-in for are defined below (" + ", ".join(sorted(helpers)) + ")."]
     out = ['"""' + "\n".join(doc) + '\n"""', "", "import keras", "from keras import layers", ""]
-    for name in ("PaddedMaxPooling2D", "PaddedAveragePooling2D", "LocalResponseNormalization"):
+    for name in _KERAS_HELPERS:
         if name in helpers:
             out.append(_KERAS_HELPERS[name].rstrip("\n"))
             out.append("")
-    out += ["", "def build_model():", f'    """{_doc_text(arch.name)} as a keras.Sequential model."""',
-            "    return keras.Sequential(", "        [",
-            f"            keras.Input(shape={_lit(tuple(arch.input_shape))}),"]
-    out += [f"            {line}," for line in layer_lines]
-    out += ["        ],", f"        name={model_name!r},", "    )", "", ""]
+    if arch.is_chain:
+        out += ["", "def build_model():", f'    """{_doc_text(arch.name)} as a keras.Sequential model."""',
+                "    return keras.Sequential(", "        [",
+                f"            keras.Input(shape={_lit(tuple(arch.input_shape))}),"]
+        out += [f"            {line}," for info, lines in per_layer for line in lines]
+        out += ["        ],", f"        name={model_name!r},", "    )", "", ""]
+    else:
+        out += ["", "def build_model():",
+                f'    """{_doc_text(arch.name)} as a Functional keras.Model: one named tensor per layer."""',
+                f"    inputs = keras.Input(shape={_lit(tuple(arch.input_shape))})"]
+        variables = {"input": "inputs"}
+        used = {"inputs", "keras", "layers", "build_model", "load_cnnexplorer_weights"}
+        for info, lines in per_layer:
+            var = python_identifier(names[info.name], used)
+            sources = [variables[n] for n in info.inputs]
+            argument = sources[0] if len(sources) == 1 else "[" + ", ".join(sources) + "]"
+            for k, line in enumerate(lines):
+                out.append(f"    {var} = {line}({argument if k == 0 else var})")
+            variables[info.name] = var
+        outputs = [variables[n] for n in arch.outputs()]
+        out_expr = outputs[0] if len(outputs) == 1 else "[" + ", ".join(outputs) + "]"
+        out += [f"    return keras.Model(inputs, {out_expr}, name={model_name!r})", "", ""]
     renamed = {keras: ours for ours, keras in names.items() if keras != ours}
     out.append("# Keras layer name → CNN Explorer layer name, where they differ (\".\" becomes \"_\")")
     out.append(f"CNNEXPLORER_NAMES = {_lit(renamed)}")
@@ -447,16 +571,29 @@ def load_cnnexplorer_weights(model, weights):
     for attribute, (layer_name, kind) in model.CNNEXPLORER_LAYERS.items():
         module = getattr(model, attribute)
         get = lambda weight: weights.get(f"{layer_name}/{weight}")  # noqa: E731
-        if kind == "conv":
+        if kind in ("conv", "transpose"):   # (kh, kw, C_in, F) → (F, C_in, kh, kw); (kh, kw, F, C_in) → (C_in, F, ..)
             put(module.weight, np.transpose(get("kernel"), (3, 2, 0, 1)))
-        elif kind == "depthwise":
-            kernel = get("kernel")
+        elif kind in ("depthwise", "separable_depthwise"):
+            kernel = get("kernel" if kind == "depthwise" else "depthwise_kernel")
             kh, kw, c, m = kernel.shape
             put(module.weight, np.transpose(kernel.reshape(kh, kw, c * m), (2, 0, 1))[:, None])
+        elif kind == "separable_pointwise":
+            put(module.weight, np.transpose(get("pointwise_kernel"), (3, 2, 0, 1)))
         elif kind == "dense":
             put(module.weight, np.transpose(get("kernel")))
-        if kind in ("conv", "depthwise", "dense") and module.bias is not None:
+        elif kind == "normalization":
+            put(module.mean, get("mean"))
+            put(module.variance, get("variance"))
+        elif kind in ("layerscale", "gamma"):
+            put(module, get("gamma"))
+        elif kind == "beta":
+            put(module, get("beta"))
+        if kind in ("conv", "depthwise", "dense", "transpose", "separable_pointwise") and module.bias is not None:
             put(module.bias, get("bias"))
+        if kind == "layernorm":
+            for ours, theirs in (("gamma", "weight"), ("beta", "bias")):
+                if get(ours) is not None and getattr(module, theirs, None) is not None:
+                    put(getattr(module, theirs), get(ours))
         if kind == "batchnorm":
             for ours, theirs in (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"),
                                  ("moving_variance", "running_var")):
@@ -473,142 +610,425 @@ def _torch_activation(name: str, rank: int) -> str | None:
     return template.format(x="x", dim=1 if rank in (1, 3) else -1)
 
 
+class _Torch:
+    """What the PyTorch exporter collects: ``__init__`` lines, ``forward`` lines (each layer's entry transforms
+    ``x``), the weight registry and the helpers used."""
+
+    def __init__(self):
+        self.taken: set[str] = set()
+        self.init: list[str] = []
+        self.forward: list[str] = []
+        self.registry: list[tuple[str, str, str]] = []   # (attribute, our layer name, kind of weights)
+        self.helpers: set[str] = set()
+
+    def attribute(self, name: str) -> str:
+        return _torch_attribute(name, self.taken)
+
+    def pad(self, info: LayerInfo, attr_name: str) -> tuple[tuple[int, int], str]:
+        """Symmetric padding for a Conv2d, or an explicit ZeroPad2d in ``__init__`` and its call."""
+        pads = _pads(info)
+        if _symmetric(pads):
+            return (pads[0][0], pads[1][0]), "{}"
+        (top, bottom), (left, right) = pads
+        pad_attr = self.attribute(f"{attr_name}_pad")
+        self.init.append("# asymmetric padding (Keras 'same' puts the extra row/column at the bottom/right)")
+        self.init.append(f"self.{pad_attr} = nn.ZeroPad2d(({left}, {right}, {top}, {bottom}))  "
+                         f"# (left, right, top, bottom)")
+        return (0, 0), f"self.{pad_attr}({{}})"
+
+
+TorchExport = Callable[[_Torch, LayerInfo, str, list], None]
+#: layer type → fn(context, info, attribute name, input variables) appending to ``context`` the lines that
+#: compute the layer: single-input layers transform ``x`` in place; merges read their input variables
+TORCH_EXPORT: dict[str, TorchExport] = {}
+
+
+def _torch(*type_names: str):
+    def register(fn: TorchExport) -> TorchExport:
+        for t in type_names:
+            TORCH_EXPORT[t] = fn
+        return fn
+    return register
+
+
+def _torch_rank(info: LayerInfo) -> int:
+    return len(info.input_shape)
+
+
+def _torch_channels(expression: str, rank: int) -> str:
+    """A per-channel constant broadcast over channels-first tensors."""
+    return f"torch.tensor({expression}).view(1, -1, 1, 1)" if rank == 3 else f"torch.tensor({expression})"
+
+
+@_torch("Conv2D", "DepthwiseConv2D")
+def _torch_conv(ctx, info, attr, xs):
+    t, args = info.type_name, info.layer.args
+    c_in = info.input_shape[2]
+    if t == "Conv2D":
+        out_channels, groups = args["filters"], args["groups"]
+    else:
+        out_channels, groups = c_in * args["depth_multiplier"], c_in
+    padding, call = ctx.pad(info, info.name)
+    extra = ""
+    if args["dilation_rate"] != (1, 1):
+        extra += f", dilation={_lit(args['dilation_rate'])}"
+    if groups != 1:
+        extra += f", groups={groups}"
+    if not args["use_bias"]:
+        extra += ", bias=False"
+    ctx.init.append(f"self.{attr} = nn.Conv2d({c_in}, {out_channels}, kernel_size={_lit(args['kernel_size'])}, "
+                    f"stride={_lit(args['strides'])}, padding={_lit(padding)}{extra})")
+    ctx.registry.append((attr, info.name, "conv" if t == "Conv2D" else "depthwise"))
+    ctx.forward.append(f"x = self.{attr}({call.format('x')})")
+
+
+@_torch("SeparableConv2D")
+def _torch_separable(ctx, info, attr, xs):
+    args = info.layer.args
+    c_in, m = info.input_shape[2], args["depth_multiplier"]
+    padding, call = ctx.pad(info, info.name)
+    depthwise, pointwise = ctx.attribute(f"{info.name}_depthwise"), ctx.attribute(f"{info.name}_pointwise")
+    dilation = f", dilation={_lit(args['dilation_rate'])}" if args["dilation_rate"] != (1, 1) else ""
+    ctx.init.append(f"self.{depthwise} = nn.Conv2d({c_in}, {c_in * m}, kernel_size={_lit(args['kernel_size'])}, "
+                    f"stride={_lit(args['strides'])}, padding={_lit(padding)}{dilation}, groups={c_in}, bias=False)")
+    bias = "" if args["use_bias"] else ", bias=False"
+    ctx.init.append(f"self.{pointwise} = nn.Conv2d({c_in * m}, {args['filters']}, kernel_size=1{bias})")
+    ctx.registry.append((depthwise, info.name, "separable_depthwise"))
+    ctx.registry.append((pointwise, info.name, "separable_pointwise"))
+    ctx.forward.append(f"x = self.{pointwise}(self.{depthwise}({call.format('x')}))")
+
+
+@_torch("Conv2DTranspose")
+def _torch_transpose(ctx, info, attr, xs):
+    layer, args = info.layer, info.layer.args
+    (bh, ah, oh), (bw, aw, ow) = layer.geometry(info.input_shape)
+    dilation = f", dilation={_lit(args['dilation_rate'])}" if args["dilation_rate"] != (1, 1) else ""
+    bias = "" if args["use_bias"] else ", bias=False"
+    ctx.init.append(f"self.{attr} = nn.ConvTranspose2d({info.input_shape[2]}, {args['filters']}, "
+                    f"kernel_size={_lit(args['kernel_size'])}, stride={_lit(args['strides'])}{dilation}{bias})")
+    ctx.registry.append((attr, info.name, "transpose"))
+    ctx.forward.append(f"x = self.{attr}(x)  # the full transposed convolution; Keras keeps rows {bh}..{bh + oh - 1}, "
+                       f"columns {bw}..{bw + ow - 1}")
+    if ah < 0 or aw < 0:
+        ctx.forward.append(f"x = F.pad(x, (0, {max(0, -aw)}, 0, {max(0, -ah)}))")
+    ctx.forward.append(f"x = x[:, :, {bh}:{bh + oh}, {bw}:{bw + ow}]")
+
+
+@_torch("MaxPooling2D", "AveragePooling2D")
+def _torch_pool(ctx, info, attr, xs):
+    t, layer, args = info.type_name, info.layer, info.layer.args
+    pads = _pads(info)
+    kernel, strides, ceil = args["pool_size"], layer.effective_strides, args["ceil_mode"]
+    include = args["count_include_pad"] and args["padding"] != "same" if t == "AveragePooling2D" else True
+    fits = _symmetric(pads) and all(p[0] <= k // 2 for p, k in zip(pads, kernel))
+    if fits:
+        padding = (pads[0][0], pads[1][0])
+        extra = f", padding={_lit(padding)}" if padding != (0, 0) else ""
+        extra += ", ceil_mode=True" if ceil else ""
+        if t == "MaxPooling2D":
+            ctx.init.append(f"self.{attr} = nn.MaxPool2d({_lit(kernel)}, stride={_lit(strides)}{extra})")
+        else:
+            if padding != (0, 0) and not include:
+                extra += ", count_include_pad=False"
+            ctx.init.append(f"self.{attr} = nn.AvgPool2d({_lit(kernel)}, stride={_lit(strides)}{extra})")
+        ctx.forward.append(f"x = self.{attr}(x)")
+        return
+    (top, bottom), (left, right) = _exact_pool_pads(info)
+    if t == "MaxPooling2D":
+        ctx.forward.append("# asymmetric padding with -inf so that padding never wins the max")
+        ctx.forward.append(f"x = F.max_pool2d(F.pad(x, ({left}, {right}, {top}, {bottom}), "
+                           f"value=float(\"-inf\")), {_lit(kernel)}, {_lit(strides)})")
+    else:
+        ctx.helpers.add("padded_avg_pool2d")
+        counted = pads if include else ((0, 0), (0, 0))
+        ctx.forward.append("# asymmetric padding; the divisor counts "
+                           + ("the real inputs and the padding" if include else "only the real inputs"))
+        ctx.forward.append(f"x = padded_avg_pool2d(x, {_lit(kernel)}, {_lit(strides)}, "
+                           f"{_lit(((top, bottom), (left, right)))}, {_lit(counted)})")
+
+
+@_torch("GlobalAveragePooling2D", "GlobalMaxPooling2D")
+def _torch_global(ctx, info, attr, xs):
+    op = "mean" if info.type_name == "GlobalAveragePooling2D" else "amax"
+    keep = ", keepdim=True" if info.layer.keepdims else ""
+    ctx.forward.append(f"x = x.{op}(dim=(2, 3){keep})")
+
+
+@_torch("ZeroPadding2D")
+def _torch_zero_pad(ctx, info, attr, xs):
+    (top, bottom), (left, right) = info.layer.padding
+    ctx.forward.append(f"x = F.pad(x, ({left}, {right}, {top}, {bottom}))  # (left, right, top, bottom)")
+
+
+@_torch("Cropping2D")
+def _torch_crop(ctx, info, attr, xs):
+    (top, bottom), (left, right) = info.layer.cropping
+    h, w, _ = info.input_shape
+    ctx.forward.append(f"x = x[:, :, {top}:{h - bottom}, {left}:{w - right}]")
+
+
+@_torch("Flatten")
+def _torch_flatten(ctx, info, attr, xs):
+    if _torch_rank(info) == 3:
+        ctx.forward.append("x = x.permute(0, 2, 3, 1).flatten(1)  # (H, W, C) order, as Keras and CNN Explorer")
+    else:
+        ctx.forward.append("x = x.flatten(1)")
+
+
+@_torch("Reshape")
+def _torch_reshape(ctx, info, attr, xs):
+    source = "x.permute(0, 2, 3, 1)" if _torch_rank(info) == 3 else "x"
+    target = ", ".join(str(d) for d in info.output_shape)
+    back = ".permute(0, 3, 1, 2)" if len(info.output_shape) == 3 else ""
+    ctx.forward.append(f"x = {source}.reshape(x.shape[0], {target}){back}  # in (H, W, C) order, as Keras")
+
+
+@_torch("Dense")
+def _torch_dense(ctx, info, attr, xs):
+    args = info.layer.args
+    bias = "" if args["use_bias"] else ", bias=False"
+    ctx.init.append(f"self.{attr} = nn.Linear({info.input_shape[-1]}, {args['units']}{bias})")
+    ctx.registry.append((attr, info.name, "dense"))
+    if _torch_rank(info) == 3:
+        ctx.forward.append(f"x = self.{attr}(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  "
+                           "# Dense acts on the channel axis")
+    else:
+        ctx.forward.append(f"x = self.{attr}(x)")
+
+
+@_torch("Activation")
+def _torch_activation_layer(ctx, info, attr, xs):
+    pass   # the activation itself is appended by the caller
+
+
+def _torch_affine(ctx, info, attr, channels_view: str) -> list[str]:
+    """γ and β kept apart when only one of them is learned (center or scale False): the normalisation itself is
+    not affine, and the learned one is a parameter of its own (so PyTorch counts exactly Keras' parameters)."""
+    args = info.layer.args
+    if args["center"] == args["scale"]:
+        return []
+    which = "gamma" if args["scale"] else "beta"
+    extra = ctx.attribute(f"{info.name}_{which}")
+    value = "ones" if which == "gamma" else "zeros"
+    ctx.init.append(f"self.{extra} = nn.Parameter(torch.{value}({info.input_shape[-1]}))  # Keras' {which} alone")
+    ctx.registry.append((extra, info.name, which))
+    return [f"x = x * self.{extra}{channels_view}" if which == "gamma" else f"x = x + self.{extra}{channels_view}"]
+
+
+@_torch("BatchNormalization")
+def _torch_batchnorm(ctx, info, attr, xs):
+    args, rank = info.layer.args, _torch_rank(info)
+    affine = args["center"] and args["scale"]
+    torch_momentum = round(1.0 - args["momentum"], 12)
+    cls = "nn.BatchNorm2d" if rank == 3 else "nn.BatchNorm1d"
+    extra = "" if affine else ", affine=False"
+    ctx.init.append(f"self.{attr} = {cls}({info.input_shape[-1]}, eps={args['epsilon']!r}, "
+                    f"momentum={torch_momentum!r}{extra})  # Keras momentum {args['momentum']!r} = PyTorch "
+                    f"momentum {torch_momentum!r}")
+    ctx.registry.append((attr, info.name, "batchnorm"))
+    ctx.forward.append(f"x = self.{attr}(x.transpose(1, 2)).transpose(1, 2)" if rank == 2 else f"x = self.{attr}(x)")
+    ctx.forward.extend(_torch_affine(ctx, info, attr, ".view(1, -1, 1, 1)" if rank == 3 else ""))
+
+
+@_torch("LayerNormalization")
+def _torch_layernorm(ctx, info, attr, xs):
+    args, rank = info.layer.args, _torch_rank(info)
+    affine = args["center"] and args["scale"]
+    ctx.init.append(f"self.{attr} = nn.LayerNorm({info.input_shape[-1]}, eps={args['epsilon']!r}"
+                    f"{'' if affine else ', elementwise_affine=False'})  # over the channels, as Keras' axis -1")
+    ctx.registry.append((attr, info.name, "layernorm"))
+    ctx.forward.append(f"x = self.{attr}(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)" if rank == 3
+                       else f"x = self.{attr}(x)")
+    ctx.forward.extend(_torch_affine(ctx, info, attr, ".view(1, -1, 1, 1)" if rank == 3 else ""))
+
+
+@_torch("Dropout", "StochasticDepth")
+def _torch_dropout(ctx, info, attr, xs):
+    if info.type_name == "Dropout":
+        ctx.init.append(f"self.{attr} = nn.Dropout(p={info.layer.rate!r})  # the identity in eval()")
+        ctx.forward.append(f"x = self.{attr}(x)")
+    else:
+        ctx.forward.append("# StochasticDepth: the identity when predicting")
+
+
+@_torch("LocalResponseNormalization")
+def _torch_lrn(ctx, info, attr, xs):
+    args = info.layer.args
+    ctx.init.append(f"self.{attr} = nn.LocalResponseNorm({args['size']}, alpha={args['alpha']!r}, "
+                    f"beta={args['beta']!r}, k={args['k']!r})")
+    ctx.forward.append(f"x = self.{attr}(x)")
+
+
+@_torch("UpSampling2D")
+def _torch_upsampling(ctx, info, attr, xs):
+    size, mode = info.layer.size, info.layer.interpolation
+    extra = ", align_corners=False" if mode == "bilinear" else ""
+    ctx.forward.append(f"x = F.interpolate(x, scale_factor={_lit(tuple(float(s) for s in size))}, mode={mode!r}{extra})")
+
+
+@_torch("Rescaling")
+def _torch_rescaling(ctx, info, attr, xs):
+    scale, offset, rank = info.layer.scale, info.layer.offset, _torch_rank(info)
+    scale_text = _torch_channels(_lit(list(scale)), rank) if isinstance(scale, tuple) else repr(scale)
+    offset_text = _torch_channels(_lit(list(offset)), rank) if isinstance(offset, tuple) else repr(offset)
+    ctx.forward.append(f"x = x * {scale_text} + {offset_text}")
+
+
+@_torch("Normalization")
+def _torch_normalization(ctx, info, attr, xs):
+    layer, rank = info.layer, _torch_rank(info)
+    channels = info.input_shape[-1]
+    ctx.helpers.add("KerasNormalization")
+    if layer.mean is not None:
+        mean = list(layer.mean) if isinstance(layer.mean, tuple) else [layer.mean] * channels
+        variance = list(layer.variance) if isinstance(layer.variance, tuple) else [layer.variance] * channels
+        ctx.init.append(f"self.{attr} = KerasNormalization({channels}, mean={_lit(mean)}, variance={_lit(variance)}, "
+                        f"invert={layer.invert!r})")
+    else:
+        ctx.init.append(f"self.{attr} = KerasNormalization({channels}, invert={layer.invert!r})")
+        ctx.registry.append((attr, info.name, "normalization"))
+    ctx.forward.append(f"x = self.{attr}(x)")
+
+
+@_torch("ReLU")
+def _torch_relu_layer(ctx, info, attr, xs):
+    layer = info.layer
+    ctx.helpers.add("keras_relu")
+    ctx.forward.append(f"x = keras_relu(x, max_value={layer.max_value!r}, negative_slope={layer.negative_slope!r}, "
+                       f"threshold={layer.threshold!r})")
+
+
+@_torch("LeakyReLU")
+def _torch_leaky(ctx, info, attr, xs):
+    ctx.forward.append(f"x = F.leaky_relu(x, negative_slope={info.layer.negative_slope!r})")
+
+
+@_torch("LayerScale")
+def _torch_layerscale(ctx, info, attr, xs):
+    channels = info.layer.projection_dim
+    ctx.init.append(f"self.{attr} = nn.Parameter(torch.full(({channels},), {info.layer.init_values!r}))  "
+                    f"# LayerScale's gamma")
+    ctx.registry.append((attr, info.name, "layerscale"))
+    view = ".view(1, -1, 1, 1)" if _torch_rank(info) == 3 else ""
+    ctx.forward.append(f"x = x * self.{attr}{view}")
+
+
+def _torch_merge(expression: Callable[[list[str]], str]) -> TorchExport:
+    def export(ctx, info, attr, xs):
+        ctx.forward.append(f"x = {expression(xs)}")
+    return export
+
+
+def _nested(fn: str, xs: list[str]) -> str:
+    out = xs[0]
+    for x in xs[1:]:
+        out = f"{fn}({out}, {x})"
+    return out
+
+
+TORCH_EXPORT.update({
+    "Add": _torch_merge(lambda xs: " + ".join(xs)),
+    "Subtract": _torch_merge(lambda xs: f"{xs[0]} - {xs[1]}"),
+    "Multiply": _torch_merge(lambda xs: " * ".join(xs)),
+    "Average": _torch_merge(lambda xs: f"({' + '.join(xs)}) / {len(xs)}"),
+    "Maximum": _torch_merge(lambda xs: _nested("torch.maximum", xs)),
+    "Minimum": _torch_merge(lambda xs: _nested("torch.minimum", xs)),
+})
+
+
+@_torch("CustomScaleLayer")
+def _torch_custom_scale(ctx, info, attr, xs):
+    ctx.forward.append(f"x = {xs[0]} + {xs[1]} * {info.layer.scale!r}")
+
+
+@_torch("Concatenate")
+def _torch_concatenate(ctx, info, attr, xs):
+    rank = len(info.input_shape)
+    axis = info.layer.resolved_axis(rank)
+    dim = {0: 2, 1: 3, 2: 1}[axis] if rank == 3 else axis + 1   # channels-first inside
+    ctx.forward.append(f"x = torch.cat([{', '.join(xs)}], dim={dim})")
+
+
+_TORCH_HELPERS = {
+    "padded_avg_pool2d": _TORCH_AVG_POOL_HELPER,
+    "keras_relu": '''
+def keras_relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras' ReLU layer: x above the threshold (capped at max_value), negative_slope * (x - threshold) below."""
+    y = torch.where(x > threshold, x, negative_slope * (x - threshold))
+    return y if max_value is None else torch.clamp(y, max=max_value)
+''',
+    "KerasNormalization": '''
+class KerasNormalization(nn.Module):
+    """Keras' Normalization over the channels: (x - mean) / max(sqrt(variance), 1e-7) (invert: the reverse)."""
+
+    def __init__(self, channels, mean=None, variance=None, invert=False):
+        super().__init__()
+        self.fixed = None if mean is None else (mean, variance)   # given mean and variance are constants
+        if mean is None:   # else weights, like Keras' mean, variance and count
+            self.register_buffer("mean", torch.zeros(channels))
+            self.register_buffer("variance", torch.ones(channels))
+            self.register_buffer("count", torch.zeros(()))
+        self.invert = invert
+
+    def forward(self, x):
+        shape = (1, -1, 1, 1) if x.dim() == 4 else (1, -1)
+        if self.fixed is None:
+            mean, variance = self.mean, self.variance
+        else:
+            mean, variance = (torch.tensor(v, dtype=x.dtype, device=x.device) for v in self.fixed)
+        mean, std = mean.view(shape), torch.clamp(variance.sqrt(), min=1e-7).view(shape)
+        return mean + x * std if self.invert else (x - mean) / std
+''',
+}
+
+
 def to_pytorch_code(arch: Architecture) -> str:
     """A Python file (PyTorch) with an ``nn.Module`` whose forward pass equals CNN Explorer's.
 
     The module is channels-first inside: a (H, W, C) input is given as (N, C, H, W), and so is any
-    (H, W, C) output; flat outputs are (N, units).  Raises :class:`ArchitectureError` if a layer cannot be
-    computed.
+    (H, W, C) output; flat outputs are (N, units).  In a graph, each layer's output that a later layer (other
+    than the next one) reads is kept in a variable named after the layer; the model's main output (its last
+    layer) is returned.  Raises :class:`ArchitectureError` if a layer cannot be computed.
     """
     infos = _require_valid(arch)
-    taken: set[str] = set()
-    init: list[str] = []
-    forward: list[str] = []
-    registry: list[tuple[str, str, str]] = []  # (attribute, our layer name, kind)
-    helpers: set[str] = set()
+    ctx = _Torch()
+    consumers = arch.consumers()
+    index = {info.name: info.index for info in infos}
+    variables: dict[str, str] = {}
+    used_vars = {"x", "self", "torch", "nn", "F", "inputs"}
 
+    def keep(name: str, position: int) -> bool:
+        """Whether an output must outlive the next layer (a layer other than the next one reads it)."""
+        return any(index[c] != position + 1 for c in consumers[name])
+
+    current = "input"
+    if keep("input", -1):
+        ctx.forward.append("inputs = x")
+        variables["input"] = "inputs"
     for info in infos:
-        layer, t, args = info.layer, info.type_name, info.layer.args
-        shape_in, shape_out = info.input_shape, info.output_shape
-        rank = len(shape_in)
-        forward.append(f"# {_doc_text(layer.name)}: {t} → {_lit(tuple(shape_out))} (H, W, C)" if len(shape_out) == 3
-                       else f"# {_doc_text(layer.name)}: {t} → {_lit(tuple(shape_out))}")
-        attr = _torch_attribute(layer.name, taken)
-        activation = args.get("activation") if t in ("Conv2D", "DepthwiseConv2D", "Dense") else None
-        if t in ("Conv2D", "DepthwiseConv2D"):
-            pads = _pads(info)
-            c_in = shape_in[2]
-            if t == "Conv2D":
-                out_channels, groups = args["filters"], args["groups"]
-            else:
-                out_channels, groups = c_in * args["depth_multiplier"], c_in
-            if _symmetric(pads):
-                padding = (pads[0][0], pads[1][0])
-                call = f"self.{attr}(x)"
-            else:
-                (top, bottom), (left, right) = pads
-                pad_attr = _torch_attribute(f"{layer.name}_pad", taken)
-                init.append("# asymmetric padding (Keras 'same' puts the extra row/column at the bottom/right)")
-                init.append(f"self.{pad_attr} = nn.ZeroPad2d(({left}, {right}, {top}, {bottom}))  "
-                            f"# (left, right, top, bottom)")
-                padding = (0, 0)
-                call = f"self.{attr}(self.{pad_attr}(x))"
-            extra = ""
-            if args["dilation_rate"] != (1, 1):
-                extra += f", dilation={_lit(args['dilation_rate'])}"
-            if groups != 1:
-                extra += f", groups={groups}"
-            if not args["use_bias"]:
-                extra += ", bias=False"
-            init.append(f"self.{attr} = nn.Conv2d({c_in}, {out_channels}, kernel_size={_lit(args['kernel_size'])}, "
-                        f"stride={_lit(args['strides'])}, padding={_lit(padding)}{extra})")
-            registry.append((attr, layer.name, "conv" if t == "Conv2D" else "depthwise"))
-            forward.append(f"x = {call}")
-        elif t in ("MaxPooling2D", "AveragePooling2D"):
-            pads = _pads(info)
-            kernel, strides, ceil = args["pool_size"], layer.effective_strides, args["ceil_mode"]
-            include = args["count_include_pad"] and args["padding"] != "same" if t == "AveragePooling2D" else True
-            fits = _symmetric(pads) and all(p[0] <= k // 2 for p, k in zip(pads, kernel))
-            if fits:
-                padding = (pads[0][0], pads[1][0])
-                extra = f", padding={_lit(padding)}" if padding != (0, 0) else ""
-                extra += ", ceil_mode=True" if ceil else ""
-                if t == "MaxPooling2D":
-                    init.append(f"self.{attr} = nn.MaxPool2d({_lit(kernel)}, stride={_lit(strides)}{extra})")
-                else:
-                    if padding != (0, 0) and not include:
-                        extra += ", count_include_pad=False"
-                    init.append(f"self.{attr} = nn.AvgPool2d({_lit(kernel)}, stride={_lit(strides)}{extra})")
-                forward.append(f"x = self.{attr}(x)")
-            else:
-                (top, bottom), (left, right) = _exact_pool_pads(info)
-                if t == "MaxPooling2D":
-                    forward.append("# asymmetric padding with -inf so that padding never wins the max")
-                    forward.append(f"x = F.max_pool2d(F.pad(x, ({left}, {right}, {top}, {bottom}), "
-                                   f"value=float(\"-inf\")), {_lit(kernel)}, {_lit(strides)})")
-                else:
-                    helpers.add("padded_avg_pool2d")
-                    counted = pads if include else ((0, 0), (0, 0))
-                    forward.append("# asymmetric padding; the divisor counts "
-                                   + ("the real inputs and the padding" if include else "only the real inputs"))
-                    forward.append(f"x = padded_avg_pool2d(x, {_lit(kernel)}, {_lit(strides)}, "
-                                   f"{_lit(((top, bottom), (left, right)))}, {_lit(counted)})")
-        elif t in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-            op = "mean" if t == "GlobalAveragePooling2D" else "amax"
-            keep = ", keepdim=True" if args["keepdims"] else ""
-            forward.append(f"x = x.{op}(dim=(2, 3){keep})")
-        elif t == "ZeroPadding2D":
-            (top, bottom), (left, right) = args["padding"]
-            forward.append(f"x = F.pad(x, ({left}, {right}, {top}, {bottom}))  # (left, right, top, bottom)")
-        elif t == "Flatten":
-            if rank == 3:
-                forward.append("x = x.permute(0, 2, 3, 1).flatten(1)  # (H, W, C) order, as Keras and CNN Explorer")
-            else:
-                forward.append("x = x.flatten(1)")
-        elif t == "Dense":
-            n_in = shape_in[-1]
-            bias = "" if args["use_bias"] else ", bias=False"
-            init.append(f"self.{attr} = nn.Linear({n_in}, {args['units']}{bias})")
-            registry.append((attr, layer.name, "dense"))
-            if rank == 3:
-                forward.append(f"x = self.{attr}(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  "
-                               "# Dense acts on the channel axis")
-            else:
-                forward.append(f"x = self.{attr}(x)")
-        elif t == "Activation":
-            activation = args["activation"]
-        elif t == "BatchNormalization":
-            channels = shape_in[-1]
-            affine = args["center"] or args["scale"]
-            torch_momentum = round(1.0 - args["momentum"], 12)
-            cls = "nn.BatchNorm2d" if rank == 3 else "nn.BatchNorm1d"
-            extra = "" if affine else ", affine=False"
-            init.append(f"self.{attr} = {cls}({channels}, eps={args['epsilon']!r}, momentum={torch_momentum!r}{extra})"
-                        f"  # Keras momentum {args['momentum']!r} = PyTorch momentum {torch_momentum!r}")
-            if affine and not args["scale"]:
-                init.append(f"nn.init.ones_(self.{attr}.weight); self.{attr}.weight.requires_grad_(False)  "
-                            "# scale=False")
-            if affine and not args["center"]:
-                init.append(f"nn.init.zeros_(self.{attr}.bias); self.{attr}.bias.requires_grad_(False)  "
-                            "# center=False")
-            registry.append((attr, layer.name, "batchnorm"))
-            if rank == 2:
-                forward.append(f"x = self.{attr}(x.transpose(1, 2)).transpose(1, 2)")
-            else:
-                forward.append(f"x = self.{attr}(x)")
-        elif t == "Dropout":
-            init.append(f"self.{attr} = nn.Dropout(p={args['rate']!r})  # the identity in eval()")
-            forward.append(f"x = self.{attr}(x)")
-        elif t == "LocalResponseNormalization":
-            init.append(f"self.{attr} = nn.LocalResponseNorm({args['size']}, alpha={args['alpha']!r}, "
-                        f"beta={args['beta']!r}, k={args['k']!r})")
-            forward.append(f"x = self.{attr}(x)")
-        else:  # pragma: no cover - every layer type is handled
-            raise ArchitectureError(f"PyTorch export does not know the layer type {t}")
+        layer, t = info.layer, info.type_name
+        shape_out = info.output_shape
+        ctx.forward.append(f"# {_doc_text(layer.name)}: {t} → {_lit(tuple(shape_out))} (H, W, C)"
+                           if len(shape_out) == 3 else f"# {_doc_text(layer.name)}: {t} → {_lit(tuple(shape_out))}")
+        sources = ["x" if n == current else variables[n] for n in info.inputs]
+        if len(sources) == 1 and sources[0] != "x":
+            ctx.forward.append(f"x = {sources[0]}")
+        attr = ctx.attribute(layer.name)
+        try:
+            export = TORCH_EXPORT[t]
+        except KeyError:  # pragma: no cover - a test checks that every layer type has an entry
+            raise ArchitectureError(f"PyTorch export does not know the layer type {t}") from None
+        export(ctx, info, attr, sources)
+        activation = layer.args.get("activation")
         if activation is not None:
             expression = _torch_activation(activation, len(shape_out))
             if expression is not None:
-                forward.append(f"x = {expression}")
+                ctx.forward.append(f"x = {expression}")
+        current = layer.name
+        if keep(layer.name, info.index):
+            var = python_identifier(layer.name, used_vars)
+            ctx.forward.append(f"{var} = x")
+            variables[layer.name] = var
 
     class_name = class_name_for(arch.name)
     in_shape = tuple(arch.input_shape)
@@ -638,18 +1058,19 @@ def to_pytorch_code(arch: Architecture) -> str:
     ]
     out = ['"""' + "\n".join(doc) + '\n"""', "", "import torch", "from torch import nn",
            "from torch.nn import functional as F", ""]
-    if helpers:
-        out.append(_TORCH_AVG_POOL_HELPER.rstrip("\n"))
-        out.append("")
+    for name in _TORCH_HELPERS:
+        if name in ctx.helpers:
+            out.append(_TORCH_HELPERS[name].rstrip("\n"))
+            out.append("")
     out += ["", f"class {class_name}(nn.Module):",
             f'    """{_doc_text(arch.name)}: input {torch_in}, output {torch_out}."""', "",
             "    # attribute → (CNN Explorer layer name, kind of weights), used by load_cnnexplorer_weights",
             "    CNNEXPLORER_LAYERS = {"]
-    out += [f"        {attr!r}: ({name!r}, {kind!r})," for attr, name, kind in registry]
+    out += [f"        {attr!r}: ({name!r}, {kind!r})," for attr, name, kind in ctx.registry]
     out += ["    }", "", "    def __init__(self):", "        super().__init__()"]
-    out += [f"        {line}" for line in init] or ["        pass"]
+    out += [f"        {line}" for line in ctx.init] or ["        pass"]
     out += ["", "    def forward(self, x):", f'        """x: {torch_in} float32 → {torch_out}."""']
-    out += [f"        {line}" for line in forward]
+    out += [f"        {line}" for line in ctx.forward]
     out += ["        return x", ""]
     out.append(_TORCH_WEIGHTS_LOADER.rstrip("\n"))
     out += ["", "", 'if __name__ == "__main__":', f"    model = {class_name}().eval()",

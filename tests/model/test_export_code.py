@@ -20,7 +20,8 @@ from cnnexplorer.model.export_code import class_name_for, export_code, python_id
 from cnnexplorer.model.keras_json import architecture_from_keras
 from cnnexplorer.model.presets import PRESET_NAMES
 
-KERAS_CUSTOM = {"PaddedMaxPooling2D", "PaddedAveragePooling2D", "LocalResponseNormalization"}
+KERAS_CUSTOM = {"PaddedMaxPooling2D", "PaddedAveragePooling2D", "LocalResponseNormalization", "LayerScale",
+                "StochasticDepth", "CustomScaleLayer"}
 
 
 def same_stride2_model() -> Architecture:
@@ -58,7 +59,13 @@ def odd_corners_model() -> Architecture:
     return Architecture((17, 14, 3), layers, name="odd corners")
 
 
-EXTRA_MODELS = {"same-stride2": same_stride2_model, "odd-corners": odd_corners_model}
+def every_graph_model() -> Architecture:
+    from conftest import every_graph_layer_model
+
+    return every_graph_layer_model()
+
+
+EXTRA_MODELS = {"same-stride2": same_stride2_model, "odd-corners": odd_corners_model, "every-graph": every_graph_model}
 
 
 def all_models():
@@ -68,8 +75,11 @@ def all_models():
 # --- reading the generated Keras code -----------------------------------------------------------------
 def keras_layer_calls(code: str) -> tuple[tuple[int, ...], list[tuple[str, dict]], str]:
     """``(input shape, [(class name, keyword arguments)], model name)`` read from the ``keras.Sequential``
-    call with ``ast`` — nothing is executed."""
+    call with ``ast`` — nothing is executed.  For a Functional model (a graph) each layer's keyword arguments
+    also carry ``"__inputs__"``: the Keras names of the layers it is called on (``"input"``: the model input)."""
     tree = ast.parse(code)
+    if not any(isinstance(node, ast.Attribute) and node.attr == "Sequential" for node in ast.walk(tree)):
+        return keras_functional_calls(tree)
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Attribute) and node.func.attr == "Sequential"]
     assert len(calls) == 1
@@ -89,12 +99,45 @@ def keras_layer_calls(code: str) -> tuple[tuple[int, ...], list[tuple[str, dict]
     return input_shape, layers, name
 
 
+def keras_functional_calls(tree) -> tuple[tuple[int, ...], list[tuple[str, dict]], str]:
+    """``build_model``'s ``var = layers.X(...)(source)`` statements, read with ``ast``."""
+    build = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "build_model")
+    layer_of_var = {"inputs": "input"}
+    input_shape, layers, name = None, [], None
+    for statement in build.body:
+        if isinstance(statement, ast.Assign):
+            target = statement.targets[0].id
+            call = statement.value
+            if ast.unparse(call.func) == "keras.Input":
+                input_shape = ast.literal_eval(call.keywords[0].value)
+                continue
+            assert isinstance(call.func, ast.Call) and len(call.args) == 1, ast.unparse(call)
+            layer_call = call.func
+            func = ast.unparse(layer_call.func)
+            cls = func.removeprefix("layers.")
+            assert func == f"layers.{cls}" or cls in KERAS_CUSTOM, func
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in layer_call.keywords}
+            source = call.args[0]
+            sources = [e.id for e in source.elts] if isinstance(source, ast.List) else [source.id]
+            kwargs["__inputs__"] = [layer_of_var[v] for v in sources]
+            layer_of_var[target] = kwargs["name"]
+            layers.append((cls, kwargs))
+        elif isinstance(statement, ast.Return):
+            name = ast.literal_eval(next(kw.value for kw in statement.value.keywords if kw.arg == "name"))
+    return input_shape, layers, name
+
+
 def as_keras_json(input_shape, layers, name) -> dict:
-    entries = [{"class_name": "InputLayer", "config": {"batch_shape": [None, *input_shape], "name": "input"}}]
+    entries = [{"class_name": "InputLayer", "config": {"batch_shape": [None, *input_shape], "name": "input"},
+                "name": "input", "inbound_nodes": []}]
+    functional = any("__inputs__" in kwargs for _, kwargs in layers)
     for cls, kwargs in layers:
-        config = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
-        entries.append({"class_name": cls, "config": config})
-    return {"class_name": "Sequential", "config": {"name": name, "layers": entries}}
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items() if k != "__inputs__"}
+        entry = {"class_name": cls, "config": config}
+        if functional:   # Keras 2's form of the inbound nodes
+            entry.update(name=config["name"], inbound_nodes=[[[n, 0, 0, {}] for n in kwargs["__inputs__"]]])
+        entries.append(entry)
+    return {"class_name": "Functional" if functional else "Sequential", "config": {"name": name, "layers": entries}}
 
 
 @pytest.mark.parametrize("name,make", all_models(), ids=[n for n, _ in all_models()])
@@ -118,6 +161,7 @@ def test_keras_code_round_trips_through_the_keras_json_reader(preset):
     back = architecture_from_keras(as_keras_json(input_shape, layers, name), "exported code")
     assert back.input_shape == arch.input_shape
     assert back.layers == arch.layers
+    assert back.explicit_inputs == arch.explicit_inputs
     assert back.name == arch.name
 
 
@@ -266,6 +310,8 @@ def test_pytorch_module_has_the_same_parameter_count(name, make):
     ("sample-cnn", lambda: cnnexplorer.load("sample-cnn")),
     ("same-stride2", same_stride2_model),
     ("odd-corners", odd_corners_model),
+    ("mini-resnet", lambda: cnnexplorer.load("mini-resnet")),
+    ("every-graph", every_graph_model),
 ])
 def test_pytorch_module_computes_what_the_engine_computes(name, make, tmp_path):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed: the generated module cannot be run")
@@ -275,10 +321,10 @@ def test_pytorch_module_computes_what_the_engine_computes(name, make, tmp_path):
     arch = make()
     rng = np.random.default_rng(7)
     weights = dict(init_weights(arch, seed=3))
-    for key in weights:  # make batch normalisation do something
-        if key.endswith(("/moving_mean", "/beta", "/gamma")):
+    for key in weights:  # make batch normalisation (and the other statistics) do something
+        if key.endswith(("/moving_mean", "/beta", "/gamma", "/mean")):
             weights[key] = rng.normal(0, 0.5, weights[key].shape).astype(np.float32)
-        elif key.endswith("/moving_variance"):
+        elif key.endswith(("/moving_variance", "/variance")):
             weights[key] = rng.uniform(0.5, 2.0, weights[key].shape).astype(np.float32)
     x = rng.normal(0, 1, arch.input_shape).astype(np.float32)
     expected = run(arch, x, weights)[arch.layers[-1].name]
@@ -305,7 +351,10 @@ def test_keras_model_has_the_same_parameter_count(name, make):
     summary = cnnexplorer.summarize(arch)
     assert model.count_params() == summary.total_params
     assert sum(math.prod(w.shape) for w in model.non_trainable_weights) == summary.non_trainable_params
-    assert [layer.name for layer in model.layers] == [kw["name"] for _, kw in keras_layer_calls(code)[1]]
+    keras_names = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    ours = [kw["name"] for _, kw in keras_layer_calls(code)[1]]
+    # a Functional model lists its layers in its own topological order
+    assert keras_names == ours if arch.is_chain else sorted(keras_names) == sorted(ours)
     assert tuple(model.output_shape[1:]) == arch.output_shape
 
 
@@ -314,6 +363,8 @@ def test_keras_model_has_the_same_parameter_count(name, make):
     ("sample-cnn", lambda: cnnexplorer.load("sample-cnn")),
     ("same-stride2", same_stride2_model),
     ("odd-corners", odd_corners_model),
+    ("mini-resnet", lambda: cnnexplorer.load("mini-resnet")),
+    ("every-graph", every_graph_model),
 ])
 def test_keras_model_computes_what_the_engine_computes(name, make, tmp_path):
     keras = pytest.importorskip("keras", reason="Keras is not installed: the generated model cannot be run")
@@ -324,9 +375,9 @@ def test_keras_model_computes_what_the_engine_computes(name, make, tmp_path):
     rng = np.random.default_rng(11)
     weights = dict(init_weights(arch, seed=5))
     for key in weights:
-        if key.endswith(("/moving_mean", "/beta", "/gamma")):
+        if key.endswith(("/moving_mean", "/beta", "/gamma", "/mean")):
             weights[key] = rng.normal(0, 0.5, weights[key].shape).astype(np.float32)
-        elif key.endswith("/moving_variance"):
+        elif key.endswith(("/moving_variance", "/variance")):
             weights[key] = rng.uniform(0.5, 2.0, weights[key].shape).astype(np.float32)
     x = rng.normal(0, 1, arch.input_shape).astype(np.float32)
     expected = run(arch, x, weights)[arch.layers[-1].name]
@@ -337,3 +388,18 @@ def test_keras_model_computes_what_the_engine_computes(name, make, tmp_path):
     namespace["load_cnnexplorer_weights"](model, path)
     y = keras.ops.convert_to_numpy(model(x[None], training=False))[0]
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_every_layer_type_has_a_keras_and_a_pytorch_entry():
+    from cnnexplorer.model import LAYER_TYPES
+    from cnnexplorer.model.export_code import KERAS_EXPORT, TORCH_EXPORT
+
+    assert set(KERAS_EXPORT) == set(LAYER_TYPES)
+    assert set(TORCH_EXPORT) == set(LAYER_TYPES)
+
+
+def test_pytorch_forward_names_the_tensors_a_graph_reuses():
+    code = to_pytorch_code(cnnexplorer.load("mini-resnet"))
+    forward = code[code.index("def forward"):]
+    assert "stem_relu = x" in forward and "x = x + stem_relu" in forward
+    assert "x = block1_out" in forward and "x = block2_bn2 + x" in forward
