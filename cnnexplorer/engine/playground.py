@@ -89,11 +89,33 @@ def busy_crop(image: np.ndarray, height: int, width: int, channels: int, choice:
     return crop(image, height, width, channels, top, left)
 
 
-def layer_corner(activation: np.ndarray, height: int, width: int, channels: Sequence[int]) -> np.ndarray:
-    """The top-left ``(height, width, len(channels))`` corner of a layer's real ``(H, W, C)`` input, float32
-    (unrounded: these are the values the layer computes with)."""
+def layer_corner(activation: np.ndarray, height: int, width: int, channels: Sequence[int],
+                 origin: Cell = (0, 0)) -> np.ndarray:
+    """The ``(height, width, len(channels))`` part of a layer's real ``(H, W, C)`` input from ``origin`` (top,
+    left), float32 (unrounded: these are the values the layer computes with)."""
     a = np.asarray(activation, np.float32)
-    return np.ascontiguousarray(a[:height, :width][:, :, list(channels)])
+    t, l = origin
+    return np.ascontiguousarray(a[t:t + height, l:l + width][:, :, list(channels)])
+
+
+def _aligned_starts(geo: AxisGeometry, size: int) -> list[int]:
+    """Input rows where a crop of ``size`` may start so that its windows are the layer's own: 0, or a row whose
+    padded coordinate is a multiple of the stride (at most about a dozen, evenly spread)."""
+    starts = [0] + [m * geo.stride - geo.pad_before for m in range(1, geo.out)
+                    if 0 < m * geo.stride - geo.pad_before <= geo.n - size]
+    return starts[::max(1, len(starts) // 12)]
+
+
+def busy_origin(activation: np.ndarray, geometry: tuple[AxisGeometry, AxisGeometry],
+                size: Sequence[int]) -> Cell:
+    """Where to cut a ``size`` crop of a layer's real input so that it shows structure (a corner of a digit is
+    often all zeros): of the aligned starts (:func:`corner_padding` keeps their outputs the layer's own), the one
+    whose values, averaged over the channels, vary most; the top-left corner on a tie."""
+    grey = np.asarray(activation, np.float32).mean(axis=2)
+    h, w = size
+    spots = [(-float(grey[t:t + h, l:l + w].std()), t, l)
+             for t in _aligned_starts(geometry[0], h) for l in _aligned_starts(geometry[1], w)]
+    return min(spots)[1:]
 
 
 def filter_weights(kernel: np.ndarray, bias: np.ndarray | None, index: int, groups: int = 1,
@@ -116,11 +138,19 @@ def filter_weights(kernel: np.ndarray, bias: np.ndarray | None, index: int, grou
     return channels, np.ascontiguousarray(k), b
 
 
-def corner_padding(geometry: tuple[AxisGeometry, AxisGeometry], crop_hw: Sequence[int]):
-    """The padding that makes a top-left crop compute exactly the layer's own outputs: the layer's padding where
-    the crop reaches the input's edge, none at a bottom/right edge the crop cuts (real values continue there).
-    ``geometry`` is the layer's on its whole input; returns ``((top, bottom), (left, right))``."""
-    return tuple((g.pad_before, g.pad_after if n >= g.n else 0) for g, n in zip(geometry, crop_hw))
+def corner_padding(geometry: tuple[AxisGeometry, AxisGeometry], crop_hw: Sequence[int],
+                   origin: Cell = (0, 0)):
+    """The padding that makes a crop (from ``origin``, an aligned start of :func:`busy_origin`) compute exactly
+    the layer's own outputs: the layer's padding where the crop reaches the input's edge, none where the crop
+    cuts it (real values continue there).  ``geometry`` is the layer's on its whole input; returns
+    ``((top, bottom), (left, right))``; the crop's outputs start at :func:`corner_offset`."""
+    return tuple((g.pad_before if t == 0 else 0, g.pad_after if t + n >= g.n else 0)
+                 for g, n, t in zip(geometry, crop_hw, origin))
+
+
+def corner_offset(geometry: tuple[AxisGeometry, AxisGeometry], origin: Cell) -> Cell:
+    """The layer's output cell that a crop from ``origin`` (padded by :func:`corner_padding`) computes first."""
+    return tuple(0 if t == 0 else (t + g.pad_before) // g.stride for g, t in zip(geometry, origin))
 
 
 def positions(gh: AxisGeometry, gw: AxisGeometry) -> Iterator[Cell]:

@@ -141,7 +141,7 @@ def test_image_crop_source(playground):
     assert not tab.source.model().item(1).isEnabled()
     playground.set_source_image(image)
     tab.source.setCurrentIndex(1)
-    np.testing.assert_array_equal(tab.x, pg.crop(image, *tab.settings()["input_size"], 1))
+    np.testing.assert_array_equal(tab.x, pg.busy_crop(image, *tab.settings()["input_size"], 1))
     playground.set_source_image(None)
     assert tab.source.currentIndex() == 0
 
