@@ -727,9 +727,12 @@ class ConvolutionTab(_GridTab):
     """One kernel over one input channel: the window moves over the padded input, products and sum shown.
 
     Explaining a real layer (:meth:`explain`), the kernel is that layer's filter with its real weights, the
-    input a corner of its real input, and every input channel the filter reads is in the walk: the grids show
-    one channel at a time and the output is the layer's own (before its activation).
+    input a part of its real input, and every input channel the filter reads is in the walk: the grids show
+    one channel at a time and the output is the layer's own (before its activation).  ``layer_dropped`` is
+    emitted when an edit (another kernel size or preset) lets the real layer go.
     """
+
+    layer_dropped = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -865,6 +868,7 @@ class ConvolutionTab(_GridTab):
         """Back to the playground's own kernel (after an edit that the real layer's weights cannot follow)."""
         if self.layer_kernel is None and self.layer_input is None:
             return
+        self.layer_dropped.emit()
         self.layer_kernel = self.layer_bias = None
         self.setup.setRowVisible(self.bias, True)
         self.kernel_grid.editable = True
@@ -1435,6 +1439,9 @@ class ConvPlayground(QWidget):
         for widget, name in zip((self.conv, self.pool, self.channels, self.compare), self.MODES):
             self.tabs.addTab(widget, name)
         self.tabs.currentChanged.connect(lambda _: self._pause_hidden())
+        self.tabs.currentChanged.connect(lambda _: self._show_caption())
+        self._explained: QWidget | None = None     # the mode showing a real layer (the caption belongs to it)
+        self.conv.layer_dropped.connect(self._drop_caption)
         self.caption = QLabel()
         self.caption.setObjectName("playgroundCaption")
         self.caption.setWordWrap(True)
@@ -1611,9 +1618,18 @@ class ConvPlayground(QWidget):
             if kernel is not None:
                 note += " with its own weights (run the model on an image to step over its real input)"
         self.caption.setText(f"Explaining {what} on {_shape(tuple(input_shape))}{note}")
-        self.caption.show()
+        self._explained = self.tabs.currentWidget()
+        self._show_caption()
         if self.popup is not None:
             self.pop_out()      # raise its window
+
+    def _show_caption(self) -> None:
+        """The "Explaining …" line shows with the mode it describes."""
+        self.caption.setVisible(self._explained is not None and self.tabs.currentWidget() is self._explained)
+
+    def _drop_caption(self) -> None:
+        self._explained = None
+        self._show_caption()
 
     @staticmethod
     def _real_part(layer_input: np.ndarray | None, padding: Any, size: tuple[int, int], kernel: tuple[int, int],
