@@ -437,8 +437,15 @@ class _StepperTab(QWidget):
         self.play_button.setObjectName("playButton")
         self.play_button.setMinimumWidth(80)
         buttons[3].setObjectName("stepButton")
-        row.addSpacing(8)
-        row.addWidget(QLabel("speed"))
+        row.addStretch(1)
+        # the step and the speed on a second row: the controls fit the narrow tab of a 1280×800 window
+        self.step_label = QLabel()
+        self.step_label.setObjectName("stepLabel")
+        second = QHBoxLayout()
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addWidget(self.step_label)
+        second.addStretch(1)
+        second.addWidget(QLabel("speed"))
         self.speed = QSlider(Qt.Orientation.Horizontal)
         self.speed.setObjectName("playSpeed")
         self.speed.setRange(1, 20)
@@ -452,16 +459,13 @@ class _StepperTab(QWidget):
         self.speed.valueChanged.connect(lambda v: speed_text.setText(f"{v} / s"))
         self.speed.valueChanged.connect(
             lambda v: self.timer.setInterval(int(1000 / v)) if self.timer.isActive() else None)
-        row.addWidget(self.speed)
-        row.addWidget(speed_text)
-        row.addStretch(1)
-        self.step_label = QLabel()
-        self.step_label.setObjectName("stepLabel")
+        second.addWidget(self.speed)
+        second.addWidget(speed_text)
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(bar)
-        column.addWidget(self.step_label)
+        column.addLayout(second)
         box = QWidget()
         box.setLayout(column)
         return box
@@ -1306,18 +1310,21 @@ class CompareTab(QWidget):
         row = QHBoxLayout(shape_box)
         row.setContentsMargins(0, 0, 0, 0)
         self.custom = [_spin(1, 4096, v, t) for v, t in ((224, "height"), (224, "width"), (3, "channels"))]
+        for spin in self.custom:
+            spin.setMaximumWidth(64)
         for i, spin in enumerate(self.custom):
             row.addWidget(spin)
             if i < 2:
                 row.addWidget(QLabel("×"))
         row.addStretch(1)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)   # narrow: labels above their fields
         form.addRow("filters K / units N", self.units)
         form.addRow("filter size F", self.size)
         form.addRow("your input H×W×C", shape_box)
         box = QGroupBox("Setup")
         box.setLayout(form)
         box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
-        self.table = _label(size=1.25, name="compareTable")
+        self.table = _label(size=1.1, name="compareTable")
         self.mine = _label(size=1.2, name="compareModel")
         self.note = _label(
             f"<span style='color:{MUTED}'>A conv layer's parameter count depends only on F, D and K, not on the "
@@ -1370,9 +1377,9 @@ class CompareTab(QWidget):
                          if conv is not None else "—")
             ratio = f"{dense / conv:,.0f}×" if conv else ""
             lines.append(f"<tr><td nowrap>{_shape(shape)}<br><small style='color:{MUTED}'>{what}</small></td>"
-                         f"<td nowrap>{conv_text}</td><td nowrap><b>{format_count(dense)}</b><br>"
+                         f"<td nowrap>{conv_text}</td><td><b>{format_count(dense)}</b><br>"
                          f"<small>({flat} + 1)·{n}</small></td><td align=right>{ratio}</td></tr>")
-        self.table.setText("<table cellspacing=0 cellpadding=6>" + "".join(lines) + "</table>")
+        self.table.setText("<table cellspacing=0 cellpadding=4>" + "".join(lines) + "</table>")
         self.mine.setText(self.model_text())
 
     def model_text(self) -> str:

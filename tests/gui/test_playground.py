@@ -403,6 +403,7 @@ def test_square_links_keep_n_and_stride_square(playground, qtbot):
 def test_layout_at_1280x800_controls_in_view_and_no_clipping(playground, qtbot):
     """In the space the window gives the tab at 1280×800, Play and Step are visible without scrolling, no grid
     is drawn outside its widget, and there is no blank gap between the grids and the formula."""
+    assert playground.minimumSizeHint().width() <= 640   # fits the tab a 1280×800 window gives it, no sideways scroll
     playground.resize(690, 300)
     playground.show()
     qtbot.waitExposed(playground)
