@@ -442,3 +442,32 @@ def test_pop_out_and_back(playground, qtbot):
     click(qtbot, playground.pop_button)
     playground.popup.close()                                          # closing its window puts it back too
     assert not playground.is_popped_out and not playground.placeholder.isVisibleTo(playground)
+
+
+def test_explain_pooling_steps_over_its_real_input_one_channel_at_a_time(playground, qtbot):
+    from cnnexplorer.engine.runner import Runner
+    from cnnexplorer.model import Architecture
+
+    arch = Architecture((24, 24, 3), [Conv2D(filters=3, kernel_size=3, padding="same", name="c"),
+                                      MaxPooling2D(pool_size=2, name="pool")])
+    x = np.zeros((24, 24, 3), np.float32)
+    x[12:22, 13:23] = np.random.default_rng(2).random((10, 10, 3))
+    activations = Runner().run(arch, x, seed=1).activations
+    info = arch.infer()[1]
+    playground.show()
+    qtbot.waitExposed(playground)
+    playground.explain_layer(info.layer, info.input_shape, layer_input=activations["c"])
+    tab = playground.pool
+    assert playground.mode == "Pooling" and tab.source.currentText() == "layer's input"
+    first = tuple(int(v) for v in re.search(r"outputs from \[(\d+), (\d+)\]", playground.caption.text()).groups())
+    assert first != (0, 0)
+    real = activations["pool"]
+    for channel in (0, 2):
+        type_into(qtbot, tab.channel, str(channel))
+        ho, wo = tab.walk.out_shape
+        np.testing.assert_array_equal(tab.walk.output[:, :, 0], real[first[0]:first[0] + ho, first[1]:first[1] + wo,
+                                                                     channel])
+        assert f"ch {channel}" in tab.input_grid.title
+    click(qtbot, tab.findChild(type(tab.play_button), "stepButton"))
+    step = playground.current_step
+    assert step.value == real[first[0] + step.out_cell[0], first[1] + step.out_cell[1], 2]
