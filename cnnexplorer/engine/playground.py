@@ -101,8 +101,10 @@ def layer_corner(activation: np.ndarray, height: int, width: int, channels: Sequ
 def _aligned_starts(geo: AxisGeometry, size: int) -> list[int]:
     """Input rows where a crop of ``size`` may start so that its windows are the layer's own: 0, or a row whose
     padded coordinate is a multiple of the stride (at most about a dozen, evenly spread)."""
-    starts = [0] + [m * geo.stride - geo.pad_before for m in range(1, geo.out)
-                    if 0 < m * geo.stride - geo.pad_before <= geo.n - size]
+    first = geo.pad_before // geo.stride + 1                  # the first m with m·s − pad_before > 0
+    last = min(geo.out - 1, (geo.n - size + geo.pad_before) // geo.stride)   # … ≤ n − size, and an output
+    starts = [0, *range(first * geo.stride - geo.pad_before, max(last, first - 1) * geo.stride - geo.pad_before + 1,
+                        geo.stride)]
     return starts[::max(1, len(starts) // 12)]
 
 
@@ -113,8 +115,8 @@ def busy_origin(activation: np.ndarray, geometry: tuple[AxisGeometry, AxisGeomet
     whose values, averaged over the channels, vary most; the top-left corner on a tie."""
     grey = np.asarray(activation, np.float32).mean(axis=2)
     h, w = size
-    spots = [(-float(grey[t:t + h, l:l + w].std()), t, l)
-             for t in _aligned_starts(geometry[0], h) for l in _aligned_starts(geometry[1], w)]
+    rows, cols = _aligned_starts(geometry[0], h), _aligned_starts(geometry[1], w)
+    spots = [(-float(grey[t:t + h, l:l + w].std()), t, l) for t in rows for l in cols]
     return min(spots)[1:]
 
 

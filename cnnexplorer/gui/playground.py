@@ -267,59 +267,71 @@ class GridView(QWidget):
             return
         real = self.values[(self.kinds == pg.REAL) & np.isfinite(self.values)]
         scale = float(np.abs(real).max()) if real.size else 1.0
-        font = QFont(p.font())
-        font.setBold(False)
-        font.setPixelSize(max(7, int(cell * 0.36)))
-        metrics = QFontMetrics(font)
+        base = QFont(p.font())
+        base.setBold(False)
+        base_px = max(7, int(cell * 0.36))
+        fonts: dict[tuple[int, bool], tuple[QFont, QFontMetrics]] = {}
+
+        def font_for(px: int, italic: bool) -> tuple[QFont, QFontMetrics]:
+            if (px, italic) not in fonts:
+                f = QFont(base)
+                f.setPixelSize(px)
+                f.setItalic(italic)
+                fonts[px, italic] = f, QFontMetrics(f)
+            return fonts[px, italic]
+
+        pens = {pg.OVERHANG: QPen(QColor("#9e9e9e"), 1, Qt.PenStyle.DashLine),
+                pg.PADDING: QPen(QColor("#bdbdbd"), 1, Qt.PenStyle.DotLine), pg.REAL: QPen(QColor("#90a4ae"), 1)}
+        grey, light, dark = QColor("#9e9e9e"), QColor("#bdbdbd"), QColor("#212121")
+        padding_fill, negative = QColor("#eeeeee"), QColor("#e53935")
+        window_fill, current_fill = QColor(WINDOW_COLOUR), QColor(OUTPUT_COLOUR)
+        window_fill.setAlpha(90)
+        current_fill.setAlpha(110)
+        window_pen, current_pen = QPen(WINDOW_COLOUR.darker(120), 2.5), QPen(OUTPUT_COLOUR.darker(130), 3)
+        kinds, values = self.kinds.tolist(), self.values.tolist()
         for r in range(rows):
             for c in range(cols):
-                rect = self.cell_rect(r, c).adjusted(1, 1, -1, -1)
-                kind, v = int(self.kinds[r, c]), float(self.values[r, c])
+                rect = QRectF(x0 + c * cell + 1, y0 + r * cell + 1, cell - 2, cell - 2)
+                kind, v = kinds[r][c], values[r][c]
                 faded = self.revealed is not None and r * cols + c >= self.revealed
+                p.setPen(pens.get(kind, pens[pg.REAL]))
                 if kind == pg.OVERHANG:
-                    p.setPen(QPen(QColor("#9e9e9e"), 1, Qt.PenStyle.DashLine))
                     p.setBrush(Qt.BrushStyle.NoBrush)
-                    p.drawRect(rect)
-                    text_colour = QColor("#9e9e9e")
+                    text_colour = grey
                 elif kind == pg.PADDING:
-                    p.setPen(QPen(QColor("#bdbdbd"), 1, Qt.PenStyle.DotLine))
-                    p.setBrush(QColor("#eeeeee"))
-                    p.drawRect(rect)
-                    text_colour = QColor("#9e9e9e")
+                    p.setBrush(padding_fill)
+                    text_colour = grey
                 else:
-                    colour = QColor(self.tint if v >= 0 else QColor("#e53935"))
-                    colour.setAlpha(int(25 + 110 * min(1.0, abs(v) / scale)) if scale and math.isfinite(v) else 20)
-                    p.setPen(QPen(QColor("#90a4ae"), 1))
-                    p.setBrush(QColor("white"))
-                    p.drawRect(rect)
+                    colour = QColor(self.tint if v >= 0 else negative)
+                    alpha = (25 + 110 * min(1.0, abs(v) / scale)) / 255 if scale and math.isfinite(v) else 20 / 255
+                    # the tint at that opacity over white, as one opaque fill
+                    colour = QColor.fromRgbF(1 - alpha * (1 - colour.redF()), 1 - alpha * (1 - colour.greenF()),
+                                             1 - alpha * (1 - colour.blueF()))
                     p.setBrush(colour)
+                    text_colour = light if faded else dark
+                p.drawRect(rect)
+                cell_at = (r, c)
+                if cell_at in self.muted:
+                    text_colour = light
+                if cell_at in self.window:
+                    p.setBrush(window_fill)
+                    p.setPen(window_pen)
                     p.drawRect(rect)
-                    text_colour = QColor("#bdbdbd" if faded else "#212121")
-                if (r, c) in self.muted:
-                    text_colour = QColor("#bdbdbd")
-                if (r, c) in self.window:
-                    fill = QColor(WINDOW_COLOUR)
-                    fill.setAlpha(90)
-                    p.setBrush(fill)
-                    p.setPen(QPen(WINDOW_COLOUR.darker(120), 2.5))
-                    p.drawRect(rect)
-                if (r, c) == self.current:
-                    fill = QColor(OUTPUT_COLOUR)
-                    fill.setAlpha(110)
-                    p.setBrush(fill)
-                    p.setPen(QPen(OUTPUT_COLOUR.darker(130), 3))
+                if cell_at == self.current:
+                    p.setBrush(current_fill)
+                    p.setPen(current_pen)
                     p.drawRect(rect)
                 text = "?" if kind == pg.OVERHANG and not math.isfinite(v) else _fmt(v) if kind != pg.OVERHANG else ""
-                f = QFont(font)
-                while metrics.horizontalAdvance(text) > rect.width() - 2 and f.pixelSize() > 6:
-                    f.setPixelSize(f.pixelSize() - 1)
-                    metrics = QFontMetrics(f)
-                f.setItalic(kind == pg.PADDING)
-                p.setFont(f)
-                metrics = QFontMetrics(font)
-                p.setPen(text_colour)
-                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-                if (r, c) == self.winner:
+                if text:
+                    px = base_px
+                    f, metrics = font_for(px, kind == pg.PADDING)
+                    while metrics.horizontalAdvance(text) > rect.width() - 2 and px > 6:
+                        px -= 1
+                        f, metrics = font_for(px, kind == pg.PADDING)
+                    p.setFont(f)
+                    p.setPen(text_colour)
+                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+                if cell_at == self.winner:
                     p.setPen(QPen(WINNER_COLOUR, 2.5))
                     p.setBrush(Qt.BrushStyle.NoBrush)
                     p.drawEllipse(rect.adjusted(2, 2, -2, -2))
