@@ -599,6 +599,7 @@ class _GridTab(_StepperTab):
 
     def _resize_input(self, *_: Any, refresh: bool = True) -> None:
         self.x = self._input_values(self.n_h.value(), self.n_w.value())
+        self.new_values.setEnabled(self.source.currentIndex() != self.LAYER)   # a real input has no others
         if refresh:
             self.refresh()
 
