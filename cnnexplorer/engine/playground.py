@@ -45,25 +45,114 @@ def random_grid(shape: Sequence[int], seed: int | None = None, low: int = 0, hig
     return np.random.default_rng(seed).integers(low, high + 1, size=tuple(shape)).astype(np.float32)
 
 
-def crop(image: np.ndarray, height: int, width: int, channels: int) -> np.ndarray:
-    """A centred ``(height, width, channels)`` crop of an ``(H, W, C)`` image, values rounded to 0.01.
+def _channel_view(image: np.ndarray, channels: int) -> np.ndarray:
+    """``(H, W, channels)`` from an ``(H, W[, C])`` image: one channel averages them, more take them in turn."""
+    image = np.asarray(image, np.float32)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if channels == 1:
+        return image.mean(axis=2, keepdims=True)
+    return image[:, :, [c % image.shape[2] for c in range(channels)]]
+
+
+def crop(image: np.ndarray, height: int, width: int, channels: int, top: int | None = None,
+         left: int | None = None) -> np.ndarray:
+    """A ``(height, width, channels)`` crop of an ``(H, W, C)`` image (centred unless ``top``/``left`` are
+    given), values rounded to 0.01.
 
     One channel averages the image's channels; three take its first three (grey images are repeated).  A crop
     larger than the image is zero-filled at the bottom/right.
     """
-    image = np.asarray(image, np.float32)
-    if image.ndim == 2:
-        image = image[:, :, None]
-    H, W, C = image.shape
-    top, left = max(0, (H - height) // 2), max(0, (W - width) // 2)
+    image = _channel_view(image, channels)
+    H, W, _ = image.shape
+    top = max(0, (H - height) // 2) if top is None else top
+    left = max(0, (W - width) // 2) if left is None else left
     part = image[top:top + height, left:left + width]
-    if channels == 1:
-        part = part.mean(axis=2, keepdims=True)
-    else:
-        part = part[:, :, [c % C for c in range(channels)]]
     out = np.zeros((height, width, channels), np.float32)
     out[:part.shape[0], :part.shape[1]] = np.round(part, 2)
     return out
+
+
+def busy_crop(image: np.ndarray, height: int, width: int, channels: int, choice: int = 0) -> np.ndarray:
+    """A crop (as :func:`crop`) where the image varies most, so that a small window shows real structure: the
+    ``choice``-th (cyclically) of the eight windows with the largest spread of values, on a half-window grid.
+
+    A centred 5×5 crop of a photo is often one flat colour, and a flat input makes every feature map constant.
+    """
+    grey = _channel_view(image, 1)[:, :, 0]
+    H, W = grey.shape
+    step_h, step_w = max(1, height // 2), max(1, width // 2)
+    spots = [(float(grey[t:t + height, l:l + width].std()), t, l)
+             for t in range(0, max(1, H - height + 1), step_h) for l in range(0, max(1, W - width + 1), step_w)]
+    spots.sort(key=lambda s: -s[0])
+    _, top, left = spots[choice % min(8, len(spots))]
+    return crop(image, height, width, channels, top, left)
+
+
+def layer_corner(activation: np.ndarray, height: int, width: int, channels: Sequence[int],
+                 origin: Cell = (0, 0)) -> np.ndarray:
+    """The ``(height, width, len(channels))`` part of a layer's real ``(H, W, C)`` input from ``origin`` (top,
+    left), float32 (unrounded: these are the values the layer computes with)."""
+    a = np.asarray(activation, np.float32)
+    t, l = origin
+    return np.ascontiguousarray(a[t:t + height, l:l + width][:, :, list(channels)])
+
+
+def _aligned_starts(geo: AxisGeometry, size: int) -> list[int]:
+    """Input rows where a crop of ``size`` may start so that its windows are the layer's own: 0, or a row whose
+    padded coordinate is a multiple of the stride (at most about a dozen, evenly spread)."""
+    first = geo.pad_before // geo.stride + 1                  # the first m with m·s − pad_before > 0
+    last = min(geo.out - 1, (geo.n - size + geo.pad_before) // geo.stride)   # … ≤ n − size, and an output
+    starts = [0, *range(first * geo.stride - geo.pad_before, max(last, first - 1) * geo.stride - geo.pad_before + 1,
+                        geo.stride)]
+    return starts[::max(1, len(starts) // 12)]
+
+
+def busy_origin(activation: np.ndarray, geometry: tuple[AxisGeometry, AxisGeometry],
+                size: Sequence[int]) -> Cell:
+    """Where to cut a ``size`` crop of a layer's real input so that it shows structure (a corner of a digit is
+    often all zeros): of the aligned starts (:func:`corner_padding` keeps their outputs the layer's own), the one
+    whose values, averaged over the channels, vary most; the top-left corner on a tie."""
+    grey = np.asarray(activation, np.float32).mean(axis=2)
+    h, w = size
+    rows, cols = _aligned_starts(geometry[0], h), _aligned_starts(geometry[1], w)
+    spots = [(-float(grey[t:t + h, l:l + w].std()), t, l) for t in rows for l in cols]
+    return min(spots)[1:]
+
+
+def filter_weights(kernel: np.ndarray, bias: np.ndarray | None, index: int, groups: int = 1,
+                   depthwise: bool = False) -> tuple[range, np.ndarray, np.ndarray]:
+    """What output channel ``index`` of a real layer computes with: the input channels it reads, its
+    ``(kh, kw, len(channels), 1)`` kernel and its ``(1,)`` bias.
+
+    ``kernel`` is the Keras layout: Conv2D ``(kh, kw, C/groups, F)``, DepthwiseConv2D ``(kh, kw, C, M)`` (output
+    channel ``c·M + m`` reads input channel ``c`` only).
+    """
+    kernel = np.asarray(kernel, np.float32)
+    kh, kw, cin, m = kernel.shape
+    if depthwise:
+        c, j = divmod(index, m)
+        channels, k = range(c, c + 1), kernel[:, :, c:c + 1, j:j + 1]
+    else:
+        group = index // (m // groups)
+        channels, k = range(group * cin, (group + 1) * cin), kernel[:, :, :, index:index + 1]
+    b = np.zeros(1, np.float32) if bias is None else np.asarray(bias, np.float32)[index:index + 1]
+    return channels, np.ascontiguousarray(k), b
+
+
+def corner_padding(geometry: tuple[AxisGeometry, AxisGeometry], crop_hw: Sequence[int],
+                   origin: Cell = (0, 0)):
+    """The padding that makes a crop (from ``origin``, an aligned start of :func:`busy_origin`) compute exactly
+    the layer's own outputs: the layer's padding where the crop reaches the input's edge, none where the crop
+    cuts it (real values continue there).  ``geometry`` is the layer's on its whole input; returns
+    ``((top, bottom), (left, right))``; the crop's outputs start at :func:`corner_offset`."""
+    return tuple((g.pad_before if t == 0 else 0, g.pad_after if t + n >= g.n else 0)
+                 for g, n, t in zip(geometry, crop_hw, origin))
+
+
+def corner_offset(geometry: tuple[AxisGeometry, AxisGeometry], origin: Cell) -> Cell:
+    """The layer's output cell that a crop from ``origin`` (padded by :func:`corner_padding`) computes first."""
+    return tuple(0 if t == 0 else (t + g.pad_before) // g.stride for g, t in zip(geometry, origin))
 
 
 def positions(gh: AxisGeometry, gw: AxisGeometry) -> Iterator[Cell]:

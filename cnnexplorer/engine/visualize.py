@@ -184,16 +184,58 @@ def bars(activation: np.ndarray, activation_name: str | None = None, k: int = 5)
     return Bars(v, probabilities, [(int(i), float(v[i])) for i in order])
 
 
-def kernel_tiles(kernel: np.ndarray) -> list[np.ndarray]:
-    """The first conv layer's filters as pictures in [0, 1], zero at mid-grey: ``(kh, kw, 3)`` for RGB input,
-    ``(kh, kw)`` otherwise (channel 0 for inputs that are neither 1 nor 3 channels)."""
-    tiles = []
-    for f in range(kernel.shape[3]):
-        k = kernel[:, :, :, f]
-        k = k if k.shape[2] == 3 else k[:, :, 0]
-        m = float(np.abs(k).max()) or 1.0
-        tiles.append(np.ascontiguousarray((k / m + 1) / 2, dtype=np.float32))
-    return tiles
+#: signed weights: blue negative, white zero, red positive (ColorBrewer RdBu, reversed)
+DIVERGING = np.array([[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247], [253, 219, 199],
+                      [239, 138, 98], [178, 24, 43]], dtype=np.float64)
+
+
+def _ramp(stops: np.ndarray, n: int = 256) -> np.ndarray:
+    """``(n, 3) uint8``: ``stops`` spread evenly and interpolated."""
+    at = np.linspace(0, len(stops) - 1, n)
+    return np.stack([np.interp(at, np.arange(len(stops)), stops[:, i]) for i in range(3)], 1).round().astype(np.uint8)
+
+
+DIVERGING_LUT = _ramp(DIVERGING)
+GREY_LUT = _ramp(np.array([[0, 0, 0], [255, 255, 255]], np.float64))
+
+
+@dataclass(frozen=True)
+class KernelPictures:
+    """A conv layer's filters as pictures, one per output channel, and the scale that reads them.
+
+    ``tiles`` ``(F, kh, kw, 3) uint8``.  A filter over 3 input channels is an RGB picture (each colour channel
+    mid-grey at 0, full at ``+scale``, none at ``−scale``); any other is its channel 0 through :data:`DIVERGING`
+    (white at 0, red at ``+scale``, blue at ``−scale``).  ``scales`` ``(F,)``: the weight drawn at full colour
+    for each filter (all equal with one shared scale); ``lut`` ``(256, 3)``: the colour bar from ``−scale`` to
+    ``+scale``.
+    """
+
+    tiles: np.ndarray
+    scales: np.ndarray
+    rgb: bool
+    lut: np.ndarray
+
+    @property
+    def shared(self) -> bool:
+        return bool(np.all(self.scales == self.scales[0]))
+
+
+def kernel_pictures(kernel: np.ndarray, shared: bool = False) -> KernelPictures:
+    """``kernel`` ``(kh, kw, C, F)`` (Keras layout) → :class:`KernelPictures`; ``shared``: one scale, the largest
+    absolute weight of the layer, so that filters compare; else each filter's own (its structure at full
+    contrast, however small its weights — a blur's 1/16 is as visible as an edge's ±1)."""
+    k = np.asarray(kernel, np.float64)
+    rgb = k.shape[2] == 3
+    k = k if rgb else k[:, :, :1]
+    m = np.abs(k).reshape(-1, k.shape[3]).max(axis=0)
+    m = np.where(np.isfinite(m), m, 0.0)
+    m = np.full_like(m, m.max(initial=0.0)) if shared else m
+    scales = np.where(m > 0, m, 1.0)
+    unit = np.nan_to_num(np.moveaxis(k, 3, 0) / scales[:, None, None, None], nan=0.0)   # (F, kh, kw, C) in ±1
+    lut = GREY_LUT if rgb else DIVERGING_LUT
+    index = _lut_index((unit + 1) * 127.5, 256)
+    tiles = lut[index[..., 0]] if not rgb else np.stack([lut[index[..., c], 0] for c in range(3)], -1)
+    return KernelPictures(np.ascontiguousarray(tiles), scales.astype(np.float32), rgb, lut)
 
 
 def feature_grid(activation: np.ndarray, shared: bool = True, lut: np.ndarray | None = None,

@@ -741,8 +741,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Explain works on a Conv2D, DepthwiseConv2D or pooling layer that "
                                          "can be computed", 6000)
             return False
-        info = self.architecture.infer()[row]
-        self.playground.explain_layer(info.layer, info.input_shape)
+        infos = self.architecture.infer()
+        info, result = infos[row], self.session.result
+        feeding = None if result is None else \
+            result.input_array if row == 0 else result.activations.get(infos[row - 1].name)
+        weights = self.session.layer_weights(row)
+        self.playground.explain_layer(info.layer, info.input_shape, kernel=weights.get("kernel"),
+                                      bias=weights.get("bias"), layer_input=feeding)
         self.tabs.setCurrentIndex(self.tabs.indexOf(self.playground.parentWidget().parentWidget()))
         return True
 

@@ -16,18 +16,23 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSlider, QSpinBox,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtGui import (QCloseEvent, QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen,
+                           QValidator)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
+                               QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from ..engine import playground as pg
 from ..model import AveragePooling2D, Conv2D, DepthwiseConv2D, Layer, MaxPooling2D
-from ..model.geometry import GeometryError
+from ..model.geometry import GeometryError, resolve_window
 from ..model.summary import format_count
 
 Cell = tuple[int, int]
 MAX_GRID = 16
+#: the smallest cell a grid draws; a grid asks its layout for at least this much room per cell (no clipping)
+MIN_CELL = 8
+#: output maps drawn at once in "Channels × filters" (the others are a filter choice away)
+MAPS_SHOWN = 4
 MUTED = "#666666"
 ERROR = "#c62828"
 WINDOW_COLOUR = QColor("#ff9800")
@@ -65,27 +70,76 @@ def _signed(v: float) -> str:
     return f"({_fmt(v)})" if v < 0 else _fmt(v)
 
 
-def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(lo, hi)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    spin.setMaximumWidth(76)
-    return spin
+class _Spin(QSpinBox):
+    """A spin box that says why it refuses a typed value: ``refused(message)`` names the value, the limit and
+    ``why`` (a plain QSpinBox just ignores the key)."""
+
+    refused = Signal(str)
+
+    def __init__(self, lo: int, hi: int, value: int, tip: str = "", why: str = ""):
+        super().__init__()
+        self.setRange(lo, hi)
+        self.setValue(value)
+        self.setToolTip(tip)
+        self.setMaximumWidth(76)
+        self.what, self.why = tip, why
+
+    def validate(self, text: str, pos: int):
+        result = super().validate(text, pos)
+        state = result[0] if isinstance(result, tuple) else result
+        typed = text.strip()
+        if state == QValidator.State.Invalid and typed.lstrip("-").isdigit():
+            value = int(typed)
+            if value > self.maximum():
+                self.refused.emit(f"{self.what}: {value} is refused, at most {self.maximum()} here{self.why}")
+            elif value < self.minimum():
+                self.refused.emit(f"{self.what}: {value} is refused, at least {self.minimum()}")
+        return result
 
 
-def _pair(lo: int, hi: int, value: int, tip: str) -> tuple[QWidget, QSpinBox, QSpinBox]:
-    """Two spin boxes ``a × b`` (height, width) on one row."""
+def _spin(lo: int, hi: int, value: int, tip: str = "", why: str = "") -> _Spin:
+    return _Spin(lo, hi, value, tip, why)
+
+
+def _pair(lo: int, hi: int, value: int, tip: str, why: str = "") -> tuple[QWidget, QSpinBox, QSpinBox]:
+    """Two spin boxes ``a × b`` (height, width) on one row and a "square" link (``box.square``, on by default)
+    that keeps them equal: typing 6 gives 6×6."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
     row.setSpacing(3)
-    a, b = _spin(lo, hi, value, f"{tip} (height)"), _spin(lo, hi, value, f"{tip} (width)")
+    a, b = _spin(lo, hi, value, f"{tip} (height)", why), _spin(lo, hi, value, f"{tip} (width)", why)
+    square = QCheckBox("square")
+    square.setToolTip("keep height and width equal")
+    square.setChecked(True)
+
+    def follow(other: QSpinBox):
+        def slot(v: int) -> None:
+            if square.isChecked() and other.value() != v:
+                with _quiet(other):
+                    other.setValue(v)
+        return slot
+
+    a.valueChanged.connect(follow(b))   # connected first: the pair is equal before anyone else hears of it
+    b.valueChanged.connect(follow(a))
+    square.toggled.connect(lambda on: b.setValue(a.value()) if on else None)
     row.addWidget(a)
     row.addWidget(QLabel("×"))
     row.addWidget(b)
+    row.addWidget(square)
     row.addStretch(1)
+    box.square = square  # type: ignore[attr-defined]
     return box, a, b
+
+
+def _set_pair(spins: Sequence[QSpinBox], pair: Sequence[int]) -> None:
+    """Show ``pair`` in a :func:`_pair` (signals blocked; the square link follows whether they are equal)."""
+    square = spins[0].parentWidget().square
+    with _quiet(*spins, square):
+        for spin, v in zip(spins, pair):
+            spin.setMaximum(max(spin.maximum(), v))
+            spin.setValue(v)
+        square.setChecked(pair[0] == pair[1])
 
 
 def _label(text: str = "", size: float = 1.0, mono: bool = False, name: str = "") -> QLabel:
@@ -102,6 +156,24 @@ def _label(text: str = "", size: float = 1.0, mono: bool = False, name: str = ""
         font.setStyleHint(QFont.StyleHint.Monospace)
     label.setFont(font)
     return label
+
+
+def _notice() -> QLabel:
+    """Where a tab says why it refused a typed value (hidden until then)."""
+    label = _label(name="playgroundNotice")
+    label.setStyleSheet(f"color: {ERROR};")
+    label.hide()
+    return label
+
+
+def _watch_refusals(widget: QWidget, notice: QLabel) -> None:
+    """Show in ``notice`` every refusal of ``widget``'s :class:`_Spin` boxes."""
+    def show(message: str) -> None:
+        notice.setText(html.escape(message))
+        notice.show()
+
+    for spin in widget.findChildren(_Spin):
+        spin.refused.connect(show)
 
 
 # --- the grid ------------------------------------------------------------------------------------------
@@ -137,7 +209,16 @@ class GridView(QWidget):
     def set_grid(self, values: np.ndarray, kinds: np.ndarray | None = None) -> None:
         self.values = np.asarray(values, np.float64)
         self.kinds = np.zeros(self.values.shape, np.int8) if kinds is None else np.asarray(kinds)
+        # room for every cell (a layout that cannot give it scrolls instead of clipping the grid), and no
+        # more height than the largest cells need (no blank gap under a small grid)
+        rows, cols = self.values.shape if self.values.ndim == 2 else (0, 0)
+        title_h = self._title_height()
+        self.setMinimumSize(max(60, cols * MIN_CELL + 6), max(40, rows * MIN_CELL + title_h + 4))
+        self.setMaximumHeight(max(40, int(rows * self.max_cell + title_h + 6)))
         self.update()
+
+    def _title_height(self) -> int:
+        return 22 if self.title else 4
 
     def set_marks(self, window: Sequence[Cell] = (), current: Cell | None = None, winner: Cell | None = None,
                   muted: Sequence[Cell] = (), revealed: int | None = None) -> None:
@@ -154,9 +235,9 @@ class GridView(QWidget):
     # geometry of the drawing
     def _layout(self) -> tuple[float, float, float]:
         rows, cols = self.values.shape
-        title_h = 22 if self.title else 4
+        title_h = self._title_height()
         cell = min((self.width() - 6) / max(cols, 1), (self.height() - title_h - 4) / max(rows, 1), self.max_cell)
-        cell = max(cell, 8.0)
+        cell = max(cell, float(MIN_CELL))
         x0 = (self.width() - cell * cols) / 2
         return cell, x0, float(title_h)
 
@@ -186,59 +267,71 @@ class GridView(QWidget):
             return
         real = self.values[(self.kinds == pg.REAL) & np.isfinite(self.values)]
         scale = float(np.abs(real).max()) if real.size else 1.0
-        font = QFont(p.font())
-        font.setBold(False)
-        font.setPixelSize(max(7, int(cell * 0.36)))
-        metrics = QFontMetrics(font)
+        base = QFont(p.font())
+        base.setBold(False)
+        base_px = max(7, int(cell * 0.36))
+        fonts: dict[tuple[int, bool], tuple[QFont, QFontMetrics]] = {}
+
+        def font_for(px: int, italic: bool) -> tuple[QFont, QFontMetrics]:
+            if (px, italic) not in fonts:
+                f = QFont(base)
+                f.setPixelSize(px)
+                f.setItalic(italic)
+                fonts[px, italic] = f, QFontMetrics(f)
+            return fonts[px, italic]
+
+        pens = {pg.OVERHANG: QPen(QColor("#9e9e9e"), 1, Qt.PenStyle.DashLine),
+                pg.PADDING: QPen(QColor("#bdbdbd"), 1, Qt.PenStyle.DotLine), pg.REAL: QPen(QColor("#90a4ae"), 1)}
+        grey, light, dark = QColor("#9e9e9e"), QColor("#bdbdbd"), QColor("#212121")
+        padding_fill, negative = QColor("#eeeeee"), QColor("#e53935")
+        window_fill, current_fill = QColor(WINDOW_COLOUR), QColor(OUTPUT_COLOUR)
+        window_fill.setAlpha(90)
+        current_fill.setAlpha(110)
+        window_pen, current_pen = QPen(WINDOW_COLOUR.darker(120), 2.5), QPen(OUTPUT_COLOUR.darker(130), 3)
+        kinds, values = self.kinds.tolist(), self.values.tolist()
         for r in range(rows):
             for c in range(cols):
-                rect = self.cell_rect(r, c).adjusted(1, 1, -1, -1)
-                kind, v = int(self.kinds[r, c]), float(self.values[r, c])
+                rect = QRectF(x0 + c * cell + 1, y0 + r * cell + 1, cell - 2, cell - 2)
+                kind, v = kinds[r][c], values[r][c]
                 faded = self.revealed is not None and r * cols + c >= self.revealed
+                p.setPen(pens.get(kind, pens[pg.REAL]))
                 if kind == pg.OVERHANG:
-                    p.setPen(QPen(QColor("#9e9e9e"), 1, Qt.PenStyle.DashLine))
                     p.setBrush(Qt.BrushStyle.NoBrush)
-                    p.drawRect(rect)
-                    text_colour = QColor("#9e9e9e")
+                    text_colour = grey
                 elif kind == pg.PADDING:
-                    p.setPen(QPen(QColor("#bdbdbd"), 1, Qt.PenStyle.DotLine))
-                    p.setBrush(QColor("#eeeeee"))
-                    p.drawRect(rect)
-                    text_colour = QColor("#9e9e9e")
+                    p.setBrush(padding_fill)
+                    text_colour = grey
                 else:
-                    colour = QColor(self.tint if v >= 0 else QColor("#e53935"))
-                    colour.setAlpha(int(25 + 110 * min(1.0, abs(v) / scale)) if scale and math.isfinite(v) else 20)
-                    p.setPen(QPen(QColor("#90a4ae"), 1))
-                    p.setBrush(QColor("white"))
-                    p.drawRect(rect)
+                    colour = QColor(self.tint if v >= 0 else negative)
+                    alpha = (25 + 110 * min(1.0, abs(v) / scale)) / 255 if scale and math.isfinite(v) else 20 / 255
+                    # the tint at that opacity over white, as one opaque fill
+                    colour = QColor.fromRgbF(1 - alpha * (1 - colour.redF()), 1 - alpha * (1 - colour.greenF()),
+                                             1 - alpha * (1 - colour.blueF()))
                     p.setBrush(colour)
+                    text_colour = light if faded else dark
+                p.drawRect(rect)
+                cell_at = (r, c)
+                if cell_at in self.muted:
+                    text_colour = light
+                if cell_at in self.window:
+                    p.setBrush(window_fill)
+                    p.setPen(window_pen)
                     p.drawRect(rect)
-                    text_colour = QColor("#bdbdbd" if faded else "#212121")
-                if (r, c) in self.muted:
-                    text_colour = QColor("#bdbdbd")
-                if (r, c) in self.window:
-                    fill = QColor(WINDOW_COLOUR)
-                    fill.setAlpha(90)
-                    p.setBrush(fill)
-                    p.setPen(QPen(WINDOW_COLOUR.darker(120), 2.5))
-                    p.drawRect(rect)
-                if (r, c) == self.current:
-                    fill = QColor(OUTPUT_COLOUR)
-                    fill.setAlpha(110)
-                    p.setBrush(fill)
-                    p.setPen(QPen(OUTPUT_COLOUR.darker(130), 3))
+                if cell_at == self.current:
+                    p.setBrush(current_fill)
+                    p.setPen(current_pen)
                     p.drawRect(rect)
                 text = "?" if kind == pg.OVERHANG and not math.isfinite(v) else _fmt(v) if kind != pg.OVERHANG else ""
-                f = QFont(font)
-                while metrics.horizontalAdvance(text) > rect.width() - 2 and f.pixelSize() > 6:
-                    f.setPixelSize(f.pixelSize() - 1)
-                    metrics = QFontMetrics(f)
-                f.setItalic(kind == pg.PADDING)
-                p.setFont(f)
-                metrics = QFontMetrics(font)
-                p.setPen(text_colour)
-                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-                if (r, c) == self.winner:
+                if text:
+                    px = base_px
+                    f, metrics = font_for(px, kind == pg.PADDING)
+                    while metrics.horizontalAdvance(text) > rect.width() - 2 and px > 6:
+                        px -= 1
+                        f, metrics = font_for(px, kind == pg.PADDING)
+                    p.setFont(f)
+                    p.setPen(text_colour)
+                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+                if cell_at == self.winner:
                     p.setPen(QPen(WINNER_COLOUR, 2.5))
                     p.setBrush(Qt.BrushStyle.NoBrush)
                     p.drawEllipse(rect.adjusted(2, 2, -2, -2))
@@ -289,6 +382,7 @@ class _StepperTab(QWidget):
         self.timer.timeout.connect(self._tick)
         self.setup = QFormLayout()
         self.setup.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.notice = _notice()
 
     # public
     @property
@@ -340,33 +434,53 @@ class _StepperTab(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         buttons = []
         for text, tip, slot in (("|◀", "first step", lambda: self.go_to_step(0)),
-                                ("◀ Back", "step back", self.step_back),
+                                ("◀", "step back", self.step_back),
                                 ("▶ Play", "play / pause the animation", self._toggle),
                                 ("Step ▶", "step forward", self.step_forward),
                                 ("▶|", "last step", lambda: self.go_to_step(self.n_steps - 1))):
             button = QPushButton(text)
             button.setToolTip(tip)
+            if len(text) <= 2:
+                button.setMaximumWidth(40)
             button.clicked.connect(slot)
             row.addWidget(button)
             buttons.append(button)
         self.play_button = buttons[2]
+        self.play_button.setObjectName("playButton")
         self.play_button.setMinimumWidth(80)
-        row.addSpacing(12)
-        row.addWidget(QLabel("speed"))
-        self.speed = QSlider(Qt.Orientation.Horizontal)
-        self.speed.setRange(1, 20)
-        self.speed.setValue(3)
-        self.speed.setMaximumWidth(120)
-        self.speed.setToolTip("steps per second")
-        self.speed.valueChanged.connect(
-            lambda v: self.timer.setInterval(int(1000 / v)) if self.timer.isActive() else None)
-        row.addWidget(self.speed)
+        buttons[3].setObjectName("stepButton")
+        row.addStretch(1)
+        # the step and the speed on a second row: the controls fit the narrow tab of a 1280×800 window
         self.step_label = QLabel()
         self.step_label.setObjectName("stepLabel")
-        row.addSpacing(12)
-        row.addWidget(self.step_label)
-        row.addStretch(1)
-        return bar
+        second = QHBoxLayout()
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addWidget(self.step_label)
+        second.addStretch(1)
+        second.addWidget(QLabel("speed"))
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setObjectName("playSpeed")
+        self.speed.setRange(1, 20)
+        self.speed.setValue(3)
+        self.speed.setMinimumWidth(90)     # a slider squeezed narrower reads as a checkbox
+        self.speed.setMaximumWidth(140)
+        self.speed.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.speed.setToolTip("steps per second")
+        speed_text = QLabel("3 / s")
+        speed_text.setMinimumWidth(QFontMetrics(speed_text.font()).horizontalAdvance("20 / s") + 2)
+        self.speed.valueChanged.connect(lambda v: speed_text.setText(f"{v} / s"))
+        self.speed.valueChanged.connect(
+            lambda v: self.timer.setInterval(int(1000 / v)) if self.timer.isActive() else None)
+        second.addWidget(self.speed)
+        second.addWidget(speed_text)
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(bar)
+        column.addLayout(second)
+        box = QWidget()
+        box.setLayout(column)
+        return box
 
     def _toggle(self) -> None:
         self.pause() if self.is_playing else self.play()
@@ -377,6 +491,37 @@ class _StepperTab(QWidget):
         box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         return box
 
+    def _assemble(self, left: Sequence[QWidget], grids, texts: Sequence[QWidget]) -> None:
+        """The setup on the left; on the right the playback controls first (always in view), then the grids at
+        their natural height, the texts, and any spare room at the bottom."""
+        setup = QWidget()
+        column = QVBoxLayout(setup)
+        column.setContentsMargins(0, 0, 0, 0)
+        for widget in left:
+            column.addWidget(widget)
+        column.addStretch(1)
+        # the setup scrolls on its own: its length never pushes the grids and controls out of view
+        scroller = QScrollArea()
+        scroller.setObjectName("playgroundSetup")
+        scroller.setWidget(setup)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroller.setMinimumWidth(setup.sizeHint().width() + scroller.verticalScrollBar().sizeHint().width())
+        scroller.setMinimumHeight(120)
+        scroller.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        right = QVBoxLayout()
+        right.addWidget(self._controls())
+        right.addWidget(self.notice)
+        right.addLayout(grids)
+        for widget in texts:
+            right.addWidget(widget)
+        right.addStretch(1)
+        outer = QHBoxLayout(self)
+        outer.addWidget(scroller, 0)
+        outer.addLayout(right, 1)
+        _watch_refusals(self, self.notice)
+
     def _rebuild(self) -> None:
         raise NotImplementedError
 
@@ -385,26 +530,57 @@ class _StepperTab(QWidget):
 
     def refresh(self) -> None:
         """Recompute the walk from the widgets, keep the step index if it still exists, redraw."""
+        self.notice.hide()
         self._rebuild()
         self.index = min(self.index, max(0, self.n_steps - 1))
         self._show()
 
 
 class _GridTab(_StepperTab):
-    """A one-channel walk whose input is random or a crop of the loaded image; subclasses own the widgets
-    ``n_h``, ``n_w``, ``source``, ``pad_mode``, ``p_h``, ``p_w``."""
+    """A walk whose input is random, a crop of the loaded image, or (explaining a real layer) a corner of that
+    layer's real input; subclasses own the widgets ``n_h``, ``n_w``, ``pad_mode``, ``p_h``, ``p_w``.
 
+    ``self.x`` is ``(h, w, C)``: one channel, or (explaining a convolution) every input channel the explained
+    filter reads; ``shown_channel()`` picks the one drawn.
+    """
+
+    RANDOM, IMAGE, LAYER = 0, 1, 2
     image: np.ndarray | None = None
     _seed = 0
     _explicit: Any = None
+    #: the explained layer's real (H, W, C) input, or None, and where the shown part of it starts (top, left)
+    layer_input: np.ndarray | None = None
+    layer_origin: Cell = (0, 0)
 
+    # --- sources -------------------------------------------------------------------------------------------
     def set_source_image(self, image: np.ndarray | None) -> None:
         self.image = None if image is None else np.asarray(image, np.float32)
-        self.source.model().item(1).setEnabled(self.image is not None)
-        if self.image is None and self.source.currentIndex() == 1:
-            self.source.setCurrentIndex(0)
-        elif self.source.currentIndex() == 1:
+        self.source.model().item(self.IMAGE).setEnabled(self.image is not None)
+        if self.image is None and self.source.currentIndex() == self.IMAGE:
+            self.source.setCurrentIndex(self.RANDOM)
+        elif self.source.currentIndex() == self.IMAGE:
             self._resize_input()
+
+    def _set_layer_input(self, activation: np.ndarray | None, channels: int, origin: Cell = (0, 0)) -> None:
+        """The explained layer's real input (``None``: none, back to the tab's own values), shown from
+        ``origin``."""
+        self.layer_input, self.layer_origin = activation, origin
+        self.source.model().item(self.LAYER).setEnabled(activation is not None)
+        with _quiet(self.source, self.channel):
+            if activation is not None:
+                self.source.setCurrentIndex(self.LAYER)
+            elif self.source.currentIndex() == self.LAYER:
+                self.source.setCurrentIndex(self.RANDOM)
+            self.channel.setMaximum(max(0, channels - 1))
+            self.channel.setValue(0)
+
+    def input_channels(self) -> Sequence[int]:
+        """The real input channels ``self.x`` holds (one, unless a subclass explains a filter)."""
+        return [self.channel.value()]
+
+    def shown_channel(self) -> int:
+        """Which of ``self.x``'s channels the grids draw."""
+        return 0
 
     # --- edits ---------------------------------------------------------------------------------------------
     def _changed(self, *_: Any) -> None:
@@ -413,12 +589,17 @@ class _GridTab(_StepperTab):
         self.refresh()
 
     def _input_values(self, h: int, w: int) -> np.ndarray:
-        if self.source.currentIndex() == 1 and self.image is not None:
-            return pg.crop(self.image, h, w, 1)
-        return pg.random_grid((h, w, 1), self._seed)
+        channels = self.input_channels()
+        source = self.source.currentIndex()
+        if source == self.LAYER and self.layer_input is not None:
+            return pg.layer_corner(self.layer_input, h, w, channels, self.layer_origin)
+        if source == self.IMAGE and self.image is not None:
+            return pg.busy_crop(self.image, h, w, len(channels), self._seed)
+        return pg.random_grid((h, w, len(channels)), self._seed)
 
     def _resize_input(self, *_: Any, refresh: bool = True) -> None:
         self.x = self._input_values(self.n_h.value(), self.n_w.value())
+        self.new_values.setEnabled(self.source.currentIndex() != self.LAYER)   # a real input has no others
         if refresh:
             self.refresh()
 
@@ -426,40 +607,57 @@ class _GridTab(_StepperTab):
         self._seed += 1
         self._resize_input()
 
+    def _edit_input(self, r: int, c: int, value: float) -> None:
+        (t, _), (l, _) = self.walk.pads if self.walk is not None else ((0, 0), (0, 0))
+        self.x[r - t, c - l, self.shown_channel()] = value
+        self.refresh()
+
     def _clicked_output(self, r: int, c: int) -> None:
         if self.walk is not None and r < self.walk.out_shape[0] and c < self.walk.out_shape[1]:
             self.go_to_step(self.walk.index_of((r, c)))
 
     # --- construction and drawing shared by the convolution and pooling tabs -----------------------------------
     def _input_rows(self, form: QFormLayout, n: int) -> None:
-        """The input size and where its values come from (random, or a crop of the loaded image)."""
-        size_box, self.n_h, self.n_w = _pair(1, MAX_GRID, n, "input size n")
+        """The input size and where its values come from (random, a crop of the loaded image, a real layer's
+        input); the "real layer" box (which channel of its input) is shown while explaining one."""
+        size_box, self.n_h, self.n_w = _pair(1, MAX_GRID, n, "input size n",
+                                             f", so that every value stays readable")
         form.addRow("input n", size_box)
         self.source = QComboBox()
-        self.source.addItems(["random 0–9", "image crop"])
-        self.source.model().item(1).setEnabled(False)
+        self.source.setObjectName("inputSource")
+        self.source.addItems(["random 0–9", "image crop", "layer's input"])
+        self.source.setToolTip("image crop: the part of the loaded image with the most detail; layer's input: "
+                               "the top-left corner of the explained layer's real input")
+        for item in (self.IMAGE, self.LAYER):
+            self.source.model().item(item).setEnabled(False)
         self.new_values = QPushButton("New values")
         form.addRow("values", self.source)
         form.addRow("", self.new_values)
         self.x = pg.random_grid((n, n, 1), 0)
+        self.layer_form = QFormLayout()
+        self.layer_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.channel = _spin(0, 0, 0, "input channel shown (the layer's own numbering)")
+        self.channel.setObjectName("explainChannel")
+        self.layer_form.addRow("input channel", self.channel)
+        self.layer_box = QGroupBox("Real layer")
+        self.layer_box.setLayout(self.layer_form)
+        self.layer_box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.layer_box.hide()
 
     def _arrange(self, grids, name: str) -> None:
-        """The setup box on the left; the grids, the calculation, the formula and the controls on the right."""
+        """The setup box on the left; the controls, the grids, the calculation and the formula on the right."""
         self.calc = _label(size=1.1, name=f"{name}Calculation")
         self.formula = _label(size=1.35, name=f"{name}Formula")
-        right = QVBoxLayout()
-        right.addLayout(grids, 5)
-        right.addWidget(self.calc)
-        right.addWidget(self.formula)
-        right.addWidget(self._controls())
-        outer = QHBoxLayout(self)
-        outer.addWidget(self._setup_box(), 0, Qt.AlignmentFlag.AlignTop)
-        outer.addLayout(right, 1)
+        self._assemble([self.layer_box, self._setup_box()], grids, [self.calc, self.formula])
         for spin in (self.n_h, self.n_w):
             spin.valueChanged.connect(self._resize_input)
         self.source.currentIndexChanged.connect(self._resize_input)
+        self.channel.valueChanged.connect(self._channel_changed)
         self.new_values.clicked.connect(self._new_values)
         self.output_grid.cell_clicked.connect(self._clicked_output)
+
+    def _channel_changed(self, *_: Any) -> None:
+        self._resize_input()
 
     def formula_text(self) -> str:
         return _formula_plain(self.formula)
@@ -543,14 +741,29 @@ def _grid_size(n: int, span: int, stride: int) -> int:
 
 # --- convolution -----------------------------------------------------------------------------------------
 class ConvolutionTab(_GridTab):
-    """One input channel, one kernel: the window moves over the padded input, products and sum shown."""
+    """One kernel over one input channel: the window moves over the padded input, products and sum shown.
+
+    Explaining a real layer (:meth:`explain`), the kernel is that layer's filter with its real weights, the
+    input a part of its real input, and every input channel the filter reads is in the walk: the grids show
+    one channel at a time and the output is the layer's own (before its activation).  ``layer_dropped`` is
+    emitted when an edit (another kernel size or preset) lets the real layer go.
+    """
+
+    layer_dropped = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("playgroundConvolution")
         self.k = pg.preset_kernel("edge (vertical)", 3, 3)
+        #: explaining a real layer: its (kh, kw, C/groups, F) kernel, (F,) bias, groups and whether depthwise
+        self.layer_kernel: np.ndarray | None = None
+        self.layer_bias: np.ndarray | None = None
+        self.layer_groups, self.layer_depthwise = 1, False
         f = self.setup
         self._input_rows(f, 5)
+        self.filter = _spin(0, 0, 0, "which of the layer's filters (output channels) is stepped")
+        self.filter.setObjectName("explainFilter")
+        self.layer_form.insertRow(0, "filter", self.filter)
         kbox, self.k_h, self.k_w = _pair(1, 7, 3, "kernel size k")
         f.addRow("kernel k", kbox)
         self.preset = QComboBox()
@@ -589,6 +802,7 @@ class ConvolutionTab(_GridTab):
         self.bias.valueChanged.connect(self._changed)
         self.preset.currentIndexChanged.connect(self._apply_preset)
         self.ceil_box.toggled.connect(self._changed)
+        self.filter.valueChanged.connect(self._filter_changed)
         self.input_grid.cell_edited.connect(self._edit_input)
         self.kernel_grid.cell_edited.connect(self._edit_kernel)
         self.refresh()
@@ -605,16 +819,18 @@ class ConvolutionTab(_GridTab):
                   strides: tuple[int, int] | None = None, padding: Any = None,
                   dilation_rate: tuple[int, int] | None = None, bias: float | None = None,
                   input_values: np.ndarray | None = None, kernel_values: np.ndarray | None = None) -> None:
-        """Set several arguments at once (``padding``: "valid", "same", p or ((t, b), (l, r))), one rebuild."""
-        widgets = (self.n_h, self.n_w, self.k_h, self.k_w, self.s_h, self.s_w, self.d_h, self.d_w, self.bias,
-                   self.preset)
-        with _quiet(*widgets):
+        """Set several arguments at once (``padding``: "valid", "same", p or ((t, b), (l, r))), one rebuild.
+        This is the playground's own convolution: a real layer explained before is let go."""
+        self._configure(input_size, kernel_size, strides, padding, dilation_rate, bias)
+        self._forget_layer()
+        self._set_values(input_values, kernel_values)
+
+    def _configure(self, input_size, kernel_size, strides, padding, dilation_rate, bias) -> None:
+        with _quiet(self.bias, self.preset):
             for pair, spins in ((input_size, (self.n_h, self.n_w)), (kernel_size, (self.k_h, self.k_w)),
                                 (strides, (self.s_h, self.s_w)), (dilation_rate, (self.d_h, self.d_w))):
                 if pair is not None:
-                    for spin, v in zip(spins, pair):
-                        spin.setMaximum(max(spin.maximum(), v))
-                        spin.setValue(v)
+                    _set_pair(spins, pair)
             if bias is not None:
                 self.bias.setValue(bias)
             if padding is not None:
@@ -624,6 +840,8 @@ class ConvolutionTab(_GridTab):
                     for spin, v in zip((self.p_h, self.p_w), (padding[0][0], padding[1][0])):
                         spin.setMaximum(max(spin.maximum(), v))
                 self._explicit = _show_padding(self.pad_mode, self.p_h, self.p_w, padding)
+
+    def _set_values(self, input_values: np.ndarray | None, kernel_values: np.ndarray | None) -> None:
         if input_values is not None:
             self.x = np.asarray(input_values, np.float32).reshape(self.n_h.value(), self.n_w.value(), 1)
         else:
@@ -632,12 +850,77 @@ class ConvolutionTab(_GridTab):
             self.k = np.asarray(kernel_values, np.float32).reshape(self.k_h.value(), self.k_w.value())
             with _quiet(self.preset):
                 self.preset.setCurrentText("custom")
-        else:
+        elif self.layer_kernel is None:
             self._apply_preset(refresh=False)
         self.index = 0
         self.refresh()
 
+    def explain(self, input_size: tuple[int, int], kernel_size: tuple[int, int], strides: tuple[int, int],
+                padding: Any, dilation_rate: tuple[int, int], kernel: np.ndarray | None = None,
+                bias: np.ndarray | None = None, groups: int = 1, depthwise: bool = False,
+                layer_input: np.ndarray | None = None, origin: Cell = (0, 0)) -> None:
+        """A real layer: its window arguments, and when given its ``kernel`` (Keras layout) and ``bias`` and its
+        real ``(H, W, C)`` input (the part from ``origin`` is stepped over)."""
+        self._configure(input_size, kernel_size, strides, padding, dilation_rate, None)
+        self.layer_kernel = None if kernel is None else np.array(kernel, np.float32)
+        self.layer_bias = None if bias is None else np.asarray(bias, np.float32)
+        self.layer_groups, self.layer_depthwise = groups, depthwise
+        outputs = 0 if kernel is None else kernel.shape[2] * kernel.shape[3] if depthwise else kernel.shape[3]
+        with _quiet(self.filter, self.preset, self.bias):
+            self.filter.setMaximum(max(0, outputs - 1))
+            self.filter.setValue(0)
+            if kernel is not None:
+                self.preset.setCurrentText("custom")
+                self.bias.setValue(0)
+        self.setup.setRowVisible(self.bias, kernel is None)     # the real bias is in the calculation
+        self.kernel_grid.editable = kernel is None
+        channels = 1 if layer_input is None else layer_input.shape[2]
+        self._set_layer_input(layer_input, channels, origin)
+        self.layer_form.setRowVisible(self.filter, kernel is not None)
+        self.layer_form.setRowVisible(self.channel, kernel is not None or layer_input is not None)
+        self.layer_box.setVisible(kernel is not None or layer_input is not None)
+        self._set_values(None, None)
+
+    def _forget_layer(self) -> None:
+        """Back to the playground's own kernel (after an edit that the real layer's weights cannot follow)."""
+        if self.layer_kernel is None and self.layer_input is None:
+            return
+        self.layer_dropped.emit()
+        self.layer_kernel = self.layer_bias = None
+        self.setup.setRowVisible(self.bias, True)
+        self.kernel_grid.editable = True
+        self._set_layer_input(None, 1)
+        self.layer_box.hide()
+
+    def _filter_weights(self) -> tuple[Sequence[int], np.ndarray, np.ndarray]:
+        """The walk's input channels, ``(kh, kw, C', 1)`` kernel and ``(1,)`` bias."""
+        if self.layer_kernel is not None:
+            return pg.filter_weights(self.layer_kernel, self.layer_bias, self.filter.value(), self.layer_groups,
+                                     self.layer_depthwise)
+        return [self.channel.value()], self.k[:, :, None, None], np.array([self.bias.value()], np.float32)
+
+    def input_channels(self) -> Sequence[int]:
+        return self._filter_weights()[0]
+
+    def shown_channel(self) -> int:
+        return min(self.channel.value(), self.x.shape[2] - 1) if self.layer_kernel is not None else 0
+
+    def _channel_changed(self, *_: Any) -> None:
+        if self.layer_kernel is not None:    # every channel the filter reads is in the walk already
+            self._show()
+        else:
+            self._resize_input()
+
+    def _filter_changed(self, *_: Any) -> None:
+        channels = self.input_channels()
+        with _quiet(self.channel):
+            self.channel.setMaximum(max(0, len(channels) - 1))
+        self._resize_input()
+
     def _apply_preset(self, *_: Any, refresh: bool = True) -> None:
+        if self.layer_kernel is not None:
+            self._forget_layer()       # another kernel size or a preset: no longer the layer's own kernel
+            self._resize_input(refresh=False)
         kh, kw = self.k_h.value(), self.k_w.value()
         name = self.preset.currentText()
         if name in pg.KERNEL_PRESETS:
@@ -650,11 +933,6 @@ class ConvolutionTab(_GridTab):
         if refresh:
             self.refresh()
 
-    def _edit_input(self, r: int, c: int, value: float) -> None:
-        (t, _), (l, _) = self.walk.pads if self.walk is not None else ((0, 0), (0, 0))
-        self.x[r - t, c - l, 0] = value
-        self.refresh()
-
     def _edit_kernel(self, r: int, c: int, value: float) -> None:
         self.k[r, c] = value
         with _quiet(self.preset):
@@ -664,36 +942,53 @@ class ConvolutionTab(_GridTab):
     # --- walk and drawing ----------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         s = self.settings()
+        _, kernel, bias = self._filter_weights()
         try:
-            self.walk = pg.ConvWalk(self.x, self.k[:, :, None, None], np.array([s["bias"]], np.float32),
-                                    s["strides"], s["padding"], s["dilation_rate"])
+            self.walk = pg.ConvWalk(self.x, kernel, bias, s["strides"], s["padding"], s["dilation_rate"])
             self.error = ""
         except GeometryError as exc:
             self.walk, self.error = None, str(exc)
 
     def _show(self) -> None:
+        channels = self.input_channels()
+        c = self.shown_channel()
+        real = self.layer_kernel is not None or self.source.currentIndex() == self.LAYER
+        self.input_grid.title = f"input (padded) · ch {channels[c]}" if real else "input (padded)"
+        self.kernel_grid.title = f"filter {self.filter.value()} · ch {channels[c]}" if self.layer_kernel is not None \
+            else "kernel"
         if self.walk is None:
             self._show_error(self.input_grid, self.product_grid, self.output_grid)
-            self.kernel_grid.set_grid(self.k)
+            kernel = self._filter_weights()[1]
+            self.kernel_grid.set_grid(kernel[:, :, min(c, kernel.shape[2] - 1), 0])
             return
         walk, ceil = self.walk, self.ceil_box.isChecked()
         values, kinds = walk.input_grid(ceil)
-        self.input_grid.set_grid(values[:, :, 0], kinds)
+        self.input_grid.set_grid(values[:, :, c], kinds)
         out, out_kinds = walk.output_grid(ceil)
         self.output_grid.set_grid(out[:, :, 0], out_kinds)
-        self.kernel_grid.set_grid(self.k)
+        self.kernel_grid.set_grid(walk.kernel[:, :, c, 0])
         step = self._step(self.index)
         self.input_grid.set_marks(step.cells)
         self.output_grid.set_marks(current=step.out_cell, revealed=None)
-        self.product_grid.set_grid(step.products[:, :, 0], step.kinds)
+        self.product_grid.set_grid(step.products[:, :, c], step.kinds)
         self.product_grid.set_marks()
         i, j = step.out_cell
-        terms = " + ".join(f"{_fmt(a)}·{_signed(b)}" for a, b in zip(step.inputs.ravel(), step.weights.ravel()))
-        s = step.products.sum(dtype=np.float64)
-        self.calc.setText(
-            f"<b>output[{i}, {j}]</b> = Σ input·kernel + bias<br>"
-            f"<span style='{MONO}'>= {terms}<br>= {_fmt(s)} + {_signed(step.bias)} = "
-            f"<b style='color:{OUTPUT_COLOUR.darker(130).name()}'>{_fmt(step.value)}</b></span>")
+        terms = " + ".join(f"{_fmt(a)}·{_signed(b)}"
+                           for a, b in zip(step.inputs[:, :, c].ravel(), step.weights[:, :, c].ravel()))
+        sums = step.channel_sums
+        value = f"<b style='color:{OUTPUT_COLOUR.darker(130).name()}'>{_fmt(step.value)}</b>"
+        if len(channels) == 1:
+            text = (f"<b>output[{i}, {j}]</b> = Σ input·kernel + bias<br>"
+                    f"<span style='{MONO}'>= {terms}<br>= {_fmt(sums[0])} + {_signed(step.bias)} = {value}</span>")
+        else:
+            shares = [f"{_signed(v)}" for v in sums[:4]] + ([f"… ({len(sums) - 4} more)"] if len(sums) > 4 else [])
+            text = (f"<b>output[{i}, {j}]</b> = Σ over the {len(channels)} input channels (Σ input·kernel) + bias"
+                    f"<br><span style='{MONO}'>channel {channels[c]}: {terms} = {_fmt(sums[c])}<br>"
+                    f"= {' + '.join(shares)} + bias {_signed(step.bias)} = {value}</span>")
+        if self.layer_kernel is not None:
+            text += (f"<br><span style='color:{MUTED}'>the layer's own weights and output, before its "
+                     f"activation; pick the filter and the input channel on the left</span>")
+        self.calc.setText(text)
         note = ""
         if ceil:
             (fh, ch), (fw, cw) = (g.rounding_outs for g in walk.geometry)
@@ -750,19 +1045,19 @@ class PoolingTab(_GridTab):
     def configure(self, kind: str | None = None, input_size: tuple[int, int] | None = None,
                   pool_size: tuple[int, int] | None = None, strides: tuple[int, int] | None = None,
                   padding: Any = None, ceil_mode: bool | None = None, count_include_pad: bool | None = None,
-                  input_values: np.ndarray | None = None) -> None:
-        """Set several arguments at once (``strides=None`` keeps them; pass ``pool_size`` for the default)."""
-        widgets = (self.kind, self.n_h, self.n_w, self.k_h, self.k_w, self.s_h, self.s_w, self.ceil_mode,
-                   self.include_pad)
-        with _quiet(*widgets):
+                  input_values: np.ndarray | None = None, layer_input: np.ndarray | None = None,
+                  origin: Cell = (0, 0)) -> None:
+        """Set several arguments at once (``strides=None`` keeps them; pass ``pool_size`` for the default);
+        ``layer_input`` ``(H, W, C)``: a real layer's input, stepped over one channel at a time from ``origin``."""
+        self._set_layer_input(layer_input, 1 if layer_input is None else layer_input.shape[2], origin)
+        self.layer_box.setVisible(layer_input is not None)
+        with _quiet(self.kind, self.ceil_mode, self.include_pad):
             if kind is not None:
                 self.kind.setCurrentIndex(0 if kind == "max" else 1)
             for pair, spins in ((input_size, (self.n_h, self.n_w)), (pool_size, (self.k_h, self.k_w)),
                                 (strides, (self.s_h, self.s_w))):
                 if pair is not None:
-                    for spin, v in zip(spins, pair):
-                        spin.setMaximum(max(spin.maximum(), v))
-                        spin.setValue(v)
+                    _set_pair(spins, pair)
             if ceil_mode is not None:
                 self.ceil_mode.setChecked(ceil_mode)
             if count_include_pad is not None:
@@ -794,6 +1089,8 @@ class PoolingTab(_GridTab):
             return
         walk = self.walk
         values, kinds = walk.input_grid()
+        real = self.source.currentIndex() == self.LAYER
+        self.input_grid.title = f"input (padded) · ch {self.channel.value()}" if real else "input (padded)"
         self.input_grid.set_grid(values[:, :, 0], kinds)
         out, out_kinds = walk.output_grid()
         self.output_grid.set_grid(out[:, :, 0], out_kinds)
@@ -823,34 +1120,53 @@ class PoolingTab(_GridTab):
 
 # --- channels × filters --------------------------------------------------------------------------------------
 class ChannelsTab(_StepperTab):
-    """An RGB input and K filters: each filter spans the three channels, whose sums add into one output map."""
+    """An RGB input and K filters: each filter spans the D channels, whose sums add into one output map.
+
+    The input is a crop of the loaded image where it has detail (random values without an image, or by
+    choice); "New values" draws new filters and new input values.  K may be the course's 50 or more: the
+    grids show :data:`MAPS_SHOWN` output maps at a time, those around the explained filter.
+    """
+
+    IMAGE, RANDOM = 0, 1
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("playgroundChannels")
         self.image: np.ndarray | None = None
-        self.filter = 0
         f = self.setup
-        size_box, self.n_h, self.n_w = _pair(2, 10, 5, "input size n")
+        size_box, self.n_h, self.n_w = _pair(2, MAX_GRID, 5, "input size n", ", so that every value stays readable")
         f.addRow("input n", size_box)
-        self.depth = _spin(1, 3, 3, "input channels D")
+        self.depth = _spin(1, 3, 3, "input channels D", ": one grid per channel (R, G, B); the parameters of deeper "
+                                                         "inputs are in CNN vs dense")
         f.addRow("channels D", self.depth)
-        self.size = _spin(1, 5, 3, "filter size F")
+        self.size = _spin(1, 11, 3, "filter size F")
         f.addRow("filter F", self.size)
-        self.filters = _spin(1, 4, 2, "number of filters K")
+        self.filters = _spin(1, 512, 2, "number of filters K")
+        self.filters.setObjectName("channelsFilters")
         f.addRow("filters K", self.filters)
-        self.stride = _spin(1, 3, 1, "stride s")
+        self.pick = _spin(1, 2, 1, "the filter (and output map) explained")
+        self.pick.setObjectName("channelsFilter")
+        f.addRow("explain filter", self.pick)
+        self.stride = _spin(1, 4, 1, "stride s")
         f.addRow("stride s", self.stride)
-        self.pad = _spin(0, 2, 0, "zero padding p")
+        self.pad = _spin(0, 4, 0, "zero padding p")
         f.addRow("padding p", self.pad)
+        self.source = QComboBox()
+        self.source.setObjectName("channelsSource")
+        self.source.addItems(["image crop", "random 0–9"])
+        self.source.setToolTip("image crop: the part of the loaded image with the most detail")
+        self.source.model().item(self.IMAGE).setEnabled(False)
+        self.source.setCurrentIndex(self.RANDOM)
+        f.addRow("values", self.source)
         self.new_values = QPushButton("New values")
+        self.new_values.setToolTip("new filters and new input values (another part of the image)")
         f.addRow("", self.new_values)
         self._seed = 0
 
         names = ("R", "G", "B")
         self.input_grids = [GridView(f"input · {names[c]}", tint=CHANNEL_TINTS[c], max_cell=30) for c in range(3)]
         self.kernel_grids = [GridView(f"filter · {names[c]}", tint=QColor("#8e24aa"), max_cell=30) for c in range(3)]
-        self.output_grids = [GridView(f"output map {k + 1}", tint=OUTPUT_COLOUR, max_cell=30) for k in range(4)]
+        self.output_grids = [GridView("output map", tint=OUTPUT_COLOUR, max_cell=30) for _ in range(MAPS_SHOWN)]
         self.calc = _label(size=1.1, name="channelsCalculation")
         self.params = _label(size=1.35, name="channelsParams")
         grids = QGridLayout()
@@ -858,25 +1174,40 @@ class ChannelsTab(_StepperTab):
             grids.addWidget(self.input_grids[c], c, 0)
             grids.addWidget(self.kernel_grids[c], c, 1)
         outs = QVBoxLayout()
-        for k, grid in enumerate(self.output_grids):
+        self.maps_note = _label(name="channelsMapsNote")
+        self.maps_note.setStyleSheet(f"color: {MUTED};")
+        outs.addWidget(self.maps_note)
+        for slot, grid in enumerate(self.output_grids):
             outs.addWidget(grid)
-            grid.cell_clicked.connect(lambda r, c, k=k: self._clicked_output(k, r, c))
+            grid.cell_clicked.connect(lambda r, c, slot=slot: self._clicked_output(slot, r, c))
         outs.addStretch(1)
         grids.addLayout(outs, 0, 2, 3, 1)
         grids.setColumnStretch(0, 4)
         grids.setColumnStretch(1, 3)
         grids.setColumnStretch(2, 3)
-        right = QVBoxLayout()
-        right.addLayout(grids, 5)
-        right.addWidget(self.calc)
-        right.addWidget(self.params)
-        right.addWidget(self._controls())
-        outer = QHBoxLayout(self)
-        outer.addWidget(self._setup_box(), 0, Qt.AlignmentFlag.AlignTop)
-        outer.addLayout(right, 1)
+        self._assemble([self._setup_box()], grids, [self.calc, self.params])
         for spin in (self.n_h, self.n_w, self.depth, self.size, self.filters, self.stride, self.pad):
             spin.valueChanged.connect(self.refresh)
+        self.pick.valueChanged.connect(self._show)
+        self.source.currentIndexChanged.connect(self.refresh)
         self.new_values.clicked.connect(self._new_values)
+        self.refresh()
+
+    @property
+    def filter(self) -> int:
+        """The explained filter, 0-based."""
+        return self.pick.value() - 1
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        """The loaded image: its crop becomes the input (the first time one arrives, or while it is chosen)."""
+        had = self.image is not None
+        self.image = None if image is None else np.asarray(image, np.float32)
+        self.source.model().item(self.IMAGE).setEnabled(self.image is not None)
+        with _quiet(self.source):
+            if self.image is None:
+                self.source.setCurrentIndex(self.RANDOM)
+            elif not had:
+                self.source.setCurrentIndex(self.IMAGE)
         self.refresh()
 
     def _new_values(self) -> None:
@@ -885,12 +1216,16 @@ class ChannelsTab(_StepperTab):
 
     def set_filter(self, k: int) -> None:
         """Explain output map ``k`` (0-based); the window position is kept."""
-        self.filter = min(max(0, k), self.filters.value() - 1)
-        self._show()
+        self.pick.setValue(k + 1)
 
-    def _clicked_output(self, k: int, r: int, c: int) -> None:
+    def _first_map(self) -> int:
+        return (self.filter // MAPS_SHOWN) * MAPS_SHOWN
+
+    def _clicked_output(self, slot: int, r: int, c: int) -> None:
+        k = self._first_map() + slot
         if self.walk is not None and k < self.filters.value():
-            self.filter = k
+            with _quiet(self.pick):
+                self.pick.setValue(k + 1)
             self.go_to_step(self.walk.index_of((r, c)))
 
     def _step(self, index: int) -> pg.Step:
@@ -898,9 +1233,10 @@ class ChannelsTab(_StepperTab):
 
     def _rebuild(self) -> None:
         h, w, d, f, k = self.n_h.value(), self.n_w.value(), self.depth.value(), self.size.value(), self.filters.value()
-        self.filter = min(self.filter, k - 1)
-        if self.image is not None:
-            x = pg.crop(self.image, h, w, d)
+        with _quiet(self.pick):
+            self.pick.setMaximum(k)
+        if self.source.currentIndex() == self.IMAGE and self.image is not None:
+            x = pg.busy_crop(self.image, h, w, d, self._seed)
         else:
             x = pg.random_grid((h, w, d), self._seed)
         kernel = pg.random_grid((f, f, d, k), self._seed + 1000, -1, 1)
@@ -920,6 +1256,11 @@ class ChannelsTab(_StepperTab):
     def formula_text(self) -> str:
         return _formula_plain(self.params)
 
+    def shown_maps(self) -> range:
+        """The output maps drawn now (0-based): the page of :data:`MAPS_SHOWN` holding the explained filter."""
+        first = self._first_map()
+        return range(first, min(self.filters.value(), first + MAPS_SHOWN))
+
     def _show(self) -> None:
         d, k = self.depth.value(), self.filters.value()
         f = self.size.value()
@@ -930,8 +1271,13 @@ class ChannelsTab(_StepperTab):
             f"{_shape(self.info.output_shape) if self.info.output_shape else '—'}</span>")
         for c, grid in enumerate(self.input_grids + self.kernel_grids):
             grid.setVisible(c % 3 < d)
-        for i, grid in enumerate(self.output_grids):
-            grid.setVisible(i < k)
+        maps = self.shown_maps()
+        for slot, grid in enumerate(self.output_grids):
+            grid.setVisible(slot < len(maps))
+            if slot < len(maps):
+                grid.title = f"output map {maps[slot] + 1}"
+        self.maps_note.setText(f"maps {maps[0] + 1}–{maps[-1] + 1} of {k}" if k > MAPS_SHOWN else "")
+        self.maps_note.setVisible(k > MAPS_SHOWN)
         if self.walk is None:
             self.calc.setText(f"<span style='color:{ERROR}'>{html.escape(self.error)}</span>")
             self.step_label.setText("")
@@ -945,9 +1291,9 @@ class ChannelsTab(_StepperTab):
             self.kernel_grids[c].set_grid(walk.kernel[:, :, c, self.filter])
             self.kernel_grids[c].title = f"filter {self.filter + 1} · {'RGB'[c] if d == 3 else c}"
         out, out_kinds = walk.output_grid()
-        for i in range(k):
-            self.output_grids[i].set_grid(out[:, :, i], out_kinds)
-            self.output_grids[i].set_marks(current=step.out_cell if i == self.filter else None)
+        for slot, m in enumerate(maps):
+            self.output_grids[slot].set_grid(out[:, :, m], out_kinds)
+            self.output_grids[slot].set_marks(current=step.out_cell if m == self.filter else None)
         names = "RGB" if d == 3 else [str(c) for c in range(d)]
         sums = step.channel_sums
         parts = " + ".join(f"{names[c]} {_signed(sums[c])}" for c in range(d))
@@ -977,23 +1323,28 @@ class CompareTab(QWidget):
         row = QHBoxLayout(shape_box)
         row.setContentsMargins(0, 0, 0, 0)
         self.custom = [_spin(1, 4096, v, t) for v, t in ((224, "height"), (224, "width"), (3, "channels"))]
+        for spin in self.custom:
+            spin.setMaximumWidth(64)
         for i, spin in enumerate(self.custom):
             row.addWidget(spin)
             if i < 2:
                 row.addWidget(QLabel("×"))
         row.addStretch(1)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)   # narrow: labels above their fields
         form.addRow("filters K / units N", self.units)
         form.addRow("filter size F", self.size)
         form.addRow("your input H×W×C", shape_box)
         box = QGroupBox("Setup")
         box.setLayout(form)
         box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
-        self.table = _label(size=1.25, name="compareTable")
+        self.table = _label(size=1.1, name="compareTable")
         self.mine = _label(size=1.2, name="compareModel")
         self.note = _label(
             f"<span style='color:{MUTED}'>A conv layer's parameter count depends only on F, D and K, not on the "
             "image size; a dense layer connects every input value to every unit.</span>")
+        self.notice = _notice()
         right = QVBoxLayout()
+        right.addWidget(self.notice)
         right.addWidget(self.table)
         right.addWidget(self.mine)
         right.addWidget(self.note)
@@ -1003,6 +1354,7 @@ class CompareTab(QWidget):
         outer.addLayout(right, 1)
         for spin in (self.units, self.size, *self.custom):
             spin.valueChanged.connect(self.refresh)
+        _watch_refusals(self, self.notice)
         self.refresh()
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
@@ -1025,6 +1377,7 @@ class CompareTab(QWidget):
         return out
 
     def refresh(self, *_: Any) -> None:
+        self.notice.hide()
         f, n = self.size.value(), self.units.value()
         head = ("<tr><th align=left>input H×W×C</th><th align=left>Conv2D, K filters F×F<br>"
                 "<small>(F·F·D + 1)·K</small></th><th align=left>Dense, N units<br><small>(H·W·C + 1)·N</small>"
@@ -1037,9 +1390,9 @@ class CompareTab(QWidget):
                          if conv is not None else "—")
             ratio = f"{dense / conv:,.0f}×" if conv else ""
             lines.append(f"<tr><td nowrap>{_shape(shape)}<br><small style='color:{MUTED}'>{what}</small></td>"
-                         f"<td nowrap>{conv_text}</td><td nowrap><b>{format_count(dense)}</b><br>"
+                         f"<td nowrap>{conv_text}</td><td><b>{format_count(dense)}</b><br>"
                          f"<small>({flat} + 1)·{n}</small></td><td align=right>{ratio}</td></tr>")
-        self.table.setText("<table cellspacing=0 cellpadding=6>" + "".join(lines) + "</table>")
+        self.table.setText("<table cellspacing=0 cellpadding=4>" + "".join(lines) + "</table>")
         self.mine.setText(self.model_text())
 
     def model_text(self) -> str:
@@ -1069,12 +1422,27 @@ class CompareTab(QWidget):
         self.refresh()
 
 
+class _PopupWindow(QWidget):
+    """The playground's own window; closing it puts the playground back into its tab."""
+
+    def __init__(self, owner: "ConvPlayground"):
+        super().__init__(owner, Qt.WindowType.Window)
+        self.owner = owner
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        super().closeEvent(event)
+        if self.owner.popup is self:
+            self.owner.pop_in()
+
+
 # --- the playground ---------------------------------------------------------------------------------------
 class ConvPlayground(QWidget):
     """The ``convPlayground`` tab: Convolution, Pooling, Channels × filters, CNN vs dense.
 
     The main window calls :meth:`explain_layer` ("Explain this layer" on a card), :meth:`set_source_image`
-    (the loaded input image) and :meth:`set_model_input_shape` / :meth:`set_model_first_layer`.
+    (the loaded input image) and :meth:`set_model_input_shape` / :meth:`set_model_first_layer`.  The
+    "Pop out" button (:meth:`pop_out`, :meth:`pop_in`) moves the playground into its own resizable window and
+    back; this widget stays in its tab meanwhile, saying where the playground went.
     """
 
     MODES = ("Convolution", "Pooling", "Channels × filters", "CNN vs dense")
@@ -1091,14 +1459,76 @@ class ConvPlayground(QWidget):
         for widget, name in zip((self.conv, self.pool, self.channels, self.compare), self.MODES):
             self.tabs.addTab(widget, name)
         self.tabs.currentChanged.connect(lambda _: self._pause_hidden())
+        self.tabs.currentChanged.connect(lambda _: self._show_caption())
+        self._explained: QWidget | None = None     # the mode showing a real layer (the caption belongs to it)
+        self.conv.layer_dropped.connect(self._drop_caption)
         self.caption = QLabel()
         self.caption.setObjectName("playgroundCaption")
+        self.caption.setWordWrap(True)
         self.caption.setStyleSheet(f"color: {MUTED};")
         self.caption.hide()
+        self.pop_button = QPushButton("Pop out")
+        self.pop_button.setObjectName("playgroundPopOut")
+        self.pop_button.setToolTip("Open the playground in its own window, as large as you like (and back)")
+        self.pop_button.clicked.connect(lambda: self.pop_in() if self.is_popped_out else self.pop_out())
+        self.tabs.setCornerWidget(self.pop_button, Qt.Corner.TopRightCorner)
+        #: what the tab holds: the caption and the modes (moved into :attr:`popup` while popped out)
+        self.body = QWidget()
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.caption)
+        body.addWidget(self.tabs)
+        self.popup: QWidget | None = None
+        self.placeholder = QWidget()
+        self.placeholder.setObjectName("playgroundPlaceholder")
+        row = QHBoxLayout(self.placeholder)
+        row.addWidget(QLabel("The playground is open in its own window."))
+        back = QPushButton("Put it back here")
+        back.setObjectName("playgroundPutBack")
+        back.clicked.connect(self.pop_in)
+        row.addWidget(back)
+        row.addStretch(1)
+        self.placeholder.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.body)
+        layout.addWidget(self.placeholder, 0, Qt.AlignmentFlag.AlignTop)
+
+    # --- its own window ---------------------------------------------------------------------------------
+    @property
+    def is_popped_out(self) -> bool:
+        return self.popup is not None
+
+    def pop_out(self) -> None:
+        """Move the playground into its own resizable window (raised if it is already there)."""
+        if self.popup is None:
+            popup = _PopupWindow(self)
+            popup.setObjectName("playgroundWindow")
+            popup.setWindowTitle("Playground — CNN Explorer")
+            QVBoxLayout(popup).addWidget(self.body)
+            self.body.show()
+            self.popup = popup
+            self.placeholder.show()
+            self.pop_button.setText("Put back")
+            self.pop_button.setToolTip("Put the playground back into the main window's tab")
+            area = popup.screen().availableGeometry()
+            popup.resize(min(area.width() - 40, 1280), min(area.height() - 60, 820))
+        self.popup.show()
+        self.popup.raise_()
+        self.popup.activateWindow()
+
+    def pop_in(self) -> None:
+        """Put the playground back into its tab and close its window."""
+        popup, self.popup = self.popup, None
+        if popup is None:
+            return
+        self.layout().insertWidget(0, self.body)
+        self.body.show()
+        self.placeholder.hide()
+        self.pop_button.setText("Pop out")
+        self.pop_button.setToolTip("Open the playground in its own window, as large as you like (and back)")
+        popup.hide()
+        popup.deleteLater()
 
     # --- modes ------------------------------------------------------------------------------------------
     @property
@@ -1153,42 +1583,91 @@ class ConvPlayground(QWidget):
         return widget.formula_text()
 
     # --- from the main window ------------------------------------------------------------------------------
-    def explain_layer(self, layer: Layer, input_shape: Sequence[int]) -> None:
+    def explain_layer(self, layer: Layer, input_shape: Sequence[int], *, kernel: np.ndarray | None = None,
+                      bias: np.ndarray | None = None, layer_input: np.ndarray | None = None) -> None:
         """Show ``layer`` (Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D) with its window arguments on
-        a small grid (at most :data:`MAX_GRID` a side) in the right mode; ``input_shape`` is its (H, W, C)."""
+        a small grid (at most :data:`MAX_GRID` a side) in the right mode; ``input_shape`` is its (H, W, C).
+
+        With ``kernel`` (Keras layout) and ``bias``, a convolution steps the layer's own weights, one filter and
+        one input channel at a time; with ``layer_input`` (its real ``(H, W, C)`` input, the activation feeding
+        it) the window moves over the top-left corner of that input, padded as the layer pads it there, so every
+        output shown is the layer's own.  Arrays of the wrong shape (a stale run) are left out."""
         h, w = (tuple(input_shape) + (1, 1))[:2]
+        if layer_input is not None and tuple(np.shape(layer_input)) != tuple(input_shape):
+            layer_input = None
         if isinstance(layer, (Conv2D, DepthwiseConv2D)):
             (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+            depthwise = isinstance(layer, DepthwiseConv2D)
+            if kernel is not None and (np.ndim(kernel) != 4 or tuple(np.shape(kernel)[:2]) != (kh, kw)):
+                kernel = bias = None
             size = (_grid_size(h, dh * (kh - 1) + 1, sh), _grid_size(w, dw * (kw - 1) + 1, sw))
+            padding, origin, first = self._real_part(layer_input, layer.padding, size, (kh, kw), (sh, sw), (dh, dw),
+                                                     False)
             self.conv.pause()
-            self.conv.configure(input_size=size, kernel_size=(kh, kw), strides=(sh, sw), padding=layer.padding,
-                                dilation_rate=(dh, dw))
+            self.conv.explain(size, (kh, kw), (sh, sw), padding, (dh, dw), kernel, bias,
+                              getattr(layer, "groups", 1), depthwise, layer_input, origin)
             self.set_mode("Convolution")
         elif isinstance(layer, (MaxPooling2D, AveragePooling2D)):
             (kh, kw), (sh, sw) = layer.pool_size, layer.effective_strides
+            kernel = None
             size = (_grid_size(h, kh, sh), _grid_size(w, kw, sw))
+            padding, origin, first = self._real_part(layer_input, layer.padding, size, (kh, kw), (sh, sw), (1, 1),
+                                                     layer.ceil_mode)
+            cropped = padding is not layer.padding
             self.pool.pause()
             self.pool.configure(kind="max" if isinstance(layer, MaxPooling2D) else "avg", input_size=size,
-                                pool_size=(kh, kw), strides=(sh, sw), padding=layer.padding,
-                                ceil_mode=layer.ceil_mode,
-                                count_include_pad=getattr(layer, "count_include_pad", True))
+                                pool_size=(kh, kw), strides=(sh, sw), padding=padding,
+                                ceil_mode=layer.ceil_mode and not cropped,
+                                count_include_pad=layer.padding != "same" and getattr(layer, "count_include_pad",
+                                                                                      True),
+                                layer_input=layer_input, origin=origin)
             self.set_mode("Pooling")
         else:
             raise TypeError(f"the playground explains Conv2D, DepthwiseConv2D and pooling layers, "
                             f"not {layer.type_name}")
         shown = self.stepper.settings()["input_size"]
-        note = f", shown on a {shown[0]}×{shown[1]} input" if shown != (h, w) else ""
         what = f"{layer.type_name} {layer.key_args()}"
         what = f"{layer.name} ({what})" if layer.name else what
+        if layer_input is not None:
+            part = (f"the {shown[0]}×{shown[1]} of its real input from row {origin[0]}, column {origin[1]} (the "
+                    f"layer's outputs from [{first[0]}, {first[1]}])" if shown != (h, w) else "its real input")
+            how = "its own weights over " if kernel is not None else ""
+            note = f": {how}{part}, one channel at a time"
+        else:
+            note = f", shown on a {shown[0]}×{shown[1]} input" if shown != (h, w) else ""
+            if kernel is not None:
+                note += " with its own weights (run the model on an image to step over its real input)"
         self.caption.setText(f"Explaining {what} on {_shape(tuple(input_shape))}{note}")
-        self.caption.show()
+        self._explained = self.tabs.currentWidget()
+        self._show_caption()
+        if self.popup is not None:
+            self.pop_out()      # raise its window
+
+    def _show_caption(self) -> None:
+        """The "Explaining …" line shows with the mode it describes."""
+        self.caption.setVisible(self._explained is not None and self.tabs.currentWidget() is self._explained)
+
+    def _drop_caption(self) -> None:
+        self._explained = None
+        self._show_caption()
+
+    @staticmethod
+    def _real_part(layer_input: np.ndarray | None, padding: Any, size: tuple[int, int], kernel: tuple[int, int],
+                   strides: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool) -> tuple[Any, Cell, Cell]:
+        """``(padding, origin, first output)`` of the part of a layer's real input that is shown: the layer's own
+        padding for the whole input, else the part with the most structure and the padding that keeps its
+        outputs the layer's own (:func:`pg.busy_origin`, :func:`pg.corner_padding`)."""
+        if layer_input is None or tuple(size) == tuple(layer_input.shape[:2]):
+            return padding, (0, 0), (0, 0)
+        geometry = resolve_window(*layer_input.shape[:2], kernel, strides, dilation, padding, ceil_mode)
+        origin = pg.busy_origin(layer_input, geometry, size)
+        return pg.corner_padding(geometry, size, origin), origin, pg.corner_offset(geometry, origin)
 
     def set_source_image(self, image: np.ndarray | None) -> None:
         """The loaded input image ``(H, W, C)`` float32 (``None``: none), for "image crop" input values."""
         for tab in (self.conv, self.pool):
             tab.set_source_image(image)
-        self.channels.image = None if image is None else np.asarray(image, np.float32)
-        self.channels.refresh()
+        self.channels.set_image(image)
 
     def set_model_input_shape(self, shape: Sequence[int] | None) -> None:
         """The current model's input shape: one more row in "CNN vs dense"."""

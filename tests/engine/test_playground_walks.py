@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cnnexplorer.engine import kernels
 from cnnexplorer.engine import playground as pg
-from cnnexplorer.model.geometry import GeometryError
+from cnnexplorer.model.geometry import GeometryError, resolve_window
 
 paddings = st.one_of(
     st.sampled_from(["valid", "same"]),
@@ -149,3 +149,94 @@ def test_course_parameter_counts():
 @pytest.mark.parametrize("f,d,k", [(3, 3, 50), (5, 1, 6), (1, 3, 2), (3, 3, 1)])
 def test_channel_filter_counts(f, d, k):
     assert pg.conv_layer_info((8, 8, d), f, k).params == (f * f * d + 1) * k
+
+
+# --- explaining a real layer: its own weights stepped over a corner of its real input -------------------------
+def _real_layer_case(data):
+    from cnnexplorer.model import Architecture, Conv2D, DepthwiseConv2D
+
+    H, W = data.draw(st.integers(3, 20)), data.draw(st.integers(3, 20))
+    depthwise = data.draw(st.booleans())
+    k = (data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
+    s = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    d = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
+    padding = data.draw(paddings)
+    if depthwise:
+        C = data.draw(st.integers(1, 3))
+        layer = DepthwiseConv2D(kernel_size=k, strides=s, dilation_rate=d, padding=padding,
+                                depth_multiplier=data.draw(st.integers(1, 2)), name="dw")
+    else:
+        groups = data.draw(st.sampled_from([1, 2]))
+        C = groups * data.draw(st.integers(1, 2))
+        layer = Conv2D(filters=groups * data.draw(st.integers(1, 2)), kernel_size=k, strides=s, dilation_rate=d,
+                       padding=padding, groups=groups, name="c")
+    arch = Architecture((H, W, C), [layer])
+    info = arch.infer()[0]
+    assume(info.status == "ok")
+    return arch, info, layer, depthwise
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_corner_of_the_real_input_gives_the_real_layers_outputs(data):
+    """Every output the explanation shows is the real layer's own output at that position (runner, real weights)."""
+    from cnnexplorer.engine.runner import Runner
+
+    arch, info, layer, depthwise = _real_layer_case(data)
+    H, W, C = arch.input_shape
+    x = np.random.default_rng(data.draw(st.integers(0, 999))).normal(size=(H, W, C)).astype(np.float32)
+    runner = Runner()
+    real = runner.run(arch, x, seed=3).activations[info.name]
+    weights = runner.layer_weights(info, None, 3, False)
+    h, w = data.draw(st.integers(1, H)), data.draw(st.integers(1, W))
+    geometry = resolve_window(H, W, layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
+    origin = pg.busy_origin(x, geometry, (h, w)) if data.draw(st.booleans()) else \
+        tuple(data.draw(st.sampled_from(pg._aligned_starts(g, n))) for g, n in zip(geometry, (h, w)))
+    pads = pg.corner_padding(geometry, (h, w), origin)
+    index = data.draw(st.integers(0, real.shape[2] - 1))
+    channels, kernel, bias = pg.filter_weights(weights["kernel"], weights.get("bias"), index,
+                                               getattr(layer, "groups", 1), depthwise)
+    corner = pg.layer_corner(x, h, w, channels, origin)
+    try:
+        walk = pg.ConvWalk(corner, kernel, bias, layer.strides, pads, layer.dilation_rate)
+    except GeometryError:
+        assume(False)
+    ho, wo = walk.out_shape
+    oi, oj = pg.corner_offset(geometry, origin)
+    assert oi + ho <= real.shape[0] and oj + wo <= real.shape[1]
+    np.testing.assert_allclose(walk.output[:, :, 0], real[oi:oi + ho, oj:oj + wo, index], rtol=1e-5, atol=1e-5)
+    step = walk.step(walk.n_steps - 1)
+    assert step.total == pytest.approx(float(real[oi + ho - 1, oj + wo - 1, index]), abs=1e-4)
+
+
+def test_filter_weights_picks_the_group_and_the_depthwise_channel():
+    kernel = np.arange(3 * 3 * 2 * 4, dtype=np.float32).reshape(3, 3, 2, 4)
+    bias = np.array([10, 11, 12, 13], np.float32)
+    channels, k, b = pg.filter_weights(kernel, bias, 3, groups=2)
+    assert channels == range(2, 4) and b.tolist() == [13]
+    np.testing.assert_array_equal(k[:, :, :, 0], kernel[:, :, :, 3])
+    channels, k, b = pg.filter_weights(kernel, bias, 3, depthwise=True)   # M = 4: output 3 = channel 0, m 3
+    assert channels == range(0, 1) and k.shape == (3, 3, 1, 1) and b.tolist() == [13]
+    np.testing.assert_array_equal(k[:, :, 0, 0], kernel[:, :, 0, 3])
+
+
+def test_busy_origin_looks_where_the_input_has_structure():
+    x = np.zeros((28, 28, 2), np.float32)
+    x[12:20, 10:18, 1] = np.arange(64).reshape(8, 8)                # a digit in the middle, zeros around it
+    geometry = resolve_window(28, 28, (3, 3), (2, 2), (1, 1), "same")
+    t, l = pg.busy_origin(x, geometry, (7, 7))
+    assert (t, l) != (0, 0) and np.ptp(pg.layer_corner(x, 7, 7, [1], (t, l))) > 0
+    assert (t + geometry[0].pad_before) % 2 == 0 and (l + geometry[1].pad_before) % 2 == 0
+    assert pg.corner_padding(geometry, (7, 7), (t, l)) == ((0, 0), (0, 0))
+    assert pg.busy_origin(np.zeros((28, 28, 1)), geometry, (7, 7)) == (0, 0)
+
+
+def test_busy_crop_finds_structure_a_centred_crop_misses():
+    image = np.full((40, 40, 3), 0.5, np.float32)
+    image[2:8, 30:36] = np.linspace(0, 1, 6)[None, :, None]       # the only detail, far from the centre
+    assert np.ptp(pg.crop(image, 5, 5, 3)) == 0                    # the centre is flat
+    busy = pg.busy_crop(image, 5, 5, 3)
+    assert busy.shape == (5, 5, 3) and np.ptp(busy) > 0.5
+    assert not np.array_equal(pg.busy_crop(image, 5, 5, 3, choice=1), busy)
+    small = pg.busy_crop(image[:3, :3], 5, 5, 1)                  # larger than the image: zero-filled
+    assert small.shape == (5, 5, 1) and (small[3:] == 0).all()

@@ -82,16 +82,39 @@ def test_thumbnail_sizes_for_maps_and_vectors():
     assert visualize.thumbnail(np.arange(10, dtype=np.float32), size=44).shape == (44, 44, 3)
 
 
-def test_kernel_tiles_zero_is_mid_grey():
+def test_kernel_pictures_rgb_zero_is_mid_grey():
     k = np.zeros((3, 3, 3, 2), np.float32)
     k[0, 0, :, 0] = 2.0
     k[1, 1, 0, 1] = -1.0
-    tiles = visualize.kernel_tiles(k)
-    assert len(tiles) == 2 and tiles[0].shape == (3, 3, 3)
-    assert tiles[0][0, 0].tolist() == [1.0, 1.0, 1.0] and tiles[0][2, 2].tolist() == [0.5] * 3
-    assert tiles[1][1, 1, 0] == 0.0
-    grey = visualize.kernel_tiles(np.ones((5, 5, 1, 4), np.float32))
-    assert grey[0].shape == (5, 5)
+    pictures = visualize.kernel_pictures(k)
+    assert pictures.rgb and pictures.tiles.shape == (2, 3, 3, 3) and pictures.tiles.dtype == np.uint8
+    assert pictures.tiles[0, 0, 0].tolist() == [255, 255, 255] and pictures.tiles[0, 2, 2].tolist() == [128] * 3
+    assert pictures.tiles[1, 1, 1].tolist() == [0, 128, 128]
+    assert pictures.scales.tolist() == [2.0, 1.0] and not pictures.shared
+    shared = visualize.kernel_pictures(k, shared=True)
+    assert shared.shared and shared.scales.tolist() == [2.0, 2.0]
+    assert shared.tiles[1, 1, 1, 0] == 64                       # −1 of ±2: a quarter of the way up
+
+
+def test_kernel_pictures_signed_single_channel_blur_is_not_white():
+    """A blur (all small positive weights) is drawn in colour, not white on white; zero is white, the sign
+    is the hue; each filter at full contrast unless the scale is shared."""
+    from cnnexplorer.engine.weights import classic_kernel
+
+    bank, labels = classic_kernel(3, 3, 1, 10)
+    pictures = visualize.kernel_pictures(bank)
+    assert not pictures.rgb and pictures.tiles.shape == (10, 3, 3, 3)
+    blur = pictures.tiles[labels.index("blur")]
+    white = visualize.DIVERGING_LUT[128]
+    away = np.abs(blur.astype(int) - white).sum(axis=-1)                 # how far from white each weight is
+    assert away[1, 1] > away[0, 1] > away[0, 0] >= 0 and away[1, 1] > 300   # the bell shape, centre darkest
+    assert (blur[..., 0] >= blur[..., 2]).all()                          # positive: red, never blue
+    centre = blur[1, 1].astype(int)
+    assert (np.abs(centre - visualize.DIVERGING_LUT[255]) <= 1).all()   # its largest weight at full colour
+    edge = pictures.tiles[labels.index("vertical edges")]
+    assert (edge[:, 0, 2] > edge[:, 0, 0]).all() or (edge[:, 0, 0] > edge[:, 0, 2]).all()  # a signed column
+    assert pictures.lut.shape == (256, 3) and pictures.lut[128].tolist() == white.tolist()
+    assert pictures.scales[labels.index("blur")] == pytest.approx(float(np.abs(bank[..., labels.index("blur")]).max()))
 
 
 def test_feature_grid_png_layout():

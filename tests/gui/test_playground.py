@@ -141,7 +141,7 @@ def test_image_crop_source(playground):
     assert not tab.source.model().item(1).isEnabled()
     playground.set_source_image(image)
     tab.source.setCurrentIndex(1)
-    np.testing.assert_array_equal(tab.x, pg.crop(image, *tab.settings()["input_size"], 1))
+    np.testing.assert_array_equal(tab.x, pg.busy_crop(image, *tab.settings()["input_size"], 1))
     playground.set_source_image(None)
     assert tab.source.currentIndex() == 0
 
@@ -259,3 +259,215 @@ def test_screenshots_of_each_mode(playground, qtbot, tmp_path):
         image = playground.grab().toImage()
         assert image.width() == playground.width()
         assert image.save(str(tmp_path / f"mode{i}.png"))
+
+
+# --- issue 15: explaining the real layer, layout, Channels × filters, pop-out, refusals ------------------------
+def type_into(qtbot, spin, text: str) -> None:
+    """Select a spin box's text and type ``text`` with real key presses."""
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+
+
+def click(qtbot, widget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def _real_two_layer_model():
+    from cnnexplorer.engine.runner import Runner
+    from cnnexplorer.model import Architecture
+
+    arch = Architecture((20, 20, 3), [Conv2D(filters=4, kernel_size=3, padding="same", name="c1"),
+                                      Conv2D(filters=6, kernel_size=3, strides=2, padding="same", name="c2")])
+    x = np.zeros((20, 20, 3), np.float32)
+    x[9:17, 11:19] = np.random.default_rng(1).random((8, 8, 3))       # detail away from the top-left corner
+    runner = Runner()
+    result = runner.run(arch, x, seed=5)
+    infos = arch.infer()
+    weights = runner.layer_weights(infos[1], None, 5, False)
+    return arch, infos[1], result.activations, weights
+
+
+def test_explain_steps_the_layers_own_kernel_over_its_real_input(playground, qtbot):
+    arch, info, activations, weights = _real_two_layer_model()
+    playground.show()
+    qtbot.waitExposed(playground)
+    playground.explain_layer(info.layer, info.input_shape, kernel=weights["kernel"], bias=weights["bias"],
+                             layer_input=activations["c1"])
+    tab = playground.conv
+    assert playground.mode == "Convolution" and tab.layer_box.isVisibleTo(tab)
+    caption = playground.caption.text()
+    first = tuple(int(v) for v in re.search(r"outputs from \[(\d+), (\d+)\]", caption).groups())
+    origin = tuple(int(v) for v in re.search(r"from row (\d+), column (\d+)", caption).groups())
+    assert origin != (0, 0)                      # the busy part of the input, not its empty corner
+    assert tab.source.currentText() == "layer's input"
+    real = activations["c2"]                      # linear activation: the layer's output is its convolution
+    h, w = tab.settings()["input_size"]
+    for f in (0, 4):
+        type_into(qtbot, tab.filter, str(f))
+        assert tab.filter.value() == f
+        ho, wo = tab.walk.out_shape
+        np.testing.assert_allclose(tab.walk.output[:, :, 0], real[first[0]:first[0] + ho, first[1]:first[1] + wo, f],
+                                   rtol=1e-5, atol=1e-5)
+        # every input channel the filter reads is in the walk; the grids show the one chosen
+        np.testing.assert_array_equal(tab.x, activations["c1"][origin[0]:origin[0] + h, origin[1]:origin[1] + w])
+        type_into(qtbot, tab.channel, "2")
+        np.testing.assert_array_equal(tab.kernel_grid.values, weights["kernel"][:, :, 2, f])
+        values, _ = tab.walk.input_grid()
+        np.testing.assert_array_equal(tab.input_grid.values, values[:, :, 2])
+        assert "ch 2" in tab.input_grid.title and f"filter {f}" in tab.kernel_grid.title
+    click(qtbot, tab.findChild(type(tab.play_button), "stepButton"))
+    step = playground.current_step
+    assert step.index == 1
+    assert step.value == pytest.approx(float(real[first[0] + step.out_cell[0], first[1] + step.out_cell[1], 4]),
+                                       abs=1e-5)
+    assert step.total == pytest.approx(step.value, abs=1e-5)     # the channels' shares + bias add up
+    calc = plain(tab.calc)
+    assert "Σ over the 4 input channels" in calc and "channel 2:" in calc
+    # another kernel size lets the real layer go (back to the playground's own kernel and values)
+    type_into(qtbot, tab.k_h, "5")
+    assert tab.layer_kernel is None and not tab.layer_box.isVisibleTo(tab)
+    assert tab.settings()["kernel_size"] == (5, 5) and tab.x.shape[2] == 1
+    assert not playground.caption.isVisibleTo(playground)
+
+
+def test_explain_from_the_window_uses_the_sessions_weights_and_activation(qtbot, window):
+    """F1 on conv2d_1 of sample-cnn: the kernel is the one the session runs with, the input max_pooling2d's
+    real output."""
+    from cnnexplorer.engine.images import sample_images
+
+    digit = next(p for name, p in sample_images().items() if "7" in name)
+    with qtbot.waitSignal(window.runFinished, timeout=30_000):
+        assert window.open_image(digit)
+    window.select_row(2)
+    window.activateWindow()
+    qtbot.keyClick(window.findChild(type(window.stack_view), "modelStack"), Qt.Key.Key_F1)
+    tab = window.playground.conv
+    assert window.playground.mode == "Convolution"
+    np.testing.assert_array_equal(tab.layer_kernel, window.session.layer_weights(2)["kernel"])
+    assert tab.layer_input is window.session.result.activations["max_pooling2d"]
+    assert "conv2d_1" in window.playground.caption.text() and "its own weights" in window.playground.caption.text()
+
+
+def test_channels_times_filters_takes_the_course_numbers_and_a_real_crop(playground, qtbot):
+    playground.set_mode("Channels × filters")
+    playground.show()
+    qtbot.waitExposed(playground)
+    tab = playground.channels
+    image = np.zeros((40, 40, 3), np.float32)
+    image[20:30, 5:15] = np.random.default_rng(0).random((10, 10, 3))
+    playground.set_source_image(image)
+    assert tab.source.currentText() == "image crop"
+    x = tab.walk.x
+    assert np.ptp(x) > 0.3                                            # varying input values, not a constant
+    out = tab.walk.output
+    assert all(np.ptp(out[:, :, k]) > 0 for k in range(out.shape[2]))  # so the maps are not constant either
+    click(qtbot, tab.new_values)
+    assert not np.array_equal(tab.walk.x, x)                          # "New values" re-rolls the input too
+    type_into(qtbot, tab.filters, "50")                               # the course's 50 filters
+    assert tab.filters.value() == 50
+    assert "(3·3·3 + 1)·50 = 1,400" in playground.formula_text()
+    assert sum(grid.isVisibleTo(tab) for grid in tab.output_grids) == 4
+    type_into(qtbot, tab.pick, "37")
+    assert tab.filter == 36 and list(tab.shown_maps()) == [36, 37, 38, 39]
+    assert "maps 37–40 of 50" in plain(tab.maps_note)
+    step = playground.current_step
+    assert step.value == tab.walk.output[(*step.out_cell, 36)]
+    np.testing.assert_array_equal(tab.output_grids[0].values, tab.walk.output[:, :, 36])
+    # a value beyond what the playground draws is refused with the reason, not silently
+    assert not tab.notice.isVisibleTo(tab)
+    type_into(qtbot, tab.depth, "4")
+    assert tab.depth.value() == 3
+    assert tab.notice.isVisibleTo(tab) and "channels D: 4 is refused, at most 3" in tab.notice.text()
+    type_into(qtbot, tab.size, "5")
+    assert not tab.notice.isVisibleTo(tab)
+
+
+def test_square_links_keep_n_and_stride_square(playground, qtbot):
+    playground.show()
+    qtbot.waitExposed(playground)
+    tab = playground.conv
+    type_into(qtbot, tab.n_h, "6")
+    assert tab.settings()["input_size"] == (6, 6)
+    type_into(qtbot, tab.s_w, "2")
+    assert tab.settings()["strides"] == (2, 2)
+    square = tab.s_h.parentWidget().square
+    click(qtbot, square)
+    assert not square.isChecked()
+    type_into(qtbot, tab.s_h, "3")
+    assert tab.settings()["strides"] == (3, 2)
+    tab.configure(kernel_size=(3, 5))
+    assert not tab.k_h.parentWidget().square.isChecked()
+
+
+def test_layout_at_1280x800_controls_in_view_and_no_clipping(playground, qtbot):
+    """In the space the window gives the tab at 1280×800, Play and Step are visible without scrolling, no grid
+    is drawn outside its widget, and there is no blank gap between the grids and the formula."""
+    assert playground.minimumSizeHint().width() <= 640   # fits the tab a 1280×800 window gives it, no sideways scroll
+    playground.resize(690, 300)
+    playground.show()
+    qtbot.waitExposed(playground)
+    layer = Conv2D(filters=8, kernel_size=11, strides=4, name="big")
+    playground.explain_layer(layer, (227, 227, 3))
+    tab = playground.conv
+    qtbot.waitUntil(lambda: tab.play_button.isVisible())
+    for button in (tab.play_button, tab.findChild(type(tab.play_button), "stepButton")):
+        top_left = button.mapTo(playground, button.rect().topLeft())
+        assert 0 <= top_left.y() and top_left.y() + button.height() <= playground.height()
+    speed = tab.speed
+    assert speed.width() >= 90
+    for grid in (tab.input_grid, tab.kernel_grid, tab.product_grid, tab.output_grid):
+        rows, cols = grid.values.shape
+        right = grid.cell_rect(rows - 1, cols - 1).right()
+        assert right <= grid.width() + 0.5, grid.title
+    playground.resize(1280, 800)
+    qtbot.waitUntil(lambda: tab.width() > 1000)
+    gap = tab.calc.mapTo(tab, tab.calc.rect().topLeft()).y() - \
+        max(g.mapTo(tab, g.rect().bottomLeft()).y() for g in (tab.input_grid, tab.output_grid, tab.product_grid))
+    assert gap < 40
+
+
+def test_pop_out_and_back(playground, qtbot):
+    playground.show()
+    qtbot.waitExposed(playground)
+    click(qtbot, playground.pop_button)
+    assert playground.is_popped_out
+    window = playground.popup
+    assert window.isWindow() and window.isVisible() and playground.tabs.window() is window
+    assert playground.placeholder.isVisibleTo(playground)
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: playground.tabs.width() > 1300)
+    click(qtbot, playground.pop_button)                               # the same button puts it back
+    assert not playground.is_popped_out and playground.tabs.window() is playground.window()
+    click(qtbot, playground.pop_button)
+    playground.popup.close()                                          # closing its window puts it back too
+    assert not playground.is_popped_out and not playground.placeholder.isVisibleTo(playground)
+
+
+def test_explain_pooling_steps_over_its_real_input_one_channel_at_a_time(playground, qtbot):
+    from cnnexplorer.engine.runner import Runner
+    from cnnexplorer.model import Architecture
+
+    arch = Architecture((24, 24, 3), [Conv2D(filters=3, kernel_size=3, padding="same", name="c"),
+                                      MaxPooling2D(pool_size=2, name="pool")])
+    x = np.zeros((24, 24, 3), np.float32)
+    x[12:22, 13:23] = np.random.default_rng(2).random((10, 10, 3))
+    activations = Runner().run(arch, x, seed=1).activations
+    info = arch.infer()[1]
+    playground.show()
+    qtbot.waitExposed(playground)
+    playground.explain_layer(info.layer, info.input_shape, layer_input=activations["c"])
+    tab = playground.pool
+    assert playground.mode == "Pooling" and tab.source.currentText() == "layer's input"
+    first = tuple(int(v) for v in re.search(r"outputs from \[(\d+), (\d+)\]", playground.caption.text()).groups())
+    assert first != (0, 0)
+    real = activations["pool"]
+    for channel in (0, 2):
+        type_into(qtbot, tab.channel, str(channel))
+        ho, wo = tab.walk.out_shape
+        np.testing.assert_array_equal(tab.walk.output[:, :, 0], real[first[0]:first[0] + ho, first[1]:first[1] + wo,
+                                                                     channel])
+        assert f"ch {channel}" in tab.input_grid.title
+    click(qtbot, tab.findChild(type(tab.play_button), "stepButton"))
+    step = playground.current_step
+    assert step.value == real[first[0] + step.out_cell[0], first[1] + step.out_cell[1], 2]
