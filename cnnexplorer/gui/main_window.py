@@ -741,10 +741,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Explain works on a Conv2D, DepthwiseConv2D or pooling layer that "
                                          "can be computed", 6000)
             return False
-        infos = self.architecture.infer()
-        info, result = infos[row], self.session.result
+        info, result = self.architecture.infer()[row], self.session.result
+        source = info.inputs[0]   # in a graph, not necessarily the layer above
         feeding = None if result is None else \
-            result.input_array if row == 0 else result.activations.get(infos[row - 1].name)
+            result.input_array if source == "input" else result.activations.get(source)
         weights = self.session.layer_weights(row)
         self.playground.explain_layer(info.layer, info.input_shape, kernel=weights.get("kernel"),
                                       bias=weights.get("bias"), layer_input=feeding)
