@@ -229,19 +229,25 @@ def _size_text(nbytes: int) -> str:
     return format_bytes(nbytes) if nbytes < 1024 ** 4 else f"{nbytes / 1024 ** 4:,.0f} TB"
 
 
-def weight_array(array) -> np.ndarray:
-    """A weight read from a file as a read-only C-contiguous float32 array; ``ValueError`` says what is wrong
-    with it ("has data type …; expected numbers", "contains NaN or infinite values") for the caller to place.
-    Values beyond float32's range are reported as such (NumPy's overflow warnings are not printed)."""
-    array = np.asarray(array)
-    if array.dtype.kind not in "fiu":
-        raise ValueError(f"has data type {array.dtype}; expected numbers")
+def finite_float32(array: np.ndarray) -> np.ndarray:
+    """``array`` as C-contiguous float32 (the same object when it already is); ``ValueError`` when a value is NaN,
+    infinite, or beyond float32's range once converted (said as such, without NumPy's overflow warnings)."""
     with np.errstate(over="ignore", invalid="ignore"):
         converted = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(converted).all():
         if array.dtype.kind == "f" and np.isfinite(array).all():
             raise ValueError(f"has {array.dtype} values beyond float32's range (±3.4e38)")
         raise ValueError("contains NaN or infinite values")
+    return converted
+
+
+def weight_array(array) -> np.ndarray:
+    """A weight read from a file as a read-only C-contiguous float32 array; ``ValueError`` says what is wrong
+    with it ("has data type …; expected numbers", "contains NaN or infinite values") for the caller to place."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiu":
+        raise ValueError(f"has data type {array.dtype}; expected numbers")
+    converted = finite_float32(array)
     converted.flags.writeable = False
     return converted
 
