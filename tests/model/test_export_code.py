@@ -337,3 +337,15 @@ def test_keras_model_computes_what_the_engine_computes(name, make, tmp_path):
     namespace["load_cnnexplorer_weights"](model, path)
     y = keras.ops.convert_to_numpy(model(x[None], training=False))[0]
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_ci_runs_the_exported_code():
+    """In CI the tests above must run, not skip: the test extra installs torch and Keras (torch backend)."""
+    import importlib.util
+    import os
+
+    if not os.environ.get("CI"):
+        pytest.skip("only enforced in CI (CI=true), where `make test` installs the test extra")
+    missing = [m for m in ("torch", "keras") if importlib.util.find_spec(m) is None]
+    assert not missing, f"{missing} not installed: the exported-code tests would be skipped"
+    assert os.environ.get("KERAS_BACKEND") == "torch"
