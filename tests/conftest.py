@@ -2,6 +2,9 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keras 3 runs on PyTorch here (the test extra installs CPU torch, not TensorFlow); this must be set before any
+# test module imports keras.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

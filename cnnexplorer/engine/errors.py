@@ -17,6 +17,10 @@ class ArchitectureInvalidError(EngineError, ValueError):
     """The architecture has a layer that cannot be computed, so it cannot run."""
 
 
+class MemoryBudgetSettingError(EngineInputError):
+    """``CNNEXPLORER_MEMORY_BUDGET`` holds something that is not a size (the message names the variable)."""
+
+
 class MemoryBudgetError(EngineError, MemoryError):
     """The run would need more memory than the budget allows; ``needed`` and ``budget`` are in bytes."""
 

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import EngineInputError
+from .weights import finite_float32, npy_data, npy_header
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -104,7 +105,7 @@ def prepare_input(source, input_shape, fit: str = "resize") -> PreparedInput:
     if size == 0:
         raise ImageInputError(name, "is empty (0 bytes)")
     if path.suffix.lower() == ".npy" or head.startswith(_NPY_MAGIC):
-        return _prepare_array(_load_npy(path, name), shape, name, "array file")
+        return _prepare_array(_load_npy(path, name, shape), shape, name, "array file")
     return _prepare_image(path, name, head, shape, fit)
 
 
@@ -140,25 +141,42 @@ def _fmt_shape(shape) -> str:
 # ----------------------------------------------------------------------------------------------------------- arrays
 
 
-def _load_npy(path: Path, name: str) -> np.ndarray:
+def _load_npy(path: Path, name: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """The array in a ``.npy`` file whose header was checked against ``shape`` before its data is read: a
+    header claiming (10⁶, 10⁶, 3) costs nothing."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":  # e.g. an .npz archive renamed .npy
+                raise ImageInputError(name, "is an .npz archive, not a single .npy array")
+            f.seek(0)
+            declared, fortran, dtype = npy_header(f)
+            _check_array(declared, dtype, shape, name)
+            return npy_data(f, declared, fortran, dtype, os.fstat(f.fileno()).st_size - f.tell())
+    except ImageInputError:
+        raise
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise ImageInputError(name, "holds pickled Python objects, which are not loaded for safety; save a "
                                         "numeric array with numpy.save instead") from e
         raise ImageInputError(name, f"is not a readable .npy array ({e})") from e
-    except (OSError, EOFError, struct.error, zlib.error) as e:
+    except (OSError, EOFError, struct.error, zlib.error, SyntaxError) as e:
         raise ImageInputError(name, f"is not a readable .npy array ({e})") from e
-    if not isinstance(arr, np.ndarray):  # e.g. an .npz archive renamed .npy
-        arr.close()
-        raise ImageInputError(name, "is an .npz archive, not a single .npy array")
-    return arr
+
+
+def _check_array(given: tuple[int, ...], dtype: np.dtype, shape: tuple[int, int, int], name: str) -> None:
+    """An array of ``given`` shape and ``dtype`` can be the model's input (a 2-D one gets a channel axis when the
+    model wants one channel); otherwise :class:`ImageInputError`."""
+    if dtype.kind not in "biuf":
+        raise ImageInputError(name, f"has dtype {dtype}; an input array must be real numbers")
+    if len(given) == 2 and shape[2] == 1:
+        given = (*given, 1)
+    if tuple(given) != shape:
+        raise ImageInputError(name, f"array shape {_fmt_shape(given)} does not match the model's input shape "
+                                    f"{_fmt_shape(shape)}; arrays are not resized")
 
 
 def _prepare_array(arr: np.ndarray, shape: tuple[int, int, int], name: str, what: str) -> PreparedInput:
-    if arr.dtype.kind not in "biuf":
-        raise ImageInputError(name, f"has dtype {arr.dtype}; an input array must be real numbers")
+    _check_array(arr.shape, arr.dtype, shape, name)
     h, w, c = shape
     given = _fmt_shape(arr.shape)
     if arr.ndim == 2 and c == 1:
@@ -166,14 +184,12 @@ def _prepare_array(arr: np.ndarray, shape: tuple[int, int, int], name: str, what
         added = ", channel axis added"
     else:
         added = ""
-    if tuple(arr.shape) != shape:
-        raise ImageInputError(name, f"array shape {_fmt_shape(arr.shape)} does not match the model's input shape "
-                                    f"{_fmt_shape(shape)}; arrays are not resized")
-    out = np.ascontiguousarray(arr, dtype=np.float32)
+    try:
+        out = finite_float32(arr)
+    except ValueError as e:
+        raise ImageInputError(name, str(e)) from None
     if out is arr or np.shares_memory(out, arr):
         out = out.copy()
-    if not np.isfinite(out).all():
-        raise ImageInputError(name, "contains NaN or infinite values")
     note = f"{name}: {what} {given} {arr.dtype} taken as is{added}, cast to float32 (not scaled)"
     return PreparedInput(out, note, (h, w), f"{arr.dtype} array")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +23,7 @@ import numpy as np
 from ..model import Architecture
 from ..model.architecture import LayerInfo
 from . import kernels
-from .errors import EngineInputError, MemoryBudgetError, RunCancelled
+from .errors import EngineInputError, MemoryBudgetError, MemoryBudgetSettingError, RunCancelled
 from .weights import check_weights, classic_layer_weights, first_conv_index, init_layer_weights, require_valid, \
     load_weights, weight_key
 
@@ -233,11 +234,30 @@ def estimate_memory(arch: Architecture, keep_all: bool = True) -> MemoryEstimate
     return MemoryEstimate(weights, activations, temporary)
 
 
+MEMORY_BUDGET_VARIABLE = "CNNEXPLORER_MEMORY_BUDGET"
+_SIZE = re.compile(r"(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?P<unit>[kmgt]?)(?:i?b)?", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+
+
+def parse_memory_size(text: str) -> int:
+    """Bytes from ``"2000000000"``, ``"1e9"``, ``"512M"``, ``"4G"``, ``"1.5GiB"`` (K, M, G, T are powers of 1024);
+    :class:`MemoryBudgetSettingError` naming ``CNNEXPLORER_MEMORY_BUDGET`` for anything else or a size under 1 byte."""
+    match = _SIZE.fullmatch(text.strip())
+    value = float(match["number"]) * _UNITS[match["unit"].lower()] if match else 0.0
+    if not match or not 1 <= value < 2 ** 63:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise MemoryBudgetSettingError(f"{MEMORY_BUDGET_VARIABLE}={shown!r} is not a memory size; expected a "
+                                       f"positive number of bytes (2000000000 or 2e9) or a size with a unit "
+                                       f"K, M, G or T (512M, 4G)")
+    return int(value)
+
+
 def default_memory_budget() -> int:
-    """``CNNEXPLORER_MEMORY_BUDGET`` (bytes) if set, else 80% of the memory available now, else 4 GiB."""
-    env = os.environ.get("CNNEXPLORER_MEMORY_BUDGET")
-    if env:
-        return int(env)
+    """``CNNEXPLORER_MEMORY_BUDGET`` if set (see :func:`parse_memory_size`; a bad value raises
+    :class:`MemoryBudgetSettingError`), else 80% of the memory available now, else 4 GiB."""
+    env = os.environ.get(MEMORY_BUDGET_VARIABLE, "")
+    if env.strip():
+        return parse_memory_size(env)
     try:
         with open("/proc/meminfo") as f:
             for line in f:

@@ -8,7 +8,9 @@ the core (``LayerInfo.weight_shapes``), never from here.
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import zipfile
 import zlib
 from typing import Mapping
@@ -162,17 +164,92 @@ def classic_layer_weights(info: LayerInfo) -> Weights:
 
 
 # --- files -------------------------------------------------------------------------------------------
+def not_a_regular_file(path: str | os.PathLike, what: str = "file") -> str | None:
+    """``None`` for an existing regular file (or a link to one), else what it is instead ("no such <what>",
+    "is a directory, not a <what>", "is a FIFO (named pipe), not a regular file", ...).  Only ``stat`` is used,
+    so a FIFO or a device is refused before anything opens it (opening a FIFO blocks until a writer comes)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"no such {what}"
+    except (OSError, ValueError) as exc:  # permissions, a name too long, an embedded NUL
+        return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return f"is a directory, not a {what}"
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    return f"is {kind}, not a regular file" if kind != "not a regular file" else "is not a regular file"
+
+
+def npy_header(fp) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from the ``.npy`` header at ``fp``'s position, leaving ``fp`` at the data.
+
+    Nothing is allocated from the header's claims.  ``ValueError`` for a malformed header, an unsupported format
+    version or an object (pickled) data type."""
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+    else:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    if dtype.hasobject:
+        raise ValueError("holds pickled objects; only plain numeric arrays are read (pickles are never loaded)")
+    return tuple(int(d) for d in shape), bool(fortran), dtype
+
+
+def npy_nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """The bytes a header declares (Python integers: no overflow however large the claim)."""
+    return math.prod(shape) * dtype.itemsize
+
+
+def npy_data(fp, shape: tuple[int, ...], fortran: bool, dtype: np.dtype, available: int) -> np.ndarray:
+    """The array a header declared, read from ``fp`` (just after the header), which holds ``available`` more bytes.
+
+    A claim larger than ``available`` raises ``ValueError`` BEFORE anything is allocated: an 80-byte file whose
+    header says (10⁶, 10⁶, 3) costs nothing."""
+    nbytes = npy_nbytes(shape, dtype)
+    if nbytes > available:
+        raise ValueError(f"declares a {_shape_text(shape)} {dtype} array ({_size_text(nbytes)}) but holds only "
+                         f"{_size_text(max(available, 0))} of data (truncated or forged)")
+    data = fp.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"is truncated: {_size_text(len(data))} of data, the header declares {_size_text(nbytes)}")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+
+
+def _size_text(nbytes: int) -> str:
+    from ..model.summary import format_bytes
+    return format_bytes(nbytes) if nbytes < 1024 ** 4 else f"{nbytes / 1024 ** 4:,.0f} TB"
+
+
+def finite_float32(array: np.ndarray) -> np.ndarray:
+    """``array`` as C-contiguous float32 (the same object when it already is); ``ValueError`` when a value is NaN,
+    infinite, or beyond float32's range once converted (said as such, without NumPy's overflow warnings)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(converted).all():
+        if array.dtype.kind == "f" and np.isfinite(array).all():
+            raise ValueError(f"has {array.dtype} values beyond float32's range (±3.4e38)")
+        raise ValueError("contains NaN or infinite values")
+    return converted
+
+
 def weight_array(array) -> np.ndarray:
     """A weight read from a file as a read-only C-contiguous float32 array; ``ValueError`` says what is wrong
     with it ("has data type …; expected numbers", "contains NaN or infinite values") for the caller to place."""
     array = np.asarray(array)
     if array.dtype.kind not in "fiu":
         raise ValueError(f"has data type {array.dtype}; expected numbers")
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError("contains NaN or infinite values")
-    array.flags.writeable = False
-    return array
+    converted = finite_float32(array)
+    converted.flags.writeable = False
+    return converted
 
 
 def save_weights(weights: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
@@ -185,37 +262,77 @@ def save_npz_atomic(arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -
         np.savez(f, **arrays)
 
 
-def load_weights(path: str | os.PathLike) -> Weights:
-    """Read an ``.npz`` weights file (never pickles); every array becomes read-only float32."""
+def expected_weight_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
+    """``{"layer/weight": shape}`` for every weight ``arch`` needs (``ArchitectureInvalidError`` if it cannot)."""
+    return {weight_key(info.name, weight_name): tuple(shape)
+            for info in require_valid(arch) for weight_name, (shape, _) in info.weight_shapes.items()}
+
+
+def load_weights(path: str | os.PathLike, arch: Architecture | None = None) -> Weights:
+    """Read an ``.npz`` weights file (never pickles); every array becomes read-only float32.
+
+    Every member's declared size is checked before it is inflated or allocated: with ``arch``, only the weights
+    it needs are read and each must have the shape it needs (the others are skipped unread); without ``arch``,
+    the arrays together may not declare more than the memory budget (``CNNEXPLORER_MEMORY_BUDGET``).  A zip
+    bomb, or a header claiming 64 GiB, is refused with a one-line :class:`EngineInputError` before it costs
+    memory.  Use :func:`check_weights` afterwards to find missing weights.
+    """
     where = str(path)
-    if not os.path.isfile(path):
-        raise EngineInputError(f"{where}: no such weights file" if not os.path.exists(path)
-                               else f"{where}: is not a file")
+    problem = not_a_regular_file(path, "weights file")
+    if problem:
+        raise EngineInputError(f"{where}: {problem}")
+    needed = expected_weight_shapes(arch) if arch is not None else None
     try:
         with open(path, "rb") as f:
             magic = f.read(6)
-        if magic == b"\x93NUMPY":
-            raise EngineInputError(f"{where}: expected an .npz weights file (several named arrays), "
-                                   f"got a single .npy array")
-        if magic[:4] != b"PK\x03\x04":
-            raise EngineInputError(f"{where}: not an .npz weights file (expected a NumPy archive"
-                                   + (", got an empty file)" if not magic else ")"))
-        with np.load(path, allow_pickle=False) as data:
-            out: Weights = {}
-            for key in data.files:
-                try:
-                    out[key] = weight_array(data[key])
-                except ValueError as exc:
-                    raise EngineInputError(f"{where}: weight {key!r} {exc}") from None
-    except EngineInputError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise EngineInputError(f"{where}: holds pickled objects; weights files must be plain arrays "
-                                   f"(pickles are never loaded)") from None
+            if magic == b"\x93NUMPY":
+                raise EngineInputError(f"{where}: expected an .npz weights file (several named arrays), "
+                                       f"got a single .npy array")
+            if magic[:4] != b"PK\x03\x04":
+                raise EngineInputError(f"{where}: not an .npz weights file (expected a NumPy archive"
+                                       + (", got an empty file)" if not magic else ")"))
+            f.seek(0)
+            with zipfile.ZipFile(f) as archive:
+                return _read_npz(archive, where, needed)
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method
         raise EngineInputError(f"{where}: not a readable .npz weights file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise EngineInputError(f"{where}: not a readable .npz weights file ({exc})") from None
+
+
+def _read_npz(archive: zipfile.ZipFile, where: str, needed: dict[str, tuple[int, ...]] | None) -> Weights:
+    members = [info for info in archive.infolist() if info.filename.endswith(".npy")]
+    if len(members) != len(archive.infolist()):
+        stray = next(i.filename for i in archive.infolist() if not i.filename.endswith(".npy"))
+        raise EngineInputError(f"{where}: not an .npz weights file (member {stray!r} is not a .npy array)")
+    if needed is None:
+        from .runner import default_memory_budget
+
+        declared, budget = sum(info.file_size for info in members), default_memory_budget()
+        if declared > budget:
+            raise EngineInputError(f"{where}: its arrays would take {_size_text(declared)} once unpacked, more than "
+                                   f"the {_size_text(budget)} memory budget; refused before unpacking (a zip bomb?)")
+    out: Weights = {}
+    for info in members:
+        key = info.filename[:-4]
+        if needed is not None and key not in needed:
+            continue  # a weight this model does not use: never inflated
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise EngineInputError(f"{where}: weight {key!r} uses an unsupported compression method "
+                                   f"({info.compress_type}); numpy.savez writes stored or deflated members")
+        with archive.open(info) as member:
+            try:
+                shape, fortran, dtype = npy_header(member)
+                if dtype.kind not in "fiu":
+                    raise ValueError(f"has data type {dtype}; expected numbers")
+                if needed is not None and shape != needed[key]:
+                    raise EngineInputError(f"{where}: weight {key!r} has shape {shape}, the model needs "
+                                           f"{needed[key]}")
+                array = npy_data(member, shape, fortran, dtype, info.file_size - member.tell())
+                out[key] = weight_array(array)
+            except ValueError as exc:
+                if isinstance(exc, EngineInputError):
+                    raise
+                raise EngineInputError(f"{where}: weight {key!r} {exc}") from None
     return out
 
 

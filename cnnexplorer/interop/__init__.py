@@ -48,8 +48,12 @@ def load_weights(path: str | os.PathLike, arch=None) -> dict:
     """
     from ..engine import EngineInputError, check_weights
     from ..engine import load_weights as load_npz
+    from ..engine.weights import not_a_regular_file
 
     where = str(path)
+    problem = not_a_regular_file(path, "weights file")
+    if problem:  # before anything opens it: a FIFO would block forever
+        raise EngineInputError(f"{where}: {problem}")
     suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
         weights = load_onnx(path)[1]
@@ -59,7 +63,7 @@ def load_weights(path: str | os.PathLike, arch=None) -> dict:
                                    f"(load the model's JSON first, then its weights)")
         return load_keras_weights(arch, path)  # already checked against arch
     else:
-        weights = load_npz(path)
+        weights = load_npz(path, arch)  # with arch, only its weights are read, their sizes checked first
     if arch is not None:
         check_weights(arch, weights, where)
     return weights

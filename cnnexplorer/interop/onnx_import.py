@@ -32,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.weights import weight_array
+from ..engine.weights import not_a_regular_file, weight_array
 from ..model.architecture import Architecture, check_input_shape
 from ..model.args import MAX_NAME_LENGTH
 from ..model.errors import ArchitectureError, ArchitectureFileError, LayerArgumentError
 from ..model.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, DepthwiseConv2D,
                             Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer,
                             LocalResponseNormalization, MaxPooling2D, ShapeError, ZeroPadding2D, keras_auto_name)
+from ..model.summary import format_bytes
 from ._deps import require
 
 Weights = dict[str, np.ndarray]
@@ -50,9 +51,24 @@ SUPPORTED_OPS = (
     "BatchNormalization", "LRN", "Dropout", "Pad", "Flatten", "Reshape", "Squeeze", "Identity", "Constant",
     "Shape",
 )
+_FOLD_SLACK = 16 * 1024 ** 2  # constants that folding may make beyond 8× the model's own tensor data
 _FLOAT_TYPES = {1: "FLOAT", 10: "FLOAT16", 11: "DOUBLE", 16: "BFLOAT16"}
 _GENERIC_GRAPH_NAMES = {"", "main_graph", "torch_jit", "torch-jit-export", "graph", "tf2onnx"}
 _NO_FLUSH = {"Conv", "MaxPool", "AveragePool", "Pad", "Shape", "Identity"}
+# The AttributeProto type of every attribute the converter reads (by name, or by (operator, name) where one name
+# has different types in different operators).  1 FLOAT, 2 INT, 3 STRING, 7 INTS, as in onnx.AttributeProto.
+_FLOAT, _INT, _STRING, _INTS = 1, 2, 3, 7
+_ATTRIBUTE_TYPES = {
+    **dict.fromkeys(("group", "ceil_mode", "count_include_pad", "keepdims", "transA", "transB", "axis", "allowzero",
+                     "training_mode", "spatial", "size", "start", "end"), _INT),
+    **dict.fromkeys(("alpha", "beta", "epsilon", "momentum", "bias", "min", "max", "ratio", ("Pad", "value")),
+                    _FLOAT),
+    **dict.fromkeys(("auto_pad", "mode", "approximate"), _STRING),
+    **dict.fromkeys(("kernel_shape", "strides", "dilations", "pads", "paddings", "axes", "shape"), _INTS),
+}
+_TYPE_WORDS = {"FLOAT": "a number (FLOAT)", "INT": "an integer (INT)", "STRING": "a string (STRING)",
+               "INTS": "a list of integers (INTS)", "TENSOR": "a tensor (TENSOR)", "FLOATS": "a list of numbers "
+               "(FLOATS)", "STRINGS": "a list of strings (STRINGS)", "GRAPH": "a graph (GRAPH)"}
 
 
 def load_onnx(path: str | os.PathLike) -> tuple[Architecture, Weights]:
@@ -76,22 +92,84 @@ def convert_onnx_model(model, where: str = "<onnx model>", default_name: str = "
 
 def _read_model(onnx, path):
     where = str(path)
-    if not os.path.exists(path):
-        raise ArchitectureFileError(where, "", "no such file")
-    if os.path.isdir(path):
-        raise ArchitectureFileError(where, "", "is a directory, not a file")
+    problem = not_a_regular_file(path)
+    if problem:  # before opening: a FIFO would block forever
+        raise ArchitectureFileError(where, "", problem)
     if os.path.getsize(path) == 0:
         raise ArchitectureFileError(where, "", "the file is empty (expected an ONNX model)")
     try:
-        model = onnx.load_model(os.fspath(path), load_external_data=True)
-    except Exception as exc:  # the protobuf parser and external-data loader raise many kinds
+        model = onnx.load_model(os.fspath(path), load_external_data=False)
+    except Exception as exc:  # the protobuf parser raises many kinds
         if type(exc).__name__ == "DecodeError":
             raise ArchitectureFileError(where, "", "not an ONNX model: the data cannot be parsed (a different kind "
                                                    "of file, or a truncated download?)") from None
         raise ArchitectureFileError(where, "", f"not a readable ONNX model ({type(exc).__name__}: {exc})") from None
     if model.ir_version <= 0 or not model.HasField("graph") or not (model.graph.node or model.graph.input):
         raise ArchitectureFileError(where, "", "not an ONNX model (it has no IR version or no graph)")
+    _load_external_data(onnx, model, Path(path).resolve().parent, where)
     return model
+
+
+def _tensors(graph):
+    """Every TensorProto of ``graph``: initializers and node attributes, subgraphs included, with a place."""
+    for i, init in enumerate(graph.initializer):
+        yield f"graph.initializer[{i}] {init.name!r}", init
+    for i, node in enumerate(graph.node):
+        for a in node.attribute:
+            place = f"node[{i}] {node.name!r} attribute {a.name!r}"
+            if a.HasField("t"):
+                yield place, a.t
+            yield from ((place, t) for t in a.tensors)
+            for g in (*([a.g] if a.HasField("g") else []), *a.graphs):
+                yield from _tensors(g)
+
+
+def _load_external_data(onnx, model, folder: Path, where: str) -> None:
+    """Read the tensors kept in files beside the model, each checked before it is read: inside the model's
+    folder, a regular file (not a FIFO), holding at least the bytes its dims declare, and all of them together
+    within the memory budget."""
+    from ..engine.runner import default_memory_budget
+
+    pending, total = [], 0
+    for place, tensor in _tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        target = (folder / info.get("location", "")).resolve()
+        if not info.get("location") or folder not in target.parents:
+            raise ArchitectureFileError(where, place, f"its external data {info.get('location', '')!r} is not a "
+                                                      f"file in the model's folder")
+        problem = not_a_regular_file(target)
+        if problem:
+            raise ArchitectureFileError(where, place, f"its external data file {info['location']!r} {problem}")
+        try:
+            offset = int(info.get("offset", 0))
+            available = target.stat().st_size - offset
+            length = int(info["length"]) if "length" in info else available
+        except ValueError:
+            raise ArchitectureFileError(where, place, "its external data has a non-numeric offset or length") from None
+        elements = math.prod(tensor.dims)
+        if offset < 0 or length < 0 or length > available:
+            raise ArchitectureFileError(where, place, f"its external data claims {length:,} bytes at offset "
+                                                      f"{offset:,}, but {info['location']!r} holds "
+                                                      f"{target.stat().st_size:,}")
+        if elements > 4 * length:
+            raise ArchitectureFileError(where, place, f"declares {elements:,} values but its external data holds "
+                                                      f"{length:,} bytes")
+        pending.append((place, tensor, str(target.relative_to(folder)), offset, length))
+        total += length
+    budget = default_memory_budget()
+    if total > budget:
+        raise ArchitectureFileError(where, "graph", f"its external data would take {format_bytes(total)}, more than "
+                                                    f"the {format_bytes(budget)} memory budget")
+    for place, tensor, location, offset, length in pending:
+        del tensor.external_data[:]  # exactly the bytes checked above, never "the rest of the file"
+        for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+            tensor.external_data.add(key=key, value=value)
+        try:
+            onnx.external_data_helper.load_external_data_for_tensor(tensor, str(folder))
+        except Exception as exc:  # the file changed meanwhile, or onnx's own checks refuse it
+            raise ArchitectureFileError(where, place, f"its external data cannot be read ({exc})") from None
 
 
 @dataclass
@@ -139,6 +217,10 @@ class _Converter:
         raise ArchitectureFileError(self.where, place, problem)
 
     def _array(self, tensor, place: str) -> np.ndarray:
+        elements, stored = math.prod(tensor.dims), tensor.ByteSize()
+        if elements > 4 * stored + 16:  # no data type packs more than 4 values in a byte (2-bit integers)
+            self.fail(place, f"declares {elements:,} values ({'×'.join(map(str, tensor.dims))}) but holds "
+                             f"{stored:,} bytes of data")
         try:
             return np.asarray(self.onnx.numpy_helper.to_array(tensor))
         except Exception as exc:  # unsupported data types, missing external data, inconsistent sizes
@@ -173,14 +255,33 @@ class _Converter:
         return shapes
 
     def _attrs(self, node, place: str) -> dict[str, Any]:
+        """The node's attributes as Python values, each of the type the ONNX operator defines for it (an Elu
+        ``alpha`` of ``"abc"`` or a Softmax ``axis`` given as a tensor is refused here, naming the node)."""
+        kinds = self.onnx.AttributeProto
         attrs = {}
         for a in node.attribute:
+            expected = _ATTRIBUTE_TYPES.get((node.op_type, a.name), _ATTRIBUTE_TYPES.get(a.name))
+            if expected is not None and a.type != expected and not (expected == kinds.FLOAT and a.type == kinds.INT):
+                got = kinds.AttributeType.Name(a.type) if a.type in kinds.AttributeType.values() else str(a.type)
+                self.fail(place, f"attribute {a.name!r} must be {_TYPE_WORDS[kinds.AttributeType.Name(expected)]}, "
+                                 f"got {_TYPE_WORDS.get(got, got)}")
             try:
                 value = self.onnx.helper.get_attribute_value(a)
             except Exception as exc:
                 self.fail(place, f"attribute {a.name!r} cannot be read ({exc})")
+            if expected == kinds.FLOAT:
+                value = float(value)
+                if not math.isfinite(value):
+                    self.fail(place, f"attribute {a.name!r} must be a finite number, got {value}")
             attrs[a.name] = [_text(v) for v in value] if isinstance(value, list) else _text(value)
         return attrs
+
+    def _scalar(self, array: np.ndarray, place: str, what: str) -> float:
+        """A one-value constant input (Clip's min and max, Dropout's ratio) as a float."""
+        if array.size != 1 or array.dtype.kind not in "biuf":
+            self.fail(place, f"its {what} must be a single number, got a {array.dtype} tensor of shape "
+                             f"{tuple(array.shape)}")
+        return float(array.reshape(-1)[0])
 
     def _const(self, node, index: int, place: str, what: str, required: bool = True) -> np.ndarray | None:
         if index >= len(node.input) or not node.input[index]:
@@ -289,6 +390,9 @@ class _Converter:
     def convert(self) -> tuple[Architecture, Weights]:
         for i, init in enumerate(self.graph.initializer):
             self.consts[init.name] = self._array(init, f"graph.initializer[{i}] {init.name!r}")
+        self.fold_allowance = _FOLD_SLACK + 8 * sum(a.nbytes for a in self.consts.values()) \
+            + 8 * sum(a.t.ByteSize() for node in self.graph.node for a in node.attribute if a.HasField("t"))
+        self.fold_budget = self.fold_allowance
         if len(self.graph.sparse_initializer):
             self.fail("graph.sparse_initializer", "sparse initializers are not supported")
         input_shape = self._read_input()
@@ -387,19 +491,49 @@ class _Converter:
         self.consts[node.output[0]] = np.array(shape[start:end], dtype=np.int64)
 
     def _fold(self, node, place):
-        """Evaluate a node whose inputs are all constants (Constant, shape arithmetic) with onnx.reference."""
+        """Evaluate a node whose inputs are all constants (Constant, shape arithmetic) with onnx.reference, once
+        ONNX shape inference has said how large its results are: together they may take at most
+        ``_FOLD_SLACK`` plus 8 times the model's own tensor data (a 200-byte ConstantOfShape asking for 1 GB
+        is refused before anything is allocated)."""
         helper, reference = self.onnx.helper, require("onnx.reference", "ONNX import", "onnx")
+        if any(a.HasField("g") or len(a.graphs) for a in node.attribute):
+            self.fail(place, "control flow (subgraphs) on constants is not supported")
         inputs = [n for n in node.input if n]
         initializers = [self.onnx.numpy_helper.from_array(self.consts[n], n) for n in dict.fromkeys(inputs)]
         outputs = [self.onnx.ValueInfoProto(name=n) for n in node.output if n]
         graph = helper.make_graph([node], "fold", [], outputs, initializer=initializers)
         model = helper.make_model(graph, opset_imports=list(self.model.opset_import))
+        self.fold_budget -= self._fold_bytes(model, place)
+        if self.fold_budget < 0:
+            self.fail(place, f"this constant computation would make more than "
+                             f"{format_bytes(self.fold_allowance)} of constants; refused before evaluating it")
         try:
             values = reference.ReferenceEvaluator(model).run(None, {})
         except Exception as exc:  # any operator the reference cannot evaluate on these constants
             self.fail(place, f"cannot evaluate this constant computation ({type(exc).__name__}: {exc})")
         for name, value in zip((n for n in node.output if n), values):
             self.consts[name] = np.asarray(value)
+
+    def _fold_bytes(self, model, place) -> int:
+        """The bytes a one-node constant model's outputs will take, from ONNX shape inference."""
+        try:
+            inferred = self.onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception as exc:  # inference errors: inconsistent constants, unknown operators
+            self.fail(place, f"cannot evaluate this constant computation ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]})")
+        total = 0
+        for vi in inferred.graph.output:
+            tt = vi.type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            if not vi.type.HasField("tensor_type") or not tt.HasField("shape") or None in dims:
+                self.fail(place, f"the size of {vi.name!r} cannot be known before evaluating it; only constant "
+                                 f"computations of known size are evaluated")
+            try:
+                itemsize = np.dtype(self.onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)).itemsize
+            except Exception:  # an undefined or exotic element type: count the widest
+                itemsize = 8
+            total += math.prod(dims) * itemsize
+        return total
 
     # --- padding --------------------------------------------------------------------------------------
     def _flush_pad(self):
@@ -786,8 +920,8 @@ class _Converter:
         else:
             low_array = self._const(node, 1, place, "min", required=False)
             high_array = self._const(node, 2, place, "max", required=False)
-            low = -math.inf if low_array is None else float(low_array.reshape(-1)[0])
-            high = math.inf if high_array is None else float(high_array.reshape(-1)[0])
+            low = -math.inf if low_array is None else self._scalar(low_array, place, "min")
+            high = math.inf if high_array is None else self._scalar(high_array, place, "max")
         if low == 0 and high == 6:
             self._activation(node, place, "relu6")
         elif low == 0 and high == math.inf:
@@ -829,9 +963,9 @@ class _Converter:
     def _op_Dropout(self, node, place, attrs):
         if self.opset >= 12:
             ratio = self._const(node, 1, place, "ratio", required=False)
-            rate = 0.5 if ratio is None else float(np.asarray(ratio).reshape(-1)[0])
+            rate = 0.5 if ratio is None else self._scalar(ratio, place, "ratio")
             training = self._const(node, 2, place, "training_mode", required=False)
-            if training is not None and bool(np.asarray(training).reshape(-1)[0]):
+            if training is not None and self._scalar(training, place, "training_mode"):
                 self.fail(place, "training_mode=true is not supported (inference only)")
         else:
             rate = float(attrs.get("ratio", 0.5))

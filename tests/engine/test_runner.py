@@ -236,3 +236,38 @@ def test_initialised_weights_of_a_resized_layer_are_let_go():
     assert len(runner._init_cache) == before                      # only the current model's weights are kept
     names = {key[0][2] for key in runner._init_cache}
     assert names == {info.name for info in arch.infer() if info.weight_shapes}
+
+
+# --- CNNEXPLORER_MEMORY_BUDGET (issue 16) -----------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("4G", 4 * 1024 ** 3), ("512M", 512 * 1024 ** 2), ("1e9", 10 ** 9), ("2000000000", 2_000_000_000),
+    ("64k", 65536), ("1.5GiB", 3 * 1024 ** 3 // 2), (" 2 gb ", 2 * 1024 ** 3), ("3T", 3 * 1024 ** 4),
+])
+def test_memory_budget_accepts_bytes_and_units(monkeypatch, text, expected):
+    from cnnexplorer.engine.runner import default_memory_budget
+
+    monkeypatch.setenv("CNNEXPLORER_MEMORY_BUDGET", text)
+    assert default_memory_budget() == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "4X", "-1", "0", "0.5", "inf", "nan", "1e99", "4 G B", "1,000", "G"])
+def test_memory_budget_rejects_anything_else_naming_the_variable(monkeypatch, text):
+    from cnnexplorer.engine.errors import MemoryBudgetSettingError
+    from cnnexplorer.engine.runner import default_memory_budget
+
+    monkeypatch.setenv("CNNEXPLORER_MEMORY_BUDGET", text)
+    with pytest.raises(MemoryBudgetSettingError) as info:
+        default_memory_budget()
+    assert str(info.value) == (f"CNNEXPLORER_MEMORY_BUDGET={text!r} is not a memory size; expected a positive number "
+                               f"of bytes (2000000000 or 2e9) or a size with a unit K, M, G or T (512M, 4G)")
+    assert isinstance(info.value, EngineInputError)  # what the CLI turns into exit 2
+    arch = Architecture((8, 8, 1), [Conv2D(filters=2, kernel_size=3)])
+    with pytest.raises(MemoryBudgetSettingError):
+        Runner().run(arch, np.zeros(arch.input_shape, np.float32))
+
+
+def test_an_empty_memory_budget_means_the_default(monkeypatch):
+    from cnnexplorer.engine.runner import default_memory_budget
+
+    monkeypatch.setenv("CNNEXPLORER_MEMORY_BUDGET", "  ")
+    assert default_memory_budget() > 0

@@ -1,3 +1,8 @@
+import io
+import os
+import warnings
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -109,3 +114,93 @@ def test_classic_filters_mean_something():
     assert blur.min() >= 0 and blur.max() <= 1.0 + 1e-6
     rgb_kernel, rgb_labels = classic_kernel(3, 3, 3, 24)
     assert rgb_labels[10] == "vertical edges · channel 0" and not rgb_kernel[:, :, 1:, 10].any()
+
+
+# --- hostile weight files (issue 16): sizes checked before inflating or allocating, FIFOs never opened ------------
+def npz_with_member(path, name: str, header: dict, data: bytes = b"", compression=zipfile.ZIP_STORED,
+                    zeros: int = 0):
+    """An .npz whose member ``name``.npy has a forged ``header`` followed by ``data`` (or ``zeros`` zero bytes)."""
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, header)
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        with archive.open(name + ".npy", "w", force_zip64=True) as out:
+            out.write(head.getvalue() + data)
+            chunk = bytes(1 << 20)
+            for _ in range(zeros >> 20):
+                out.write(chunk)
+    return path
+
+
+def test_a_header_claiming_64_gib_is_refused_before_allocating(tmp_path):
+    path = npz_with_member(tmp_path / "claim.npz", "conv2d/kernel",
+                           {"descr": "<f8", "fortran_order": False, "shape": (8 * 1024 ** 3,)}, b"\0" * 64)
+    assert path.stat().st_size < 1024
+    with pytest.raises(EngineInputError) as info:
+        load_weights(path)
+    assert str(info.value) == (f"{path}: weight 'conv2d/kernel' declares a (8589934592,) float64 array (64.00 GB) "
+                               f"but holds only 64.00 B of data (truncated or forged)")
+
+
+def test_a_zip_bomb_is_refused_before_inflating(tmp_path, monkeypatch):
+    # 64 MB of zeros deflate to ~64 KB; without an architecture the budget bounds what may be unpacked
+    path = npz_with_member(tmp_path / "bomb.npz", "w", {"descr": "<f4", "fortran_order": False,
+                                                       "shape": (16 * 1024 ** 2,)}, compression=zipfile.ZIP_DEFLATED,
+                           zeros=64 << 20)
+    assert path.stat().st_size < 1 << 20
+    monkeypatch.setenv("CNNEXPLORER_MEMORY_BUDGET", "16M")
+    with pytest.raises(EngineInputError, match=r"bomb.npz: its arrays would take 64.00 MB once unpacked, more "
+                                               r"than the 16.00 MB memory budget; refused before unpacking"):
+        load_weights(path)
+    # with the architecture, a member it does not need is skipped unread, and one it needs must have its shape
+    arch = model()
+    with zipfile.ZipFile(path, "a") as archive:
+        for key, array in init_weights(arch).items():
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            archive.writestr(key + ".npy", buffer.getvalue())
+    assert sorted(load_weights(path, arch)) == sorted(init_weights(arch))
+    bad = npz_with_member(tmp_path / "bad.npz", "dense/kernel", {"descr": "<f4", "fortran_order": False,
+                                                                "shape": (10 ** 6, 10 ** 6)},
+                          compression=zipfile.ZIP_DEFLATED, zeros=8 << 20)
+    with pytest.raises(EngineInputError, match=r"weight 'dense/kernel' has shape \(1000000, 1000000\), the model "
+                                               r"needs \(2304, 10\)"):
+        load_weights(bad, arch)
+
+
+def test_float64_beyond_float32_is_one_clear_error_without_numpy_warnings(tmp_path):
+    path = tmp_path / "big.npz"
+    np.savez(path, **{"conv2d/kernel": np.full((3, 3, 3, 8), 1e300)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning ("overflow encountered in cast") would fail here
+        with pytest.raises(EngineInputError, match=r"weight 'conv2d/kernel' has float64 values beyond float32's "
+                                                   r"range"):
+            load_weights(path)
+
+
+def test_non_regular_files_are_refused_before_opening(tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(EngineInputError, match=r"pipe.npz: is a FIFO \(named pipe\), not a regular file"):
+        load_weights(fifo)
+    with pytest.raises(EngineInputError, match=r"pipe.npz: is a FIFO"):
+        cnnexplorer.load_weights(fifo, model())
+    with pytest.raises(EngineInputError, match=r"null: is a device, not a regular file"):
+        load_weights("/dev/null")
+    with pytest.raises(EngineInputError, match=r"is a directory, not a weights file"):
+        load_weights(tmp_path)
+
+
+def test_other_compression_methods_and_stray_members_are_refused(tmp_path):
+    weights = init_weights(model())
+    path = tmp_path / "lzma.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_LZMA) as archive:
+        buffer = io.BytesIO()
+        np.save(buffer, weights["conv2d/kernel"])
+        archive.writestr("conv2d/kernel.npy", buffer.getvalue())
+    with pytest.raises(EngineInputError, match=r"weight 'conv2d/kernel' uses an unsupported compression method"):
+        load_weights(path)
+    stray = tmp_path / "stray.npz"
+    with zipfile.ZipFile(stray, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(EngineInputError, match=r"member 'readme.txt' is not a .npy array"):
+        load_weights(stray)

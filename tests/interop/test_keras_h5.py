@@ -1,6 +1,7 @@
 """Keras weight files: real Keras 3.15.1 files (tests/data/keras_weights, made by make_fixture.py with the torch
 backend) give Keras' own predictions; broken files give errors naming the file, the layer and the shapes."""
 
+import os
 import shutil
 import sys
 import zipfile
@@ -188,3 +189,138 @@ def test_missing_h5py_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(MissingDependencyError, match=r"needs the h5py package: pip install 'cnnexplorer\[keras\]'"):
         load_weights(path, arch)
+
+
+# --- hostile files (issue 16): one-line errors, nothing followed out of the file, nothing huge allocated --------
+def edited_copy(tmp_path, edit, stem="sequential"):
+    arch, original = fixture(stem)
+    path = tmp_path / f"edited.weights.h5"
+    shutil.copy(original, path)
+    with h5py.File(path, "a") as f:
+        edit(f)
+    return arch, path
+
+
+def soft_link_loop(f):
+    del f["layers/dense/vars/0"]
+    f["layers/dense/vars/0"] = h5py.SoftLink("/layers/dense/vars/x")
+    f["layers/dense/vars/x"] = h5py.SoftLink("/layers/dense/vars/0")
+
+
+def looping_root(f):
+    del f["layers"]
+    f["layers"] = h5py.SoftLink("/layers")
+
+
+def external_link_to_missing_file(f):
+    del f["layers/dense/vars/0"]
+    f["layers/dense/vars/0"] = h5py.ExternalLink("/nonexistent/other.h5", "/x")
+
+
+def external_link_to_real_file(f):  # even a valid file elsewhere is not read (it could be anything, a FIFO too)
+    del f["layers/dense"]
+    f["layers/dense"] = h5py.ExternalLink(str((FIXTURES / "sequential.weights.h5").resolve()), "/layers/dense")
+
+
+def huge_declared_dataset(f):  # a few KB on disk, 4 TB if read
+    del f["layers/dense/vars/0"]
+    f.create_dataset("layers/dense/vars/0", shape=(10 ** 6, 10 ** 6), dtype="f4", chunks=(100, 100))
+
+
+def external_storage(f):  # raw data kept in another file (here the endless /dev/zero)
+    shape = f["layers/dense/vars/0"].shape
+    del f["layers/dense/vars/0"]
+    f.create_dataset("layers/dense/vars/0", shape=shape, dtype="f4", external=[("/dev/zero", 0, h5py.h5f.UNLIMITED)])
+
+
+def huge_chunks(f):  # the right shape, but one chunk of 64 MB that HDF5 would allocate to read it
+    shape = f["layers/dense/vars/0"].shape
+    del f["layers/dense/vars/0"]
+    f.create_dataset("layers/dense/vars/0", shape=shape, dtype="f4", chunks=(4096, 4096), maxshape=(None, None))
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (soft_link_loop, "layers/dense/vars/0 is a broken or looping link (Special link traversal failed"),
+    (looping_root, "group 'layers' is a broken or looping link"),
+    (external_link_to_missing_file, "layers/dense/vars/0 is a link to another file ('/nonexistent/other.h5'); "
+                                    "links out of a weights file are not followed"),
+    (external_link_to_real_file, "layers/dense is a link to another file"),
+    (huge_declared_dataset, "weight 'kernel' has shape (1000000, 1000000) in the file (layers/dense/vars/0), the "
+                            "model needs (48, 8)"),
+    (external_storage, "layers/dense/vars/0 keeps its data in other files"),
+    (huge_chunks, "layers/dense/vars/0 declares chunks of (4096, 4096), larger than its (48, 8) values"),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_hostile_hdf5_structures_give_one_line_errors(tmp_path, edit, problem):
+    arch, path = edited_copy(tmp_path, edit)
+    assert problem in error_for(arch, path)
+
+
+def legacy_file(tmp_path, layer_names=None, weight_names=None):
+    arch, original = fixture("functional")
+    reference = load_keras_weights(arch, original)
+    path = tmp_path / "legacy.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"c", b"bn", b"head"] if layer_names is None else layer_names
+        for layer in ("c", "bn", "head"):
+            group = f.create_group(layer)
+            names = [k.split("/")[1] for k in reference if k.startswith(layer + "/")]
+            group.attrs["weight_names"] = [n.encode() for n in names] if weight_names is None else weight_names
+            for n in names:
+                group.create_dataset(n, data=reference[f"{layer}/{n}"])
+    return arch, path
+
+
+def test_keras_2_name_attributes_that_are_not_lists(tmp_path):
+    arch, path = legacy_file(tmp_path)
+    assert sorted(load_keras_weights(arch, path)) == sorted(load_keras_weights(arch, FIXTURES /
+                                                                               "functional.weights.h5"))
+    arch, path = legacy_file(tmp_path, layer_names=7)
+    assert "attribute 'layer_names' must be a list of names, got 7" in error_for(arch, path)
+    arch, path = legacy_file(tmp_path, weight_names=np.int64(3))
+    assert "attribute 'weight_names' of layer 'c' must be a list of names, got 3" in error_for(arch, path)
+    arch, path = legacy_file(tmp_path, layer_names=np.zeros((2, 2)))
+    assert "attribute 'layer_names' must be a list of names" in error_for(arch, path)
+
+
+def keras_archive(path, member: bytes | None = None, size: int = 0, compression=zipfile.ZIP_DEFLATED):
+    """A .keras archive whose model.weights.h5 is ``member`` or ``size`` zero bytes (deflated: ~1000:1)."""
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.writestr("config.json", "{}")
+        with archive.open("model.weights.h5", "w", force_zip64=True) as out:
+            if member is not None:
+                out.write(member)
+            chunk = bytes(1 << 20)
+            for _ in range(size >> 20):
+                out.write(chunk)
+    return path
+
+
+def test_keras_archive_member_far_larger_than_the_model_is_refused_before_unpacking(tmp_path):
+    arch, original = fixture("functional")  # 60 weights: a few KB; the limit is 64 MB of slack plus 32 B/weight
+    path = keras_archive(tmp_path / "bomb.keras", size=96 << 20)
+    assert path.stat().st_size < 1 << 20
+    message = error_for(arch, path)
+    assert "model.weights.h5 would take 96.00 MB once unpacked" in message and "refused before unpacking" in message
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_keras_archive_members_stored_or_deflated_both_load(tmp_path, compression):
+    arch, original = fixture("functional")
+    path = keras_archive(tmp_path / "model.keras", member=original.read_bytes(), compression=compression)
+    assert_same(load_keras_weights(arch, path), load_keras_weights(arch, original))
+
+
+def test_keras_archive_with_other_compression_is_refused(tmp_path):
+    arch, original = fixture("functional")
+    path = keras_archive(tmp_path / "model.keras", member=original.read_bytes(), compression=zipfile.ZIP_LZMA)
+    assert "model.weights.h5 uses an unsupported compression method (14)" in error_for(arch, path)
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path):
+    arch, _ = fixture("functional")
+    for name in ("pipe.weights.h5", "pipe.keras", "pipe"):
+        path = tmp_path / name
+        os.mkfifo(path)
+        assert "is a FIFO (named pipe), not a regular file" in error_for(arch, path)
+        with pytest.raises(EngineInputError, match="is a FIFO"):
+            load_weights(path, arch)  # also the dispatcher, which sniffs the first bytes of unsuffixed files

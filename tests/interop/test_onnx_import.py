@@ -1,6 +1,7 @@
 """ONNX import: small models built with onnx.helper, each compared with onnx.reference (an independent NumPy
 implementation of ONNX) after conversion to CNN Explorer's channels-last layers and weights."""
 
+import os
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import cnnexplorer
-from cnnexplorer.engine import Runner
+from cnnexplorer.engine import EngineInputError, Runner
 from cnnexplorer.interop import MissingDependencyError, load_onnx
 from cnnexplorer.model import ArchitectureFileError
 
@@ -648,3 +649,106 @@ def test_shape_cross_check_sees_big_weights(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
              helper.make_node("Flatten", ["c"], ["f"]), helper.make_node("Gemm", ["f", "G"], ["y"], name="fc")]
     check(make_model(nodes, [1, 3, 12, 12], {"W": rand(40, 3, 3, 3), "G": rand(4000, 5)}), tmp_path)
+
+
+# --- hostile files (issue 16): wrong attribute types, empty scalars, size bombs, FIFOs --------------------------
+@pytest.mark.parametrize("node, inits, problem", [
+    (helper.make_node("Elu", ["x"], ["y"], name="elu", alpha="abc"), {},
+     "attribute 'alpha' must be a number (FLOAT), got a string (STRING)"),
+    (helper.make_node("LRN", ["x"], ["y"], name="lrn", size="five"), {},
+     "attribute 'size' must be an integer (INT), got a string (STRING)"),
+    (helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=numpy_helper.from_array(np.array(1, np.int64))), {},
+     "attribute 'axis' must be an integer (INT), got a tensor (TENSOR)"),
+    (helper.make_node("Conv", ["x", "W"], ["y"], name="conv", strides=[1.5, 1.5]), {"W": rand(1, 1, 1, 1)},
+     "attribute 'strides' must be a list of integers (INTS), got a list of numbers (FLOATS)"),
+    (helper.make_node("LeakyRelu", ["x"], ["y"], name="lr", alpha=float("nan")), {},
+     "attribute 'alpha' must be a finite number, got nan"),
+    (helper.make_node("Clip", ["x", "lo"], ["y"], name="clip"), {"lo": np.zeros(0, np.float32)},
+     "its min must be a single number, got a float32 tensor of shape (0,)"),
+    (helper.make_node("Clip", ["x", "", "hi"], ["y"], name="clip"), {"hi": np.zeros((2, 2), np.float32)},
+     "its max must be a single number, got a float32 tensor of shape (2, 2)"),
+    (helper.make_node("Dropout", ["x", "r"], ["y"], name="drop"), {"r": np.zeros(0, np.float32)},
+     "its ratio must be a single number, got a float32 tensor of shape (0,)"),
+], ids=["elu-alpha-string", "lrn-size-string", "softmax-axis-tensor", "conv-strides-floats", "leaky-alpha-nan",
+        "clip-min-empty", "clip-max-matrix", "dropout-ratio-empty"])
+def test_malformed_attributes_and_scalars_are_explained(tmp_path, node, inits, problem):
+    message = import_error(make_model([node], [1, 1, 2, 2], inits), tmp_path)
+    assert f"({node.op_type}): {problem}" in message
+
+
+def test_constant_of_shape_bomb_is_refused_before_evaluating(tmp_path):
+    # 200 bytes asking for a 1 GB constant (1×1024×1024×256 float32): refused from ONNX shape inference
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["big"], name="bomb"),
+             helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    model = make_model(nodes, [1, 1, 2, 2], {"s": np.array([1, 1024, 1024, 256], np.int64)})
+    path = save(model, tmp_path)
+    assert path.stat().st_size < 300
+    message = import_error(model, tmp_path)
+    assert "node[0] 'bomb' (ConstantOfShape): this constant computation would make more than 16.00 MB of " \
+           "constants; refused before evaluating it" in message
+    # peak memory before/after: benchmarks/bench_hostile_files.py
+
+
+def test_small_constant_computations_still_fold(tmp_path):
+    # the size check lets reshapes driven by shape arithmetic through (what torch exports for x.view(n, -1))
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["ones"], value=numpy_helper.from_array(
+                np.array([1], np.int64))),
+             helper.make_node("Concat", ["ones", "minus1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"], name="flat")]
+    arch, _ = check(make_model(nodes, [1, 6, 1, 1], {"s": np.array([1], np.int64),
+                                                     "minus1": np.array([-1], np.int64)}), tmp_path)
+    assert types(arch) == ["Flatten"]
+
+
+def test_sparse_constant_bomb_is_refused(tmp_path):
+    sparse = helper.make_sparse_tensor(numpy_helper.from_array(np.array([1.0], np.float32), "v"),
+                                       numpy_helper.from_array(np.array([0], np.int64), "i"), [10 ** 5, 10 ** 5])
+    nodes = [helper.make_node("Constant", [], ["big"], name="sparse", sparse_value=sparse),
+             helper.make_node("Relu", ["x"], ["y"])]
+    assert "node[0] 'sparse' (Constant): this constant computation would make more than" \
+        in import_error(make_model(nodes, [1, 1, 2, 2]), tmp_path)
+
+
+def test_initializer_declaring_more_values_than_it_holds(tmp_path):
+    model = make_model([helper.make_node("Conv", ["x", "W"], ["y"], name="conv")], [1, 1, 2, 2],
+                       {"W": rand(1, 1, 1, 1)})
+    model.graph.initializer[0].dims[:] = [10 ** 6, 10 ** 6, 1, 1]
+    assert "graph.initializer[0] 'W': declares 1,000,000,000,000 values (1000000×1000000×1×1) but holds" \
+        in import_error(model, tmp_path)
+
+
+def external_model(tmp_path, location, length=None, dims=(1, 1, 1, 1)):
+    model = make_model([helper.make_node("Conv", ["x", "W"], ["y"], name="conv")], [1, 1, 2, 2],
+                       {"W": rand(1, 1, 1, 1)})
+    tensor = model.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    tensor.dims[:] = list(dims)
+    tensor.external_data.add(key="location", value=location)
+    if length is not None:
+        tensor.external_data.add(key="length", value=str(length))
+    tensor.data_location = TensorProto.EXTERNAL
+    return model
+
+
+def test_external_data_is_read_only_from_regular_files_in_the_model_folder(tmp_path):
+    (tmp_path / "w.bin").write_bytes(np.float32(0.5).tobytes())
+    arch, weights = load_onnx(save(external_model(tmp_path, "w.bin"), tmp_path))
+    assert weights["conv/kernel"].reshape(-1).tolist() == [0.5]
+    os.mkfifo(tmp_path / "pipe.bin")
+    assert "its external data file 'pipe.bin' is a FIFO (named pipe), not a regular file" \
+        in import_error(external_model(tmp_path, "pipe.bin"), tmp_path)
+    assert "its external data '../outside.bin' is not a file in the model's folder" \
+        in import_error(external_model(tmp_path, "../outside.bin"), tmp_path)
+    assert "declares 1,000,000 values but its external data holds 4 bytes" \
+        in import_error(external_model(tmp_path, "w.bin", dims=(1000, 1000, 1, 1)), tmp_path)
+    assert "its external data claims 1,000,000,000 bytes at offset 0, but 'w.bin' holds 4" \
+        in import_error(external_model(tmp_path, "w.bin", length=10 ** 9), tmp_path)
+
+
+def test_a_fifo_model_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.onnx")
+    with pytest.raises(ArchitectureFileError, match=r"pipe.onnx: is a FIFO \(named pipe\), not a regular file"):
+        load_onnx(tmp_path / "pipe.onnx")
+    with pytest.raises(EngineInputError, match="is a FIFO"):
+        cnnexplorer.load_weights(tmp_path / "pipe.onnx")

@@ -403,3 +403,15 @@ def test_pytorch_forward_names_the_tensors_a_graph_reuses():
     forward = code[code.index("def forward"):]
     assert "stem_relu = x" in forward and "x = x + stem_relu" in forward
     assert "x = block1_out" in forward and "x = block2_bn2 + x" in forward
+
+
+def test_ci_runs_the_exported_code():
+    """In CI the tests above must run, not skip: the test extra installs torch and Keras (torch backend)."""
+    import importlib.util
+    import os
+
+    if not os.environ.get("CI"):
+        pytest.skip("only enforced in CI (CI=true), where `make test` installs the test extra")
+    missing = [m for m in ("torch", "keras") if importlib.util.find_spec(m) is None]
+    assert not missing, f"{missing} not installed: the exported-code tests would be skipped"
+    assert os.environ.get("KERAS_BACKEND") == "torch"
