@@ -388,8 +388,12 @@ def load_dataset(name_or_path, input_shape=None, *, limit: int | None = None, pa
                              "one subfolder per class, or an .npz archive with x and y")
 
 
-def _dataset(x, y, class_names, source, input_shape) -> Dataset:
-    ds = Dataset(x, y, class_names, source, input_shape=input_shape)
+def _dataset(x, y, class_names, source, input_shape, name: str | None = None) -> Dataset:
+    """A Dataset from what a reader found; a problem with the arrays is reported against ``name`` (the file)."""
+    try:
+        ds = Dataset(x, y, class_names, source, input_shape=input_shape)
+    except DatasetError as e:
+        raise DatasetError(name or source, e.problem) from None
     if input_shape is not None and tuple(ds.images.shape[1:]) != ds.input_shape:
         ds.source = f"{source}, converted to {_fmt(ds.input_shape)}"
     return ds
@@ -556,10 +560,7 @@ def _load_idx_pair(images_path: Path, input_shape, limit, source: str | None = N
     if source is None:
         source = f"{images_path} ({len(x):,} images{', of ' + format(full_x, ',') if limit else ''}" + \
                  (", EMNIST transposed" if transposed else "") + ")"
-    try:
-        return _dataset(x, y.astype(np.int64), class_names, source, input_shape)
-    except DatasetError as e:
-        raise DatasetError(lname if "label" in e.problem else name, e.problem) from None
+    return _dataset(x, y.astype(np.int64), class_names, source, input_shape, name)
 
 
 def _idx_count(path: Path) -> int:
@@ -661,7 +662,7 @@ def _load_npz(path: Path, name: str, source: str, input_shape, limit, part) -> D
         raise DatasetError(name, f"label count mismatch: {xk} holds {len(x):,} images but {yk} {len(y):,} labels")
     if limit is not None:
         source = f"{source}, first {len(y):,}"
-    return _dataset(x, y, names, source, input_shape)
+    return _dataset(x, y, names, source, input_shape, name)
 
 
 # ----------------------------------------------------------------------------------------------------- fashion-mnist
