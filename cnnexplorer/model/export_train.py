@@ -65,6 +65,18 @@ def _logits_source(infos: list[LayerInfo]) -> tuple[str, str | None]:
     return "outputs", None
 
 
+def _with_code_safe_name(arch: Architecture) -> Architecture:
+    """``arch``, or a copy whose name can sit inside a docstring: the exporter writes the model's name as it is
+    into docstrings, so quotes, backslashes and line breaks (which could end the docstring and inject code) are
+    replaced by "_".  The script's own MODEL_NAME keeps the real name (as a repr literal)."""
+    safe = "".join(ch if ch.isprintable() and ch not in '"\\' else "_" for ch in arch.name)
+    if safe == arch.name:
+        return arch
+    copy = arch.copy()
+    copy.set_name(safe)
+    return copy
+
+
 def _without_main(code: str) -> str:
     """The exporter's module without its ``if __name__ == "__main__":`` demo (the script has its own)."""
     cut = code.rfind(_MAIN_GUARD)
@@ -107,7 +119,7 @@ def to_pytorch_training_script(arch: Architecture, *, data: str | None = None, e
                      for w, (shape, _trainable) in info.weight_shapes.items()}
     logits_kind, logits_layer = _logits_source(infos)
     classes = int(infos[-1].output_shape[0])
-    model_code = _without_main(to_pytorch_code(arch))
+    model_code = _without_main(to_pytorch_code(_with_code_safe_name(arch)))
     values = {
         "VERSION": re.sub(r"[^0-9A-Za-z.+-]", "", _version()),
         "MODEL_NAME": _literal(arch.name),
