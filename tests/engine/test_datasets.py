@@ -66,6 +66,18 @@ def expect_error(match, fn, *args, name=None, **kwargs):
     return msg
 
 
+def refused_without_allocating(match, path):
+    """load_dataset(path) refuses with ``match`` after allocating less than 5 MB (traced by tracemalloc)."""
+    tracemalloc.start()
+    try:
+        msg = expect_error(match, load_dataset, path, name=path.name)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000, peak
+    return msg
+
+
 # ------------------------------------------------------------------------------------------------- bundled sets
 
 
@@ -259,24 +271,12 @@ def test_idx_huge_declared_size_refused_before_allocating(tmp_path):
     with gzip.open(p, "wb") as f:  # declares 4 billion 28×28 images; holds 100 bytes
         f.write(struct.pack(">BBBB3I", 0, 0, 8, 3, 4_000_000_000, 28, 28) + bytes(100))
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
-    tracemalloc.start()
-    try:
-        msg = expect_error("over the", load_dataset, p, name=p.name)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    msg = refused_without_allocating("over the", p)
     assert "4000000000×28×28" in msg and "refused" in msg
-    assert peak < 5_000_000
     # under the limit but more than the file holds: refused by the gzip trailer before allocating
     with gzip.open(p, "wb") as f:
         f.write(struct.pack(">BBBB3I", 0, 0, 8, 3, 1_000_000, 28, 28) + bytes(100))
-    tracemalloc.start()
-    try:
-        expect_error("uncompresses to 100", load_dataset, p, name=p.name)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 5_000_000
+    refused_without_allocating("uncompresses to 100", p)
 
 
 def test_idx_label_count_mismatch(tmp_path):
@@ -438,18 +438,12 @@ def test_npz_huge_declared_member_refused_before_allocating(tmp_path):
         buf = io.BytesIO()
         np.save(buf, np.zeros(2, int))
         zf.writestr("y.npy", buf.getvalue())
-    tracemalloc.start()
-    try:
-        expect_error("over the", load_dataset, p, name=p.name)
-        with zipfile.ZipFile(p, "w") as zf:  # under the limit but more than the member holds
-            h = io.BytesIO()
-            np.lib.format.write_array_header_1_0(h, {"descr": "|u1", "fortran_order": False, "shape": (1000, 1000)})
-            zf.writestr("x.npy", h.getvalue() + bytes(64))
-        expect_error("truncated or corrupt", load_dataset, p, name=p.name)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 5_000_000
+    refused_without_allocating("over the", p)
+    with zipfile.ZipFile(p, "w") as zf:  # under the limit but more than the member holds
+        h = io.BytesIO()
+        np.lib.format.write_array_header_1_0(h, {"descr": "|u1", "fortran_order": False, "shape": (1000, 1000)})
+        zf.writestr("x.npy", h.getvalue() + bytes(64))
+    refused_without_allocating("truncated or corrupt", p)
 
 
 def test_npz_not_a_zip_and_truncated(tmp_path):
