@@ -172,9 +172,10 @@ Semantics (as CNN Explorer's trainer and Keras 3):
 * optimisers: "adam" (beta_1 0.9, beta_2 0.999, epsilon 1e-7, applied exactly as Keras 3 applies them) and "sgd"
   (momentum, Nesterov; PyTorch's SGD equals Keras' for a constant learning rate);
 * weights start from Glorot-uniform kernels and zero biases (Keras' defaults) unless --weights gives them;
-* the last partial batch is used; batches are shuffled each epoch (seeded);
-* one difference remains: PyTorch's BatchNorm updates its moving variance with the unbiased batch variance
-  (Keras uses the biased one); the difference is a factor n/(n-1) on each update.
+* BatchNormalization's moving statistics are updated as Keras updates them (moving = momentum * moving +
+  (1 - momentum) * batch, with the biased batch variance; PyTorch's own update uses the unbiased one, which a hook
+  corrects);
+* the last partial batch is used; batches are shuffled each epoch (seeded).
 """
 
 import argparse
@@ -470,6 +471,24 @@ def keras_init(model, seed):
     load_cnnexplorer_weights(model, weights)
 
 
+def keras_moving_variance(model):
+    """Make BatchNorm update its moving variance with the biased batch variance, as Keras does: PyTorch adds
+    momentum * unbiased, so after each training forward pass a hook takes back momentum * (unbiased - biased)."""
+
+    def correct(module, inputs, output):
+        if module.training and module.track_running_stats and module.momentum is not None:
+            x = inputs[0].detach()
+            n = x.numel() // x.shape[1]
+            if n > 1:
+                biased = x.var(dim=[d for d in range(x.dim()) if d != 1], unbiased=False)
+                module.running_var.sub_(module.momentum * biased / (n - 1))
+
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.register_forward_hook(correct)
+    return model
+
+
 def cnnexplorer_weights(model):
     """The model's weights as CNN Explorer's {"layer/weight": float32 array} in Keras layout."""
     out = {}
@@ -564,7 +583,7 @@ def train(args):
         load_cnnexplorer_weights(model, args.weights)
     else:
         keras_init(model, args.seed)
-    model.to(device)
+    keras_moving_variance(model).to(device)
     optimizer = make_optimizer(model, args.optimizer, args.lr, args.momentum, args.nesterov)
     loss_fn = Loss(model)
     generator = torch.Generator().manual_seed(args.seed)

@@ -303,3 +303,25 @@ def test_script_reports_bad_data_on_one_line(torch, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "bad.npz" in done.stderr
     assert not (tmp_path / "w.npz").exists()
+
+
+def test_batch_norm_moving_statistics_update_as_keras(torch, tmp_path):
+    import numpy as np
+
+    arch = bn_depthwise_model()
+    ns = script_namespace(tmp_path, arch)
+    model = ns["keras_moving_variance"](ns["BnDepthwise"]())
+    model.train()
+    x = torch.rand((4, 2, 10, 9)) * 3
+    captured = {}
+    model.bn.register_forward_pre_hook(lambda m, inputs: captured.update(bn=inputs[0].detach().double().numpy()))
+    model.bn_fc.register_forward_pre_hook(lambda m, inputs: captured.update(fc=inputs[0].detach().double().numpy()))
+    model(x)
+    for name, axes, keras_momentum in (("bn", (0, 2, 3), 0.99), ("fc", (0,), 0.99)):
+        batch = captured[name]
+        module = getattr(model, "bn" if name == "bn" else "bn_fc")
+        # Keras: moving = momentum * moving + (1 - momentum) * batch statistic, biased variance; start 0 and 1
+        mean = keras_momentum * 0.0 + (1 - keras_momentum) * batch.mean(axis=axes)
+        var = keras_momentum * 1.0 + (1 - keras_momentum) * batch.var(axis=axes)
+        np.testing.assert_allclose(module.running_mean.numpy(), mean, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(module.running_var.numpy(), var, rtol=1e-5, atol=1e-7)
