@@ -85,8 +85,8 @@ def _without_main(code: str) -> str:
 
 def to_pytorch_training_script(arch: Architecture, *, data: str | None = None, epochs: int = 1,
                                batch_size: int = 32, optimizer: str = "adam", learning_rate: float = 0.001,
-                               momentum: float = 0.0, nesterov: bool = False, validation: float = 0.0,
-                               seed: int = 0, max_shift: int = 0) -> str:
+                               momentum: float = 0.0, nesterov: bool = False, shuffle: bool = True,
+                               validation: float = 0.0, seed: int = 0, max_shift: int = 0) -> str:
     """A Python file that trains ``arch`` in PyTorch; the keyword arguments become its options' defaults
     (``data``: the dataset path, else the script requires one).
 
@@ -135,6 +135,7 @@ def to_pytorch_training_script(arch: Architecture, *, data: str | None = None, e
         "LEARNING_RATE": _literal(float(learning_rate)),
         "MOMENTUM": _literal(float(momentum)),
         "NESTEROV": _literal(bool(nesterov)),
+        "SHUFFLE": _literal(bool(shuffle)),
         "VALIDATION": _literal(float(validation)),
         "SEED": _literal(int(seed)),
         "MAX_SHIFT": _literal(int(max_shift)),
@@ -154,7 +155,8 @@ Trains the model below on a dataset and saves the weights as CNN Explorer's .npz
 NumPy and Pillow are installed (a GPU is used when present):
 
     python THIS_FILE.py DATA [--epochs N] [--batch-size B] [--optimizer adam|sgd] [--lr LR] [--momentum M]
-                          [--nesterov] [--validation FRACTION | --validation-data DATA] [--shift PIXELS]
+                          [--nesterov] [--no-shuffle] [--validation FRACTION | --validation-data DATA]
+                          [--shift PIXELS]
                           [--weights INIT.npz] [--seed S] [--out WEIGHTS.npz] [--history HISTORY.json]
 
 DATA is one of the formats CNN Explorer reads:
@@ -175,7 +177,7 @@ Semantics (as CNN Explorer's trainer and Keras 3):
 * BatchNormalization's moving statistics are updated as Keras updates them (moving = momentum * moving +
   (1 - momentum) * batch, with the biased batch variance; PyTorch's own update uses the unbiased one, which a hook
   corrects);
-* the last partial batch is used; batches are shuffled each epoch (seeded).
+* the last partial batch is used; batches are shuffled each epoch (seeded) unless --no-shuffle.
 """
 
 import argparse
@@ -203,7 +205,8 @@ WEIGHT_SHAPES = $WEIGHT_SHAPES
 # ("probabilities", None) = Keras' formula on the softmax output; ("outputs", None) = the outputs are logits
 LOGITS = $LOGITS
 DEFAULTS = dict(data=$DATA, epochs=$EPOCHS, batch_size=$BATCH_SIZE, optimizer=$OPTIMIZER, lr=$LEARNING_RATE,
-                momentum=$MOMENTUM, nesterov=$NESTEROV, validation=$VALIDATION, seed=$SEED, shift=$MAX_SHIFT)
+                momentum=$MOMENTUM, nesterov=$NESTEROV, shuffle=$SHUFFLE, validation=$VALIDATION, seed=$SEED,
+                shift=$MAX_SHIFT)
 MAX_BYTES = 2 * 1024 ** 3  # a file declaring more data than this is refused before anything is allocated
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -481,7 +484,9 @@ def keras_moving_variance(model):
             n = x.numel() // x.shape[1]
             if n > 1:
                 biased = x.var(dim=[d for d in range(x.dim()) if d != 1], unbiased=False)
-                module.running_var.sub_(module.momentum * biased / (n - 1))
+                # through .data: autograd saved running_var for the backward pass (which, in training mode, does
+                # not use its value) and would refuse a changed version
+                module.running_var.data.sub_(module.momentum * biased / (n - 1))
 
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -553,6 +558,8 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=d["lr"], help="learning rate")
     p.add_argument("--momentum", type=float, default=d["momentum"], help="SGD momentum")
     p.add_argument("--nesterov", action="store_true", default=d["nesterov"], help="SGD with Nesterov momentum")
+    p.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=d["shuffle"],
+                   help="shuffle the training images each epoch (seeded); --no-shuffle keeps their order")
     p.add_argument("--validation", type=float, default=d["validation"], help="fraction held out for validation")
     p.add_argument("--validation-data", help="a separate validation dataset (any format above)")
     p.add_argument("--shift", type=int, default=d["shift"], help="random shifts of up to this many pixels")
@@ -587,7 +594,7 @@ def train(args):
     optimizer = make_optimizer(model, args.optimizer, args.lr, args.momentum, args.nesterov)
     loss_fn = Loss(model)
     generator = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=generator,
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=args.shuffle, generator=generator,
                         num_workers=args.workers)
     val_loader = DataLoader(val_set, batch_size=args.batch_size, num_workers=args.workers) if val_set else None
     history = {"loss": [], "accuracy": []}

@@ -13,6 +13,7 @@ import runpy
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ from cnnexplorer.model.errors import ArchitectureError
 from cnnexplorer.model.export_train import to_pytorch_training_script
 from cnnexplorer.model.export_code import to_pytorch_code
 
+DATA = Path(__file__).resolve().parent.parent / "data"
 TORCH_REASON = "PyTorch is not installed: the generated training script cannot run (pip install torch)"
 
 
@@ -71,13 +73,15 @@ def test_script_is_python_around_the_exporters_module():
 def test_hyper_parameters_become_the_scripts_defaults():
     script = to_pytorch_training_script(cnnexplorer.load("lenet5"), data="data/train-images-idx3-ubyte.gz",
                                         epochs=3, batch_size=16, optimizer="sgd", learning_rate=0.01,
-                                        momentum=0.9, nesterov=True, validation=0.2, seed=5, max_shift=2)
+                                        momentum=0.9, nesterov=True, shuffle=False, validation=0.2, seed=5,
+                                        max_shift=2)
     assert assigned(script, "DEFAULTS") == dict(data="data/train-images-idx3-ubyte.gz", epochs=3, batch_size=16,
                                                 optimizer="sgd", lr=0.01, momentum=0.9, nesterov=True,
-                                                validation=0.2, seed=5, shift=2)
+                                                shuffle=False, validation=0.2, seed=5, shift=2)
     plain = to_pytorch_training_script(cnnexplorer.load("lenet5"))
     assert assigned(plain, "DEFAULTS") == dict(data=None, epochs=1, batch_size=32, optimizer="adam", lr=0.001,
-                                               momentum=0.0, nesterov=False, validation=0.0, seed=0, shift=0)
+                                               momentum=0.0, nesterov=False, shuffle=True, validation=0.0, seed=0,
+                                               shift=0)
 
 
 def test_where_the_logits_come_from():
@@ -325,3 +329,38 @@ def test_batch_norm_moving_statistics_update_as_keras(torch, tmp_path):
         var = keras_momentum * 1.0 + (1 - keras_momentum) * batch.var(axis=axes)
         np.testing.assert_allclose(module.running_mean.numpy(), mean, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(module.running_var.numpy(), var, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("case, options", [
+    ("adam", ["--optimizer", "adam", "--lr", "0.01"]),
+    ("sgd", ["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--nesterov"]),
+])
+def test_one_epoch_gives_the_weights_keras_gives(torch, tmp_path, case, options):
+    """tests/data/keras_training/steps.npz holds what Keras 3 computed (make_fixture.py there): the same model, data,
+    initial weights and optimiser, one epoch of batches of 4 in order."""
+    import numpy as np
+
+    from cnnexplorer.engine import save_weights
+
+    fixture = np.load(DATA / "keras_training" / "steps.npz")
+    arch = Architecture((5, 5, 1), [BatchNormalization(name="bn"),
+                                    Conv2D(filters=2, kernel_size=3, activation="relu", name="conv"),
+                                    Flatten(name="flat"),
+                                    Dense(units=3, activation="softmax", name="out")], name="keras-steps")
+    script = tmp_path / "train.py"
+    script.write_text(to_pytorch_training_script(arch), encoding="utf-8")
+    np.savez(tmp_path / "data.npz", x=fixture["x"], y=fixture["y"])
+    save_weights({k[len("init/"):]: fixture[k] for k in fixture.files if k.startswith("init/")}, tmp_path / "init.npz")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "data.npz"), "--weights",
+                           str(tmp_path / "init.npz"), "--epochs", "1", "--batch-size", "4", "--no-shuffle",
+                           "--device", "cpu", "--out", str(tmp_path / "out.npz"), "--history", str(tmp_path / "h.json"),
+                           *options], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    trained = cnnexplorer.load_weights(tmp_path / "out.npz", arch)
+    keras_keys = [k for k in fixture.files if k.startswith(case + "/")]
+    assert {k[len(case) + 1:] for k in keras_keys} == set(trained)
+    for key in keras_keys:
+        np.testing.assert_allclose(trained[key[len(case) + 1:]], fixture[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    assert not np.allclose(fixture[case + "/conv/kernel"], fixture["init/conv/kernel"])  # it did train
+    loss = json.loads((tmp_path / "h.json").read_text())["loss"][0]
+    assert loss == pytest.approx(float(fixture[case + "_loss"]), rel=1e-5)
