@@ -574,6 +574,9 @@ def test_iter_batches_match_converted_x():
     d = load_dataset("digits", (28, 28, 1), limit=50)
     lazy = np.concatenate([xb for xb, _ in iter_batches(d, 16)])
     np.testing.assert_array_equal(lazy, d.x)
+    rgb = d.with_input_shape((16, 16, 3))  # the same stored images for another model
+    assert rgb.images is d.images and rgb._x is None
+    np.testing.assert_array_equal(rgb.x, load_dataset("digits", (16, 16, 3), limit=50).x)
 
 
 def test_streaming_batches_bounded_memory():
