@@ -13,6 +13,7 @@ with ``repr`` of a plain ``str``/``int``/``float``/``bool``/tuple, so a name can
 
 from __future__ import annotations
 
+import keyword
 import math
 import re
 from string import Template
@@ -66,10 +67,13 @@ def _logits_source(infos: list[LayerInfo]) -> tuple[str, str | None]:
 
 
 def _with_code_safe_name(arch: Architecture) -> Architecture:
-    """``arch``, or a copy whose name can sit inside a docstring: the exporter writes the model's name as it is
-    into docstrings, so quotes, backslashes and line breaks (which could end the docstring and inject code) are
-    replaced by "_".  The script's own MODEL_NAME keeps the real name (as a repr literal)."""
+    """``arch``, or a copy whose name can sit inside a docstring and make a class name: the exporter writes the
+    model's name as it is into docstrings, so quotes, backslashes and line breaks (which could end the docstring
+    and inject code) are replaced by "_", and a name whose class name would be a keyword ("none" -> None) gets
+    " model" added.  The script's own MODEL_NAME keeps the real name (as a repr literal)."""
     safe = "".join(ch if ch.isprintable() and ch not in '"\\' else "_" for ch in arch.name)
+    if keyword.iskeyword(class_name_for(safe)):
+        safe += " model"
     if safe == arch.name:
         return arch
     copy = arch.copy()

@@ -118,6 +118,9 @@ def test_names_cannot_inject_code():
         assert not (isinstance(node, ast.Name) and node.id == "__import__")
     assert assigned(script, "MODEL_NAME") == arch.name  # the real name, as a literal
     assert assigned(script, "DEFAULTS")["data"].startswith('d"\n__import__')
+    for name in ("none", "True", "false"):  # class names that would be keywords
+        arch.set_name(name)
+        ast.parse(to_pytorch_training_script(arch))
 
 
 # --- the CLI --------------------------------------------------------------------------------------------
