@@ -117,10 +117,22 @@ def cmd_export(args) -> int:
     if problem:
         print(one_line(problem + "; an invalid architecture cannot be exported"), file=sys.stderr)
         return EXIT_INVALID
-    code = export_code(arch, args.to)
+    if args.train:
+        from .model import ArchitectureError
+        from .model.export_train import to_pytorch_training_script
+
+        if args.to != "pytorch":
+            raise UsageError(f"--train writes a PyTorch training script; use --to pytorch, not --to {args.to}")
+        try:
+            code = to_pytorch_training_script(arch)
+        except ArchitectureError as exc:  # e.g. an output that is not one score per class
+            print(one_line(str(exc)), file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        code = export_code(arch, args.to)
     if args.output:
         _write_text(args.output, code)
-        print(f"wrote {args.to} code of {arch.name} to {args.output}")
+        print(f"wrote {args.to} {'training script' if args.train else 'code'} of {arch.name} to {args.output}")
     else:
         sys.stdout.write(code)
     return EXIT_OK
@@ -187,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="a preset name or an architecture file")
     p.add_argument("--to", required=True, choices=("keras", "pytorch"), help="the framework")
     p.add_argument("-o", "--output", metavar="FILE", help="the .py file to write (default: standard output)")
+    p.add_argument("--train", action="store_true", help="write a PyTorch training script (model, data loading for "
+                                                       "IDX/folder/npz, loss, optimiser, saving .npz weights)")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("diagram", help="draw the model as a row of blocks, as an SVG or PNG file")
     p.add_argument("target", help="a preset name or an architecture file")
