@@ -102,11 +102,13 @@ def _doc_text(text: str) -> str:
 
 
 def class_name_for(name: str) -> str:
-    """``"LeNet-5"`` → ``LeNet5``; ``"my model"`` → ``MyModel``."""
+    """``"LeNet-5"`` → ``LeNet5``; ``"my model"`` → ``MyModel``; never a keyword (``"none"`` → ``NoneModel``)."""
     parts = [p for p in re.split(r"[^0-9A-Za-z]+", name) if p]
     ident = "".join(p[0].upper() + p[1:] for p in parts) or "Model"
     if ident[0].isdigit():
         ident = "Model" + ident
+    if keyword.iskeyword(ident) or ident in ("torch", "nn", "F", "np"):
+        ident += "Model"
     return ident
 
 

@@ -16,6 +16,10 @@ from cnnexplorer import cli
 
 # Published Keras figures of each preset's network (Keras model.summary(), keras.applications, the Keras
 # "simple MNIST convnet" example); alexnet-lrn only adds parameter-free LRN layers to alexnet.
+NON_TRAINABLE = {   # batch-norm moving statistics (and EfficientNet's Normalization), as Keras counts them
+    "resnet18": 9_600, "resnet50": 53_120, "mobilenet-v2": 34_112, "densenet121": 83_648, "inception-v3": 34_432,
+    "xception": 54_528, "efficientnet-b0": 42_023, "mini-resnet": 480,
+}
 KNOWN_TOTALS = {
     "sample-cnn": 243_786,
     "lenet5": 61_706,
@@ -71,8 +75,9 @@ def test_every_preset_in_every_format(preset, fmt, capsys):
     if fmt == "table":
         assert out.startswith(f'Model: "{arch.name}"\n')
         assert f" Total params: {total:,} (" in out
-        assert f" Trainable params: {total:,} (" in out
-        assert " Non-trainable params: 0 (0.00 B)" in out
+        frozen = NON_TRAINABLE.get(preset, 0)
+        assert f" Trainable params: {total - frozen:,} (" in out
+        assert f" Non-trainable params: {frozen:,} (" in out
         for layer in arch.layers:
             assert f"│ {layer.name} ({layer.type_name})" in out
     elif fmt == "json":
@@ -81,7 +86,8 @@ def test_every_preset_in_every_format(preset, fmt, capsys):
         assert data["name"] == arch.name
         assert data["input_shape"] == list(arch.input_shape)
         assert data["total_params"] == total == sum(layer["params"] for layer in data["layers"])
-        assert data["trainable_params"] == total and data["non_trainable_params"] == 0
+        frozen = NON_TRAINABLE.get(preset, 0)
+        assert data["trainable_params"] == total - frozen and data["non_trainable_params"] == frozen
         assert data["total_macs"] == sum(layer["macs"] for layer in data["layers"]) > 0
         assert [layer["name"] for layer in data["layers"]] == [layer.name for layer in arch.layers]
         for layer in data["layers"]:
@@ -172,9 +178,10 @@ def test_invalid_later_layer_is_named(tmp_path, capsys):
 
 
 def test_invalid_architecture_message_is_one_line_whatever_the_model_name(tmp_path, capsys):
-    """The model name is free text (a newline is accepted on load); the exit-1 message must still be one line."""
+    """The model name is free text (quotes, unicode; control characters are refused on load since issue 16); the
+    exit-1 message must still be one line."""
     path = tmp_path / "named.json"
-    path.write_text(json.dumps({"format": "cnnexplorer.architecture", "version": 1, "name": "two\nlines",
+    path.write_text(json.dumps({"format": "cnnexplorer.architecture", "version": 1, "name": "two 'quoted' “lines” ✓",
                                 "input_shape": [4, 4, 1],
                                 "layers": [{"type": "Conv2D", "name": "too_big", "filters": 2, "kernel_size": 5}]}),
                     encoding="utf-8")
