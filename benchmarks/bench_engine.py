@@ -47,7 +47,8 @@ def worker_numpy(model: str, repeats: int) -> dict:
     weights = init_weights(arch, seed=0)
     x = np.random.default_rng(0).random(arch.input_shape, dtype=np.float32)
     infos = arch.infer()
-    conv = [i.name for i in infos if i.type_name in ("Conv2D", "DepthwiseConv2D")]
+    conv = [i.name for i in infos if i.type_name in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D",
+                                                     "Conv2DTranspose")]
     conv_macs = sum(i.macs for i in infos if i.name in conv)
     Runner().run(arch, x, weights)  # warm-up
     totals, conv_times = [], []
@@ -64,41 +65,17 @@ def worker_numpy(model: str, repeats: int) -> dict:
 
 
 def worker_torch(model: str, repeats: int) -> dict:
+    """The same model in PyTorch, built by CNN Explorer's own PyTorch exporter (graphs included)."""
     import torch
-    from torch import nn
 
     import cnnexplorer
+    from cnnexplorer.model.export_code import class_name_for, to_pytorch_code
 
     torch.set_num_threads(os.cpu_count() or 1)
     arch = cnnexplorer.load(model)
-    modules: list[nn.Module] = []
-    for info in arch.infer():
-        layer, t = info.layer, info.type_name
-        if info.geometry:
-            gh, gw = info.geometry
-            pads = (gw.pad_before, gw.pad_after, gh.pad_before, gh.pad_after)
-            if any(pads):
-                modules.append(nn.ZeroPad2d(pads))
-        if t == "Conv2D":
-            modules.append(nn.Conv2d(info.input_shape[2], layer.filters, layer.kernel_size, layer.strides,
-                                     dilation=layer.dilation_rate, groups=layer.groups, bias=layer.use_bias))
-        elif t == "MaxPooling2D":
-            modules.append(nn.MaxPool2d(layer.pool_size, layer.effective_strides, ceil_mode=layer.ceil_mode))
-        elif t == "AveragePooling2D":
-            modules.append(nn.AvgPool2d(layer.pool_size, layer.effective_strides, ceil_mode=layer.ceil_mode))
-        elif t == "Flatten":
-            modules.append(nn.Flatten())
-        elif t == "Dense":
-            modules.append(nn.Linear(info.input_shape[-1], layer.units, bias=layer.use_bias))
-        elif t == "LocalResponseNormalization":
-            modules.append(nn.LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k))
-        elif t == "Dropout":
-            modules.append(nn.Dropout(layer.rate))
-        act = getattr(layer, "activation", "linear") if t in ("Conv2D", "Dense", "Activation") else "linear"
-        if act != "linear":
-            modules.append({"relu": nn.ReLU(), "tanh": nn.Tanh(), "softmax": nn.Softmax(dim=1),
-                            "sigmoid": nn.Sigmoid()}[act])
-    net = nn.Sequential(*modules).eval()
+    namespace: dict = {"__name__": "exported"}
+    exec(compile(to_pytorch_code(arch), "<exported>", "exec"), namespace)
+    net = namespace[class_name_for(arch.name)]().eval()
     h, w, c = arch.input_shape
     x = torch.rand(1, c, h, w)
     totals = []
@@ -123,7 +100,8 @@ def spawn(kind: str, model: str, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", nargs="+", default=["lenet5", "alexnet", "vgg16"])
+    parser.add_argument("--models", nargs="+", default=["lenet5", "alexnet", "vgg16", "resnet50", "mobilenet-v2",
+                                                        "densenet121"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--worker", choices=("numpy", "torch"))
@@ -135,6 +113,8 @@ def main() -> None:
         return
 
     import numpy as np
+
+    import cnnexplorer
 
     gflops = sgemm_gflops()
     have_torch = torch_available()
@@ -156,9 +136,16 @@ def main() -> None:
             t_total = statistics.median(r["total"] for r in torch_runs)
             line += f" | torch {torch_runs[0]['torch']} {t_total * 1e3:8.2f} ms | numpy/torch = {total / t_total:.2f}"
         print(line)
-        if model == "vgg16":
+        if model in ("vgg16", "resnet50", "mobilenet-v2", "densenet121"):
             slow = sorted(numpy_runs[0]["per_layer"].items(), key=lambda kv: -kv[1])[:5]
             print("         slowest layers: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in slow))
+            by_type: dict[str, float] = {}
+            arch = cnnexplorer.load(model)
+            types = {layer.name: layer.type_name for layer in arch}
+            for name, seconds in numpy_runs[0]["per_layer"].items():
+                by_type[types[name]] = by_type.get(types[name], 0.0) + seconds
+            print("         by type: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in
+                                                   sorted(by_type.items(), key=lambda kv: -kv[1])[:8]))
 
 
 if __name__ == "__main__":

@@ -491,6 +491,35 @@ def run(arch: Architecture, x, weights=None, seed: int = 0, classic_filters: boo
     return Runner(memory_budget).run(arch, x, weights, seed, classic_filters).activations
 
 
+def run_to_npz(arch: Architecture, x, path: str | os.PathLike, weights=None, seed: int = 0,
+               classic_filters: bool = False, memory_budget: int | None = None) -> "OrderedDict[str, np.ndarray]":
+    """Run ``arch`` and write every layer's activation to an ``.npz`` as it is computed (atomically), keeping in
+    memory only what later layers still read: peak memory is the live set, not the sum of every activation
+    (ResNet-50's activations alone are ~400 MB).  Returns the model outputs' activations (layer order)."""
+    import zipfile
+
+    from ..model.files import atomic_writer
+
+    if isinstance(weights, (str, os.PathLike)):
+        where = str(weights)
+        weights = load_weights(weights, arch)
+        check_weights(arch, weights, where)
+    if isinstance(x, (str, os.PathLike)) or isinstance(x, np.ndarray):
+        x, _note = prepare(arch, x)
+    outputs = set(arch.outputs())
+    kept: OrderedDict[str, np.ndarray] = OrderedDict()
+    with atomic_writer(path, binary=True) as f:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            def write(name: str, array: np.ndarray) -> None:
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+                if name in outputs:
+                    kept[name] = array
+
+            Runner(memory_budget).run(arch, x, weights, seed, classic_filters, keep_all=False, on_activation=write)
+    return kept
+
+
 def save_activations(activations: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
     """One array per layer, keyed by layer name, in an ``.npz`` written atomically."""
     from .weights import save_npz_atomic

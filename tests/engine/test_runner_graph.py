@@ -145,3 +145,19 @@ def test_every_graph_layer_runs_like_its_reference_twin():
     for name, array in fast.items():
         assert array.shape == slow[name].shape, name
         np.testing.assert_allclose(array, slow[name], rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_run_to_npz_writes_every_activation_while_keeping_only_the_live_ones(tmp_path):
+    from cnnexplorer.engine.runner import run_to_npz
+
+    arch = two_branches()
+    x = np.random.default_rng(0).random((12, 12, 2), dtype=np.float32)
+    path = tmp_path / "acts.npz"
+    outputs = run_to_npz(arch, x, path, seed=1)
+    assert list(outputs) == ["a2", "b3"]                      # the model's outputs come back
+    full = Runner().run(arch, x, seed=1).activations
+    with np.load(path, allow_pickle=False) as data:
+        assert data.files == list(full)
+        for name in full:
+            np.testing.assert_array_equal(data[name], full[name])
+    assert not [p for p in tmp_path.iterdir() if p.name != "acts.npz"]   # no temporary file left
