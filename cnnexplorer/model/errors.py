@@ -37,3 +37,8 @@ class ArchitectureFileError(CnnExplorerError, ValueError):
         self.problem = problem
         where = f"{path}: {place}: " if place else f"{path}: "
         super().__init__(where + problem)
+
+
+class DiagramTooLargeError(CnnExplorerError, ValueError):
+    """A diagram whose picture would exceed the pixel budget even at the smallest scale (the message gives the
+    size)."""
