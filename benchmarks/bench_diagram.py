@@ -48,7 +48,8 @@ def main() -> None:
                        else 6)
             png_s, png_cpu = time.perf_counter() - start, time.process_time() - cpu
             print(f"{n:>7} {layout_s:>9.3f} {f'{diagram.width}×{diagram.height}':>15} {scale:>6g} "
-                  f"{png_scale(diagram, scale):>6.2f} {png_s:>7.2f} {png_cpu:>9.2f} {f'{image.width}×{image.height}':>15} "
+                  f"{png_scale(diagram, scale):>6.2f} {png_s:>7.2f} {png_cpu:>9.2f} "
+                  f"{f'{image.width}×{image.height}':>15} "
                   f"{svg_s:>7.3f}")
 
 

@@ -140,7 +140,8 @@ def parse_json_bytes(data: bytes, where: str) -> Any:
 
     duplicates: list = []
     try:
-        data = json.loads(text, parse_constant=reject_constant, object_pairs_hook=_object_without_duplicates(duplicates))
+        data = json.loads(text, parse_constant=reject_constant,
+                          object_pairs_hook=_object_without_duplicates(duplicates))
     except json.JSONDecodeError as exc:
         problem = "the file ends too early (truncated?)" if exc.pos >= len(text.rstrip()) else exc.msg
         raise ArchitectureFileError(where, f"line {exc.lineno} column {exc.colno}",
