@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..model import Architecture
+from ..model.errors import DiagramTooLargeError
 from ..model.diagram import Diagram, Label, layout, to_svg
 from ..model.files import atomic_writer
 
@@ -35,18 +36,45 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
+MAX_PIXELS = 24_000_000  # a PNG diagram's canvas (e.g. 6,000 × 4,000): 72 MB while it is drawn, ~2 s to write
+FAST_PNG_PIXELS = 4_000_000  # above this, zlib's fastest level (mostly flat colour: little larger, 2× faster)
+MIN_SCALE = 0.25
+
+
+def png_scale(diagram: Diagram, scale: float = 2.0) -> float:
+    """``scale``, reduced where needed so that the picture holds at most :data:`MAX_PIXELS` pixels; raises
+    :class:`DiagramTooLargeError` (with the size) when even :data:`MIN_SCALE` would not fit."""
+    area = diagram.width * diagram.height
+    if round(diagram.width * scale) * round(diagram.height * scale) <= MAX_PIXELS:
+        return scale
+    fitted = (MAX_PIXELS / area) ** 0.5
+    while round(diagram.width * fitted) * round(diagram.height * fitted) > MAX_PIXELS:  # rounding up
+        fitted *= 0.999
+    if fitted < MIN_SCALE:
+        raise DiagramTooLargeError(
+            f"the diagram is {diagram.width:,} × {diagram.height:,} units: {round(diagram.width * MIN_SCALE):,} × "
+            f"{round(diagram.height * MIN_SCALE):,} pixels even at scale {MIN_SCALE}, more than "
+            f"{MAX_PIXELS:,} pixels; save it as SVG")
+    return fitted
+
+
 def render_png(diagram: Diagram, scale: float = 2.0):
     """A Pillow RGB image of ``diagram``, ``scale`` pixels per layout unit: size
-    ``(round(width·scale), round(height·scale))``."""
+    ``(round(width·scale), round(height·scale))`` — with ``scale`` first reduced by :func:`png_scale` when the
+    picture would hold more than :data:`MAX_PIXELS` pixels (a long model)."""
     from PIL import Image, ImageDraw
 
+    scale = png_scale(diagram, scale)
     size = (round(diagram.width * scale), round(diagram.height * scale))
     image = Image.new("RGB", size, _rgb(diagram.background))
     draw = ImageDraw.Draw(image)
 
     def polygon(p):
         points = [(x * scale, y * scale) for x, y in p.points]
-        draw.polygon(points, fill=_rgb(p.fill), outline=_rgb(p.stroke), width=max(1, round(scale)))
+        # the outline as a closed line: Pillow's polygon(width > 1) draws through a mask of the whole canvas per
+        # polygon, which made long models' diagrams take minutes
+        draw.polygon(points, fill=_rgb(p.fill))
+        draw.line([*points, points[0]], fill=_rgb(p.stroke), width=max(1, round(scale)), joint="curve")
 
     def text(label: Label):
         draw.text((label.x * scale, label.y * scale), label.text, fill=_rgb(label.colour),
@@ -80,5 +108,6 @@ def save_diagram(arch: Architecture, path: str | os.PathLike, scale: float = 2.0
         if suffix == ".svg":
             f.write(to_svg(diagram).encode("utf-8"))
         else:
-            render_png(diagram, scale).save(f, format="PNG")
+            image = render_png(diagram, scale)
+            image.save(f, format="PNG", compress_level=1 if image.width * image.height > FAST_PNG_PIXELS else 6)
     return path

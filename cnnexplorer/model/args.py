@@ -216,7 +216,10 @@ def json_text(value: Any, limit: int = 100) -> str:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError, RecursionError):
-        text = repr(value).encode("ascii", "backslashreplace").decode("ascii")
+        try:
+            text = repr(value).encode("ascii", "backslashreplace").decode("ascii")
+        except (ValueError, RecursionError):  # e.g. an integer of more than 4,300 digits
+            text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -37,6 +37,8 @@ TITLE_SIZE = 15
 CHAR_WIDTH = 0.6  # estimated average glyph width, in font sizes (renderers may measure better)
 MARGIN = 24
 GAP = 10          # between the side of one block and the front of the next
+MAX_BAND_WIDTH = 2400  # a longer model wraps onto several rows of blocks ("bands")
+BAND_GAP = 24     # between the labels of one band and the top of the next
 OBLIQUE = math.radians(40)
 
 
@@ -212,10 +214,7 @@ def layout(arch: Architecture) -> Diagram:
                         _tooltip(info)))
 
     boxes = [_box(shape) for *_, shape, _status, _tip in entries]
-    max_up = max(b.height / 2 + b.dy for b in boxes)
-    max_down = max(b.height / 2 for b in boxes)
     title_height = TITLE_SIZE + 2 * FONT_SIZE + 16
-    mid = MARGIN + title_height + max_up
 
     # labels: name and shape under each block
     texts = [(name, shape_text(shape) if status == "ok" else ("error" if status == "error" else "?"))
@@ -248,17 +247,37 @@ def layout(arch: Architecture) -> Diagram:
         rows = 2
         xs = place(2, spread=True)
     centres = [x0 + box.thickness / 2 for x0, box in zip(xs, boxes)]
-    label_top = mid + max_down + 14
 
-    # the right edge: last block, or a label that sticks out
-    right = max([xs[-1] + boxes[-1].thickness + boxes[-1].dx]
-                + [c + w / 2 for c, w in zip(centres, widths)])
-    left_overhang = max([0.0] + [MARGIN - (c - w / 2) for c, w in zip(centres, widths)])
-    shift = left_overhang
+    # bands: a long model wraps onto rows of at most MAX_BAND_WIDTH (the canvas stays bounded), each with the
+    # height its own blocks need
+    lefts = [min(x0, c - w / 2) for x0, c, w in zip(xs, centres, widths)]
+    rights = [max(x0 + box.thickness + box.dx, c + w / 2) for x0, box, c, w in zip(xs, boxes, centres, widths)]
+    bands: list[list[int]] = [[]]
+    band_left = 0.0
+    for j in range(len(boxes)):
+        if bands[-1] and rights[j] - band_left > MAX_BAND_WIDTH:
+            bands.append([])
+        if not bands[-1]:
+            band_left = lefts[j]
+        bands[-1].append(j)
+    shifts = [0.0] * len(boxes)
+    mids = [0.0] * len(boxes)
+    label_tops = [0.0] * len(boxes)
+    band_top = MARGIN + title_height
+    for band in bands:
+        # the first block starts at the margin, moved right when a label would stick out to the left
+        shift = max(MARGIN + 4 - xs[band[0]], MARGIN - min(lefts[j] for j in band))
+        up = max(boxes[j].height / 2 + boxes[j].dy for j in band)
+        down = max(boxes[j].height / 2 for j in band)
+        for j in band:
+            shifts[j], mids[j], label_tops[j] = shift, band_top + up, band_top + up + down + 14
+        band_top = band_top + up + down + 14 + rows * 2 * line_height + 4 + BAND_GAP
+    right = max(r + shift for r, shift in zip(rights, shifts))
     blocks: list[Block] = []
     for i, ((kind, index, name, type_name, category, shape, status, tip), box, x0) in \
             enumerate(zip(entries, boxes, xs)):
-        x0 += shift
+        x0 += shifts[i]
+        mid, label_top = mids[i], label_tops[i]
         if kind == "input":
             colour = INPUT_COLOUR
         elif status == "error":
@@ -284,7 +303,7 @@ def layout(arch: Architecture) -> Diagram:
         blocks.append(Block(kind, index, name, type_name, category, shape, status, tip, polygons, lines, labels,
                             (x_min, y_min, x_max, y_max)))
 
-    labels_bottom = label_top + rows * 2 * line_height + 4
+    labels_bottom = band_top - BAND_GAP
 
     # legend: one swatch per category present, listing the layer types of that category
     present: dict[str, list[str]] = {}
@@ -293,7 +312,7 @@ def layout(arch: Architecture) -> Diagram:
             present[block.category].append(block.type_name)
     legend: list[LegendEntry] = []
     lx, ly = MARGIN, labels_bottom + 18
-    width_limit = max(right + shift, 560.0)
+    width_limit = max(right, 560.0)
     for category in CATEGORY_ORDER:
         if category not in present:
             continue
@@ -324,8 +343,7 @@ def layout(arch: Architecture) -> Diagram:
     title = [Label(MARGIN, MARGIN + TITLE_SIZE, arch.name, size=TITLE_SIZE, anchor="start", bold=True),
              Label(MARGIN, MARGIN + TITLE_SIZE + FONT_SIZE + 8, subtitle, anchor="start", colour=MUTED_TEXT_COLOUR)]
 
-    width = max(right + shift, lx, MARGIN + text_width(subtitle), MARGIN + text_width(arch.name, TITLE_SIZE)) \
-        + MARGIN
+    width = max(right, lx, MARGIN + text_width(subtitle), MARGIN + text_width(arch.name, TITLE_SIZE)) + MARGIN
     height = ly + MARGIN
     return Diagram(math.ceil(width), math.ceil(height), title, blocks, legend)
 

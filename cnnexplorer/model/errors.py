@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
+
+def _shown(value: object, limit: int = 200) -> str:
+    """``repr(value)``, shortened; never raises (a 5,000-digit integer has no repr in Python 3.11)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 class CnnExplorerError(Exception):
     """Base class of every error CNN Explorer raises on purpose."""
@@ -18,7 +29,7 @@ class LayerArgumentError(CnnExplorerError, ValueError):
         self.argument = argument
         self.value = value
         self.expected = expected
-        super().__init__(f"{layer_type}.{argument}: expected {expected}, got {value!r}")
+        super().__init__(f"{layer_type}.{argument}: expected {expected}, got {_shown(value)}")
 
 
 class ArchitectureError(CnnExplorerError, ValueError):
@@ -35,5 +46,12 @@ class ArchitectureFileError(CnnExplorerError, ValueError):
         self.path = path
         self.place = place
         self.problem = problem
-        where = f"{path}: {place}: " if place else f"{path}: "
+        # a file name with a line break or an undecodable byte is shown escaped: the message stays one line
+        shown = path if path.isprintable() else json.dumps(path)
+        where = f"{shown}: {place}: " if place else f"{shown}: "
         super().__init__(where + problem)
+
+
+class DiagramTooLargeError(CnnExplorerError, ValueError):
+    """A diagram whose picture would exceed the pixel budget even at the smallest scale (the message gives the
+    size)."""

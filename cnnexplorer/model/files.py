@@ -142,7 +142,8 @@ def parse_json_bytes(data: bytes, where: str) -> Any:
 
     duplicates: list = []
     try:
-        data = json.loads(text, parse_constant=reject_constant, object_pairs_hook=_object_without_duplicates(duplicates))
+        data = json.loads(text, parse_constant=reject_constant,
+                          object_pairs_hook=_object_without_duplicates(duplicates))
     except json.JSONDecodeError as exc:
         problem = "the file ends too early (truncated?)" if exc.pos >= len(text.rstrip()) else exc.msg
         raise ArchitectureFileError(where, f"line {exc.lineno} column {exc.colno}",
@@ -324,8 +325,19 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
 
 
 def save_architecture(arch: Architecture, path: str | os.PathLike) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over ``path``."""
-    write_text_atomic(Path(path), dumps(arch))
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over ``path``.
+
+    Raises :class:`ArchitectureError` before anything is written when the text cannot be encoded (a description
+    holding a lone surrogate, set through the API)."""
+    text = dumps(arch)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ArchitectureError(f"{os.fspath(path)}: the model cannot be saved: character "
+                                f"{json_text(text[exc.start:exc.end])} (a lone surrogate) cannot be written as "
+                                f"UTF-8") from None
+    with atomic_writer(Path(path), binary=True) as f:
+        f.write(data)
 
 
 def target_mode(path: Path) -> int:
@@ -408,8 +420,3 @@ def atomic_writer(path: str | os.PathLike, binary: bool = False):
         except OSError:
             pass
         raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    with atomic_writer(path) as f:
-        f.write(text)

@@ -53,3 +53,41 @@ def test_svg_by_suffix_and_bad_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.png or \.svg"):
         save_diagram(arch, tmp_path / "d.jpg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.SVG"]  # no temporary left behind
+
+
+def test_long_model_png_is_capped_and_still_painted(tmp_path):
+    """1,000 layers: the layout wraps into bands and the PNG's scale shrinks to the pixel budget (it used to be
+    a 100,000-pixel-wide canvas taking minutes, or a MemoryError)."""
+    from cnnexplorer.engine.diagram_png import MAX_PIXELS, png_scale
+    from cnnexplorer.model import Activation, Architecture, Conv2D
+
+    layers = [Conv2D(filters=4, kernel_size=3, padding="same") if i % 2 == 0 else Activation(activation="relu")
+              for i in range(1000)]
+    arch = Architecture((16, 16, 3), layers, name="long")
+    diagram = layout(arch)
+    scale = png_scale(diagram, 8.0)
+    assert scale < 8.0
+    path = save_diagram(arch, tmp_path / "long.png", scale=8.0)
+    with Image.open(path) as image:
+        assert image.size == (round(diagram.width * scale), round(diagram.height * scale))
+        assert image.width * image.height <= MAX_PIXELS
+        pixels = np.asarray(image.convert("RGB"))
+    for block in diagram.layer_blocks[::97]:
+        front = block.polygons[-1]
+        (x0, y0), (x1, _), (_, y1) = front.points[0], front.points[1], front.points[2]
+        assert tuple(pixels[round((y0 + y1) / 2 * scale), round((x0 + x1) / 2 * scale)]) == _rgb(front.fill)
+
+
+def test_a_diagram_too_large_even_at_the_smallest_scale_is_refused_with_its_size(tmp_path, monkeypatch):
+    from cnnexplorer.engine import diagram_png
+    from cnnexplorer.model.errors import CnnExplorerError, DiagramTooLargeError
+
+    monkeypatch.setattr(diagram_png, "MAX_PIXELS", 10_000)
+    arch = cnnexplorer.load("vgg16")
+    with pytest.raises(DiagramTooLargeError) as info:
+        save_diagram(arch, tmp_path / "vgg.png")
+    assert isinstance(info.value, CnnExplorerError)
+    message = str(info.value)
+    assert "pixels even at scale 0.25, more than 10,000 pixels; save it as SVG" in message and "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+    save_diagram(arch, tmp_path / "vgg.svg")  # SVG has no pixel budget

@@ -238,3 +238,20 @@ def test_doc_text_reads_back_exactly_inside_a_docstring(text):
     assert len(tree.body) == 1
     assert tree.body[0].value.value == text + " tail"
     assert "\n" not in _doc_text(text)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_model_name_with_a_line_break_is_refused_by_every_reader(source, tmp_path):
+    """A name that could start a new line of code never gets in: each reader refuses it with one line.  (Our
+    writer cannot make such a file — Architecture refuses the name — so ours is written by hand.)"""
+    name = "x\nimport os"
+    if source == "ours":
+        path = tmp_path / "model.json"
+        path.write_text(json.dumps({"format": "cnnexplorer.architecture", "version": 1, "name": name,
+                                    "input_shape": [6, 6, 1], "layers": [{"type": "Flatten"}]}), encoding="utf-8")
+    else:
+        path = WRITERS[source](name, tmp_path)
+    with pytest.raises(cnnexplorer.ArchitectureFileError) as info:
+        cnnexplorer.load(str(path))
+    assert "name: expected a non-empty string" in str(info.value)
+    assert "\n" not in str(info.value)

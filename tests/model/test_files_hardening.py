@@ -184,6 +184,24 @@ def test_deeply_nested_values_are_refused_cleanly(tmp_path):
         load_architecture(path)
 
 
+def test_a_description_that_cannot_be_encoded_is_refused_before_writing(tmp_path):
+    arch = Architecture((4,), [Dense(units=2)], name="ok", description="half a pair \udc00")
+    with pytest.raises(ArchitectureError, match=r'character "\\udc00" \(a lone surrogate\) cannot be written'):
+        save_architecture(arch, tmp_path / "model.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_messages_stay_one_line_for_odd_file_names_and_huge_values(tmp_path):
+    path = tmp_path / "two\nlines.json"
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(ArchitectureFileError) as info:
+        load_architecture(path)
+    assert "\n" not in str(info.value) and "two\\nlines.json" in str(info.value)
+    with pytest.raises(LayerArgumentError) as info:
+        Dense(units=10 ** 5000)  # no repr in Python 3.11 (4,300-digit limit)
+    assert str(info.value).endswith("got <int>")
+
+
 # --- 16.9: leftovers of interrupted saves, symbolic links ---------------------------------------------
 def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
