@@ -9,7 +9,8 @@ Prints measured figures (this is not a test):
 * a whole VGG16 224x224x3 forward (conv+bias+relu, pools, flatten, 3 dense);
 * MobileNetV2's 3x3 depthwise layers at 224x224 (``kernels.depthwise_conv2d``;
   stride 2 padded the Keras way, ((0, 1), (0, 1))), each shape once and the
-  network's 17 depthwise layers summed;
+  network's 17 depthwise layers summed; torch ``F.conv2d(groups=C)`` on its
+  default NCHW tensors and on channels_last ("CL") tensors;
 * DenseNet-121's 58 channel concatenations at 224x224 (``kernels.concatenate``
   of the block's features and a layer's 32 new channels);
 * if ``torch`` is importable, the same in PyTorch (CPU, 2 threads, no_grad),
@@ -231,6 +232,9 @@ def _torch_graph(res, reps, g):
         w = torch.randn(c, 1, 3, 3, generator=g)
         res[name] = _timeit(
             lambda: F.conv2d(x, w, None, s, 1, 1, c), reps)
+        xl = x.contiguous(memory_format=torch.channels_last)
+        res[name + "/cl"] = _timeit(
+            lambda: F.conv2d(xl, w, None, s, 1, 1, c), reps)
     cats = [(torch.randn(1, c, h, h, generator=g),
              torch.randn(1, k, h, h, generator=g))
             for h, c, k in dense_concats()]
@@ -371,9 +375,9 @@ def _print_graph(npr, tr):
     print("MobileNetV2 depthwise 3x3 (224x224 input); x N = layers of that shape")
     hdr = f"{'layer':<12}{'shape':>16}{'N':>3}{'numpy ms':>10}{'GMAC/s':>8}"
     if tr:
-        hdr += f"{'torch ms':>10}{'np/torch':>9}"
+        hdr += f"{'torch ms':>10}{'np/torch':>9}{'torch CL':>10}{'np/CL':>7}"
     print(hdr)
-    net_np = net_t = 0.0
+    net_np = net_t = net_cl = 0.0
     for name, h, c, s, n in DW_LAYERS:
         t = npr[name]
         ho = -(-h // s)
@@ -383,11 +387,15 @@ def _print_graph(npr, tr):
                 f"{gmacs:>8.2f}")
         if tr:
             net_t += n * tr[name]
-            line += f"{tr[name] * 1e3:>10.3f}{t / tr[name]:>9.2f}"
+            net_cl += n * tr[name + "/cl"]
+            line += (f"{tr[name] * 1e3:>10.3f}{t / tr[name]:>9.2f}"
+                     f"{tr[name + '/cl'] * 1e3:>10.3f}"
+                     f"{t / tr[name + '/cl']:>7.2f}")
         print(line)
     line = f"{'all 17':<12}{'':>16}{'':>3}{net_np * 1e3:>10.3f}{'':>8}"
     if tr:
-        line += f"{net_t * 1e3:>10.3f}{net_np / net_t:>9.2f}"
+        line += (f"{net_t * 1e3:>10.3f}{net_np / net_t:>9.2f}"
+                 f"{net_cl * 1e3:>10.3f}{net_np / net_cl:>7.2f}")
     print(line)
     t = npr["densenet121_concats"]
     line = (f"{'concat':<12}{'DenseNet-121':>16}{len(dense_concats()):>3}"
