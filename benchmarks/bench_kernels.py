@@ -89,14 +89,17 @@ def _timeit(fn, reps):
 def numpy_worker(reps, part):
     sys.path.insert(0, ROOT)
     import numpy as np
-    from cnnexplorer.engine import kernels
 
-    rng = np.random.default_rng(0)
-    res = {}
+    return _measure(part, {}, _numpy_vgg16, _numpy_graph, reps,
+                    np.random.default_rng(0))
+
+
+def _measure(part, res, vgg16, graph, *args):
+    """Run the chosen parts' measurements into ``res``."""
     if part in ("all", "vgg16"):
-        _numpy_vgg16(res, reps, rng)
+        vgg16(res, *args)
     if part in ("all", "graph"):
-        _numpy_graph(res, reps, rng)
+        graph(res, *args)
     return res
 
 
@@ -178,13 +181,9 @@ def torch_worker(reps, part, threads):
 
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
-    res = {"torch_version": torch.__version__}
     with torch.no_grad():
-        if part in ("all", "vgg16"):
-            _torch_vgg16(res, reps, g)
-        if part in ("all", "graph"):
-            _torch_graph(res, reps, g)
-    return res
+        return _measure(part, {"torch_version": torch.__version__},
+                        _torch_vgg16, _torch_graph, reps, g)
 
 
 def _torch_vgg16(res, reps, g):
