@@ -241,6 +241,23 @@ def test_separable_matches_reference(case):
                  reference.separable_conv2d(x, dk, pk, b, strides, pads, dilation))
 
 
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_separable_hypothesis(data):
+    C, M, F = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    dh, dw = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+    pads = ((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))),
+            (data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))))
+    H = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - sum(pads[0])), 8))
+    W = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 8))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
+    x, dk, pk = rand(rng, (H, W, C)), rand(rng, (kh, kw, C, M)), rand(rng, (1, 1, C * M, F))
+    assert_close(kernels.separable_conv2d(x, dk, pk, None, (sh, sw), pads, (dh, dw)),
+                 reference.separable_conv2d(x, dk, pk, None, (sh, sw), pads, (dh, dw)))
+
+
 def test_separable_by_hand():
     # 1x1 depthwise scales the channels (2, 3); the pointwise sums them: 2*x0 + 3*x1 + bias
     x = np.arange(8, dtype=np.float32).reshape(2, 2, 2)
