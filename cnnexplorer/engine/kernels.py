@@ -801,6 +801,11 @@ def subtract(a, b):
     return _fold([a, b], "subtract", np.subtract)
 
 
+def divide(a, b):
+    """``a / b`` (broadcast): Keras' recorded ``ops.divide`` / ``x / c``, ONNX ``Div``."""
+    return _fold([a, b], "divide", np.divide)
+
+
 def multiply(xs):
     """Keras ``Multiply``: the element-wise product (broadcast)."""
     return _fold(xs, "multiply", np.multiply)
@@ -1177,7 +1182,7 @@ ACTIVATIONS.update({
 })
 
 __all__ += [
-    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+    "add", "subtract", "divide", "multiply", "average", "maximum", "minimum", "concatenate",
     "custom_scale", "separable_conv2d", "separable_conv2d_workspace_bytes",
     "conv2d_transpose", "conv2d_transpose_workspace_bytes", "upsampling2d",
     "cropping2d", "reshape", "rescaling", "normalization", "layer_norm",

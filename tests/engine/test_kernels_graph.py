@@ -95,6 +95,7 @@ def test_merges_by_hand():
     np.testing.assert_array_equal(kernels.maximum([a, b, c]), [[[3, 5]]])
     np.testing.assert_array_equal(kernels.minimum([a, b, c]), [[[-1, -2]]])
     np.testing.assert_array_equal(kernels.custom_scale(a, b, 0.5), [[[2.5, 0.5]]])
+    np.testing.assert_array_equal(kernels.divide(b, np.float32(2)), [[[1.5, 2.5]]])   # x / constant
 
 
 def test_squeeze_excitation_broadcast_by_hand():
@@ -149,11 +150,13 @@ def test_merges_match_reference(fn, shapes):
 
 
 @pytest.mark.parametrize("shapes", MERGE_SHAPES)
-def test_subtract_and_custom_scale_match_reference(shapes):
+def test_subtract_divide_and_custom_scale_match_reference(shapes):
     rng = np.random.default_rng(len(shapes))
     a, b = rand(rng, shapes[0]), rand(rng, shapes[1])
     assert_close(kernels.subtract(a, b), reference.subtract(a, b))
     assert_close(kernels.subtract(b, a), reference.subtract(b, a))
+    d = np.where(np.abs(b) < 0.1, np.float32(0.5), b)   # no division by (nearly) zero
+    assert_close(kernels.divide(a, d), reference.divide(a, d), rtol=1e-6)
     assert_close(kernels.custom_scale(a, b, 0.17), reference.custom_scale(a, b, 0.17))
 
 
@@ -819,7 +822,7 @@ KERAS_CASES = [
     "conv_transpose_same_k3_s2_op1", "conv_transpose_same_k4_s2_op0", "conv_transpose_same_k4_s3",
     "conv_transpose_valid_k2_s3", "conv_transpose_valid_k3_s2", "conv_transpose_valid_k3_s2_op1",
     "upsampling", "cropping", "reshape", "rescaling", "normalization", "layer_normalization", "convnext_block",
-    "relu_variants", "leaky_relu", "hard_activations",
+    "relu_variants", "leaky_relu", "hard_activations", "recorded_ops", "recorded_ops_extra",
 ]
 
 
@@ -912,11 +915,15 @@ def test_kernels_match_keras(case):
             continue
         args = layer["inbound_nodes"][0]["args"]
         tensors = args[0] if isinstance(args[0], list) else args
-        if not all(isinstance(t, dict) for t in tensors):
-            continue  # a recorded operation with a constant operand: not a kernel of its own
-        srcs = [t["config"]["keras_history"][0] for t in tensors]
-        xs = [acts["input" if s == input_name else s] for s in srcs]
-        out = _keras_kernel(class_name, layer["config"], xs, list(weights.get(name, [])))
+        # a tensor is Keras' record of the layer that made it; a recorded op's constant operand is a bare number
+        xs = [np.float32(t) if isinstance(t, (int, float)) else
+              acts["input" if t["config"]["keras_history"][0] == input_name else t["config"]["keras_history"][0]]
+              for t in tensors]
+        if layer["module"] == "keras.src.ops.numpy":
+            out = {"Add": lambda: kernels.add(xs), "Multiply": lambda: kernels.multiply(xs),
+                   "Subtract": lambda: kernels.subtract(*xs), "TrueDivide": lambda: kernels.divide(*xs)}[class_name]()
+        else:
+            out = _keras_kernel(class_name, layer["config"], xs, list(weights.get(name, [])))
         if out is None:
             continue
         assert_close(out, acts[name].astype(np.float64), rtol=2e-5)
