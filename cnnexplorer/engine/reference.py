@@ -352,6 +352,10 @@ def subtract(a, b):
     return _merge([a, b], lambda v: v[0] - v[1])
 
 
+def divide(a, b):
+    return _merge([a, b], lambda v: v[0] / v[1])
+
+
 def multiply(xs):
     return _merge(xs, math.prod)
 

@@ -14,8 +14,10 @@ max(1, max |ref|).
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,6 +95,7 @@ def test_merges_by_hand():
     np.testing.assert_array_equal(kernels.maximum([a, b, c]), [[[3, 5]]])
     np.testing.assert_array_equal(kernels.minimum([a, b, c]), [[[-1, -2]]])
     np.testing.assert_array_equal(kernels.custom_scale(a, b, 0.5), [[[2.5, 0.5]]])
+    np.testing.assert_array_equal(kernels.divide(b, np.float32(2)), [[[1.5, 2.5]]])   # x / constant
 
 
 def test_squeeze_excitation_broadcast_by_hand():
@@ -147,11 +150,13 @@ def test_merges_match_reference(fn, shapes):
 
 
 @pytest.mark.parametrize("shapes", MERGE_SHAPES)
-def test_subtract_and_custom_scale_match_reference(shapes):
+def test_subtract_divide_and_custom_scale_match_reference(shapes):
     rng = np.random.default_rng(len(shapes))
     a, b = rand(rng, shapes[0]), rand(rng, shapes[1])
     assert_close(kernels.subtract(a, b), reference.subtract(a, b))
     assert_close(kernels.subtract(b, a), reference.subtract(b, a))
+    d = np.where(np.abs(b) < 0.1, np.float32(0.5), b)   # no division by (nearly) zero
+    assert_close(kernels.divide(a, d), reference.divide(a, d), rtol=1e-6)
     assert_close(kernels.custom_scale(a, b, 0.17), reference.custom_scale(a, b, 0.17))
 
 
@@ -239,6 +244,23 @@ def test_separable_matches_reference(case):
                  reference.separable_conv2d(x, dk, pk, b, strides, pads, dilation))
 
 
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_separable_hypothesis(data):
+    C, M, F = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    sh, sw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    dh, dw = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+    pads = ((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))),
+            (data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))))
+    H = data.draw(st.integers(max(1, dh * (kh - 1) + 1 - sum(pads[0])), 8))
+    W = data.draw(st.integers(max(1, dw * (kw - 1) + 1 - sum(pads[1])), 8))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
+    x, dk, pk = rand(rng, (H, W, C)), rand(rng, (kh, kw, C, M)), rand(rng, (1, 1, C * M, F))
+    assert_close(kernels.separable_conv2d(x, dk, pk, None, (sh, sw), pads, (dh, dw)),
+                 reference.separable_conv2d(x, dk, pk, None, (sh, sw), pads, (dh, dw)))
+
+
 def test_separable_by_hand():
     # 1x1 depthwise scales the channels (2, 3); the pointwise sums them: 2*x0 + 3*x1 + bias
     x = np.arange(8, dtype=np.float32).reshape(2, 2, 2)
@@ -267,6 +289,52 @@ def test_separable_matches_torch(case):
     tout = F_.conv2d(mid, torch.from_numpy(pk.transpose(3, 2, 0, 1).copy()), torch.from_numpy(b))
     expected = tout[0].permute(1, 2, 0).double().numpy()
     assert_close(kernels.separable_conv2d(x, dk, pk, b, strides, pads, dilation), expected)
+
+
+# --------------------------------------------------------------------------
+# depthwise convolution: both einsum paths (MobileNet speed work, issue 14)
+# --------------------------------------------------------------------------
+
+DW_PATH_CASES = [
+    # H, W, C, M, kh, kw, strides, pads, dilation, flat path expected
+    (9, 7, 5, 1, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), True),      # MobileNet 3x3 same
+    (10, 9, 3, 1, 5, 3, (2, 1), ((2, 2), (0, 1)), (2, 1), True),     # row stride/dilation keep it flat
+    (9, 10, 4, 1, 3, 3, (2, 2), ((0, 1), (0, 1)), (1, 1), False),    # Keras stride 2: strided columns
+    (8, 9, 3, 1, 3, 3, (1, 1), ((2, 2), (2, 2)), (1, 2), False),     # column dilation
+    (7, 8, 3, 2, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), False),     # depth multiplier 2
+]
+
+
+@pytest.mark.parametrize("chunk_bytes", [256, 1 << 20])
+@pytest.mark.parametrize("case", DW_PATH_CASES)
+def test_depthwise_paths_match_reference(monkeypatch, case, chunk_bytes):
+    H, W, C, M, kh, kw, strides, pads, dilation, flat = case
+    monkeypatch.setattr(kernels, "DW_CHUNK_BYTES", chunk_bytes)
+    assert kernels._dw_plan(H, W, C, kh, kw, M, strides, pads, dilation)[3] == flat
+    rng = np.random.default_rng(hash(case) % 2 ** 32)
+    x, k, b = rand(rng, (H, W, C)), rand(rng, (kh, kw, C, M)), rand(rng, (C * M,))
+    expected = reference.depthwise_conv2d(x, k, b, strides, pads, dilation)
+    assert_close(kernels.depthwise_conv2d(x, k, b, strides, pads, dilation), expected)
+    # a strided view of a bigger array (no padding needed: the slab is a view, not a copy)
+    big = np.zeros((H, 2 * W, C), np.float32)
+    big[:, ::2] = x
+    no_pad = ((0, 0), (0, 0))
+    if W >= dilation[1] * (kw - 1) + 1 and H >= dilation[0] * (kh - 1) + 1:
+        assert_close(kernels.depthwise_conv2d(big[:, ::2], k, b, strides, no_pad, dilation),
+                     reference.depthwise_conv2d(x, k, b, strides, no_pad, dilation))
+
+
+def test_depthwise_matches_torch_on_mobilenet_shapes():
+    torch = _torch()
+    import torch.nn.functional as F_
+
+    rng = np.random.default_rng(21)
+    for h, c, s in [(28, 24, 1), (29, 16, 2), (14, 40, 2)]:
+        x, k = rand(rng, (h, h, c)), rand(rng, (3, 3, c, 1))
+        pads = ((1, 1), (1, 1)) if s == 1 else ((0, 1), (0, 1))
+        tx = F_.pad(torch.from_numpy(x).permute(2, 0, 1)[None], (pads[1][0], pads[1][1], pads[0][0], pads[0][1]))
+        t = F_.conv2d(tx, torch.from_numpy(k.transpose(2, 3, 0, 1).copy()), None, s, 0, 1, c)
+        assert_close(kernels.depthwise_conv2d(x, k, None, (s, s), pads), t[0].permute(1, 2, 0).double().numpy())
 
 
 # --------------------------------------------------------------------------
@@ -621,13 +689,21 @@ def test_relu_layer_matches_reference(max_value, slope, threshold):
                  reference.relu(x, max_value, slope, threshold))
 
 
-@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 0.3, 1.5])
-def test_leaky_relu_matches_reference_and_torch(slope):
+LEAKY_SLOPES = [0.0, 0.01, 0.2, 0.3, 1.5]
+
+
+@pytest.mark.parametrize("slope", LEAKY_SLOPES)
+def test_leaky_relu_matches_reference(slope):
     x = rand(np.random.default_rng(15), (3, 4, 5), 3.0)
-    out = kernels.leaky_relu(x, slope)
-    assert_close(out, reference.leaky_relu(x, slope))
+    assert_close(kernels.leaky_relu(x, slope), reference.leaky_relu(x, slope))
+
+
+@pytest.mark.parametrize("slope", LEAKY_SLOPES)
+def test_leaky_relu_matches_torch(slope):
     torch = _torch()
-    np.testing.assert_array_equal(out, torch.nn.functional.leaky_relu(torch.from_numpy(x), slope).numpy())
+    x = rand(np.random.default_rng(15), (3, 4, 5), 3.0)
+    np.testing.assert_array_equal(kernels.leaky_relu(x, slope),
+                                  torch.nn.functional.leaky_relu(torch.from_numpy(x), slope).numpy())
 
 
 def test_hard_activations_by_hand():
@@ -639,15 +715,23 @@ def test_hard_activations_by_hand():
         assert name in kernels.ACTIVATIONS
 
 
+def _hard_inputs():
+    return np.concatenate([rand(np.random.default_rng(16), (200,), 4.0),
+                           np.array([-1e30, -3, -2.9999, 0, 2.9999, 3, 1e30], np.float32)]).reshape(1, -1, 1)
+
+
 @pytest.mark.parametrize("name", ["hard_sigmoid", "hard_silu", "hard_swish"])
-def test_hard_activations_match_reference_and_torch(name):
-    x = np.concatenate([rand(np.random.default_rng(16), (200,), 4.0),
-                        np.array([-1e30, -3, -2.9999, 0, 2.9999, 3, 1e30], np.float32)]).reshape(1, -1, 1)
-    out = kernels.activation(x, name)
-    assert_close(out, reference.activation(x, name), rtol=1e-6)
+def test_hard_activations_match_reference(name):
+    x = _hard_inputs()
+    assert_close(kernels.activation(x, name), reference.activation(x, name), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["hard_sigmoid", "hard_silu", "hard_swish"])
+def test_hard_activations_match_torch(name):
     torch = _torch()
+    x = _hard_inputs()
     fn = torch.nn.functional.hardsigmoid if name == "hard_sigmoid" else torch.nn.functional.hardswish
-    np.testing.assert_allclose(out, fn(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(kernels.activation(x, name), fn(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
 
 
 # --------------------------------------------------------------------------
@@ -723,3 +807,125 @@ def test_separable_workspace_bound_holds():
     bound = kernels.separable_conv2d_workspace_bytes(shape, dshape, pshape, (1, 1), ((1, 1), (1, 1)))
     used = _peak_bytes(lambda: kernels.separable_conv2d(x, dk, pk, None, (1, 1), ((1, 1), (1, 1))))
     assert used <= bound, (used, bound)
+
+
+# --------------------------------------------------------------------------
+# against Keras 3 itself: tests/data/keras_layers (tiny Functional models, seeded weights, every layer's output
+# as Keras computes it when predicting; generated by tests/data/keras_layers/make_fixtures.py)
+# --------------------------------------------------------------------------
+
+KERAS_LAYERS = Path(__file__).resolve().parents[1] / "data" / "keras_layers"
+KERAS_CASES = [
+    "add", "subtract", "multiply_se", "average_max_min", "concatenate", "custom_scale",
+    "separable_same", "separable_dilated", "separable_valid_stride2",
+    "conv_transpose_rect", "conv_transpose_s1_dilated", "conv_transpose_same_k2_s2", "conv_transpose_same_k3_s2",
+    "conv_transpose_same_k3_s2_op1", "conv_transpose_same_k4_s2_op0", "conv_transpose_same_k4_s3",
+    "conv_transpose_valid_k2_s3", "conv_transpose_valid_k3_s2", "conv_transpose_valid_k3_s2_op1",
+    "upsampling", "cropping", "reshape", "rescaling", "normalization", "layer_normalization", "convnext_block",
+    "relu_variants", "leaky_relu", "hard_activations", "recorded_ops", "recorded_ops_extra",
+]
+
+
+def _image_axis(axis):
+    """A Keras axis (counting the batch) as an axis of one image."""
+    return axis - 1 if axis > 0 else axis
+
+
+def _keras_pads(shape, config):
+    if config["padding"] == "valid":
+        return ((0, 0), (0, 0))
+    from cnnexplorer.model.geometry import same_padding
+
+    return tuple(same_padding(n, k, s, d) for n, k, s, d in
+                 zip(shape[:2], config["kernel_size"], config["strides"], config["dilation_rate"]))
+
+
+def _keras_kernel(class_name, config, xs, w):
+    """The kernel call for one Keras layer: inputs ``xs``, weights ``w`` in Keras' variable order.
+    None for a layer this file does not test (its output is still used as a later layer's input)."""
+    c = config
+    if class_name in ("Add", "Multiply", "Average", "Maximum", "Minimum"):
+        return getattr(kernels, class_name.lower())(xs)
+    if class_name == "Subtract":
+        return kernels.subtract(*xs)
+    if class_name == "Concatenate":
+        return kernels.concatenate(xs, _image_axis(c["axis"]))
+    if class_name == "CustomScaleLayer":
+        return kernels.custom_scale(xs[0], xs[1], c["scale"])
+    (x,) = xs
+    if class_name == "SeparableConv2D":
+        out = kernels.separable_conv2d(x, w[0], w[1], w[2] if c["use_bias"] else None, tuple(c["strides"]),
+                                       _keras_pads(x.shape, c), tuple(c["dilation_rate"]))
+        return kernels.activation(out, c["activation"])
+    if class_name == "Conv2DTranspose":
+        op = c["output_padding"] or (None, None)
+        geo = [keras_transpose_axis(n, k, s, d, c["padding"], p) for n, k, s, d, p in
+               zip(x.shape[:2], c["kernel_size"], c["strides"], c["dilation_rate"], op)]
+        out = kernels.conv2d_transpose(x, w[0], w[1] if c["use_bias"] else None, tuple(c["strides"]),
+                                       tuple(c["dilation_rate"]), tuple(g[:2] for g in geo),
+                                       tuple(g[2] for g in geo))
+        return kernels.activation(out, c["activation"])
+    if class_name == "UpSampling2D":
+        return kernels.upsampling2d(x, c["size"], c["interpolation"])
+    if class_name == "Cropping2D":
+        return kernels.cropping2d(x, c["cropping"])
+    if class_name == "Reshape":
+        return kernels.reshape(x, c["target_shape"])
+    if class_name == "Rescaling":
+        return kernels.rescaling(x, c["scale"], c["offset"])
+    if class_name == "Normalization":
+        mean, var = (c["mean"], c["variance"]) if c["mean"] is not None else (w[0], w[1])
+        return kernels.normalization(x, mean, var, c["invert"])
+    if class_name == "LayerNormalization":
+        gamma = w.pop(0) if c["scale"] else None
+        beta = w.pop(0) if c["center"] else None
+        axis = tuple(_image_axis(a) for a in c["axis"]) if isinstance(c["axis"], list) else _image_axis(c["axis"])
+        return kernels.layer_norm(x, gamma, beta, c["epsilon"], axis)
+    if class_name == "LayerScale":
+        return kernels.layer_scale(x, w[0])
+    if class_name == "ReLU":
+        return kernels.relu(x, c["max_value"], c["negative_slope"], c["threshold"])
+    if class_name == "LeakyReLU":
+        return kernels.leaky_relu(x, c["negative_slope"])
+    if class_name == "Activation" and c["activation"].startswith("hard_"):
+        return kernels.activation(x, c["activation"])
+    return None
+
+
+@pytest.mark.parametrize("case", KERAS_CASES)
+def test_kernels_match_keras(case):
+    """Every new layer of the case, fed Keras' own input activations, reproduces Keras' output."""
+    if not KERAS_LAYERS.is_dir():
+        pytest.skip("tests/data/keras_layers (issue 14's Keras fixtures) is not in this checkout")
+    h5py = pytest.importorskip("h5py", reason="h5py reads the Keras weight files (test extra)")
+    model = json.loads((KERAS_LAYERS / f"{case}.json").read_text())
+    acts = dict(np.load(KERAS_LAYERS / f"{case}.npz"))
+    weights = {}
+    with h5py.File(KERAS_LAYERS / f"{case}.weights.h5", "r") as f:
+        for group in f["layers"].values():
+            if "vars" in group and len(group["vars"]):
+                weights[group["vars"].attrs["name"]] = [group["vars"][k][()] for k in
+                                                         sorted(group["vars"], key=int)]
+    input_name = model["config"]["input_layers"]
+    input_name = input_name[0] if isinstance(input_name[0], str) else input_name[0][0]
+    checked = []
+    for layer in model["config"]["layers"]:
+        name, class_name = layer["config"]["name"], layer["class_name"]
+        if not layer.get("inbound_nodes"):
+            continue
+        args = layer["inbound_nodes"][0]["args"]
+        tensors = args[0] if isinstance(args[0], list) else args
+        # a tensor is Keras' record of the layer that made it; a recorded op's constant operand is a bare number
+        xs = [np.float32(t) if isinstance(t, (int, float)) else
+              acts["input" if t["config"]["keras_history"][0] == input_name else t["config"]["keras_history"][0]]
+              for t in tensors]
+        if layer["module"] == "keras.src.ops.numpy":
+            out = {"Add": lambda: kernels.add(xs), "Multiply": lambda: kernels.multiply(xs),
+                   "Subtract": lambda: kernels.subtract(*xs), "TrueDivide": lambda: kernels.divide(*xs)}[class_name]()
+        else:
+            out = _keras_kernel(class_name, layer["config"], xs, list(weights.get(name, [])))
+        if out is None:
+            continue
+        assert_close(out, acts[name].astype(np.float64), rtol=2e-5)
+        checked.append(class_name)
+    assert checked, f"{case}: no layer of the new types was checked"
