@@ -467,14 +467,15 @@ def keras_init(model, seed):
     weights = {}
     for key, shape in WEIGHT_SHAPES.items():
         weight = key.rsplit("/", 1)[1]
-        if weight == "kernel":
+        if weight.endswith("kernel"):   # kernel, depthwise_kernel, pointwise_kernel
             receptive = math.prod(shape[:-2])
             fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
             limit = math.sqrt(6.0 / (fan_in + fan_out))
             kernel = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * limit
             weights[key] = kernel.numpy().astype(np.float32)
         else:
-            weights[key] = (np.ones if weight in ("gamma", "moving_variance") else np.zeros)(shape, np.float32)
+            weights[key] = (np.ones if weight in ("gamma", "moving_variance", "variance") else np.zeros)(shape,
+                                                                                                      np.float32)
     load_cnnexplorer_weights(model, weights)
 
 
@@ -504,19 +505,29 @@ def cnnexplorer_weights(model):
     for attribute, (layer_name, kind) in model.CNNEXPLORER_LAYERS.items():
         module = getattr(model, attribute)
         arrays = {}
-        if kind == "conv":
+        if kind in ("conv", "transpose"):   # the inverse of load_cnnexplorer_weights' transposes
             arrays["kernel"] = module.weight.permute(2, 3, 1, 0)
-        elif kind == "depthwise":
+        elif kind in ("depthwise", "separable_depthwise"):
+            name = "kernel" if kind == "depthwise" else "depthwise_kernel"
             kh, kw = module.weight.shape[2:]
-            c = WEIGHT_SHAPES[f"{layer_name}/kernel"][2]
-            arrays["kernel"] = module.weight[:, 0].permute(1, 2, 0).reshape(kh, kw, c, -1)
+            c = WEIGHT_SHAPES[f"{layer_name}/{name}"][2]
+            arrays[name] = module.weight[:, 0].permute(1, 2, 0).reshape(kh, kw, c, -1)
+        elif kind == "separable_pointwise":
+            arrays["pointwise_kernel"] = module.weight.permute(2, 3, 1, 0)
         elif kind == "dense":
             arrays["kernel"] = module.weight.t()
-        if kind in ("conv", "depthwise", "dense") and module.bias is not None:
+        elif kind == "normalization":
+            arrays.update(mean=module.mean, variance=module.variance, count=module.count)
+        elif kind in ("layerscale", "gamma"):
+            arrays["gamma"] = module
+        elif kind == "beta":
+            arrays["beta"] = module
+        if kind in ("conv", "depthwise", "dense", "transpose", "separable_pointwise") and module.bias is not None:
             arrays["bias"] = module.bias
+        if kind in ("batchnorm", "layernorm") and module.weight is not None:
+            arrays.update(gamma=module.weight, beta=module.bias)
         if kind == "batchnorm":
-            arrays.update(gamma=module.weight, beta=module.bias, moving_mean=module.running_mean,
-                          moving_variance=module.running_var)
+            arrays.update(moving_mean=module.running_mean, moving_variance=module.running_var)
         for weight, tensor in arrays.items():
             key = f"{layer_name}/{weight}"
             if key in WEIGHT_SHAPES and tensor is not None:

@@ -13,7 +13,7 @@ from cnnexplorer.model.files import architecture_from_any
 from conftest import DATA
 
 APPS = DATA / "keras_apps"
-MODELS = sorted(p.name[:-len(".summary.json")] for p in APPS.glob("*.summary.json"))
+MODELS = sorted(p.name[:-len(".summary.json")] for p in APPS.glob("*.summary.json") if p.name.count(".") == 2)
 
 
 def keras_rows(layers):
@@ -60,3 +60,15 @@ def test_keras_application_figures_are_keras_own(model):
     assert reference["input_shape"][2] == arch.input_shape[2]
     if None in reference["input_shape"]:
         assert arch.input_shape[:2] == (224, 224) and "224×224" in arch.load_notes[0]
+
+
+@pytest.mark.parametrize("model", ["MobileNetV3Small", "MobileNetV3Large"])
+def test_a_free_input_size_loads_at_224_with_keras_own_shapes_at_224(model):
+    """Keras' summary of the same model built at 224×224 (``<model>.224.summary.json``) gives every shape."""
+    reference = json.loads((APPS / f"{model}.224.summary.json").read_text())
+    arch = load_app(model)
+    infos = {info.name: info for info in arch.infer()}
+    rows = list(keras_rows(reference["layers"]))
+    assert rows and all(None not in row["output_shape"] for row in rows)
+    for row in rows:
+        assert infos[row["name"]].output_shape == tuple(row["output_shape"]), row["name"]
