@@ -423,3 +423,36 @@ def test_a_model_named_like_a_keyword_still_exports_valid_code(name):
     arch.set_name(name)
     ast.parse(to_pytorch_code(arch))
     assert class_name_for(name) != name and class_name_for(name).isidentifier()
+
+
+def test_a_graph_whose_layers_are_named_like_the_generated_code_still_works():
+    """Layer names that collide with the generated code's own names (the Functional model's ``inputs``, ``keras``,
+    ``layers``; PyTorch's ``x``, ``F``, ``torch``, ``self``) or with keywords stay plain data."""
+    from cnnexplorer.model.layers import Add, Concatenate
+
+    names = ["inputs", "x", "layers", "keras", "torch", "F", "self", "class", "1st", "a.b"]
+    layers = [Conv2D(name=n, filters=2, kernel_size=1) for n in names[:4]]
+    layers += [Add(name="torch"), Conv2D(name="F", filters=2, kernel_size=1), Concatenate(name="self"),
+               Conv2D(name="class", filters=2, kernel_size=1), Conv2D(name="1st", filters=2, kernel_size=1),
+               Add(name="a.b")]
+    arch = Architecture((4, 4, 1), layers, name="build_model", inputs={
+        "x": ["input"], "layers": ["input"], "keras": ["inputs"], "torch": ["x", "keras"], "F": ["layers"],
+        "self": ["torch", "F"], "class": ["self"], "1st": ["inputs"], "a.b": ["class", "1st"]})
+    assert arch.is_valid, arch.invalid_message()
+    for code in (to_keras_code(arch), to_pytorch_code(arch)):
+        ast.parse(code)
+    input_shape, calls, _ = keras_layer_calls(to_keras_code(arch))
+    back = architecture_from_keras(as_keras_json(input_shape, calls, "build_model"), "exported")
+    assert back.explicit_inputs == {("a_b" if k == "a.b" else k): v for k, v in arch.explicit_inputs.items()}
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: the generated module cannot be run")
+    np = pytest.importorskip("numpy")
+    from cnnexplorer.engine import init_weights, run
+
+    weights = init_weights(arch, seed=1)
+    namespace = exec_module(to_pytorch_code(arch))
+    model = namespace[class_name_for(arch.name)]().eval()
+    namespace["load_cnnexplorer_weights"](model, weights)
+    x = np.random.default_rng(0).normal(0, 1, (4, 4, 1)).astype(np.float32)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x.transpose(2, 0, 1)[None].copy()))[0].numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(y, run(arch, x, weights)["a.b"], rtol=1e-5, atol=1e-6)
