@@ -82,6 +82,9 @@ def render_png(diagram: Diagram, scale: float = 2.0):
 
     for label in diagram.title:
         text(label)
+    for connection in diagram.connections:   # behind the blocks
+        draw.line([(x * scale, y * scale) for x, y in connection.points], fill=_rgb(connection.colour),
+                  width=max(1, round(scale * 0.6)), joint="curve")
     for block in diagram.blocks:
         for p in block.polygons:
             polygon(p)

@@ -159,6 +159,11 @@ def paint_diagram(painter: QPainter, diagram: Diagram) -> None:
     painter.setRenderHint(QPainter.TextAntialiasing)
     for label in diagram.title:
         _label(painter, label)
+    for connection in diagram.connections:   # a graph's edges, behind the blocks
+        painter.setPen(QPen(QColor(connection.colour), 1.2))
+        points = [QPointF(x, y) for x, y in connection.points]
+        for a, b in zip(points, points[1:]):
+            painter.drawLine(a, b)
     for block in diagram.blocks:
         for p in block.polygons:
             _polygon(painter, p)

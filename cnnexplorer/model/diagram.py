@@ -94,6 +94,16 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Connection:
+    """A graph edge from one block to another, through its bend points (drawn behind the blocks)."""
+
+    source: str
+    target: str
+    points: tuple[tuple[float, float], ...]
+    colour: str = "#8a9aa6"
+
+
+@dataclass(frozen=True)
 class Block:
     """One layer (or the input) as drawn: faces back to front, a leader line and labels."""
 
@@ -125,6 +135,7 @@ class Diagram:
     blocks: list[Block]                 # the input first, then one per layer
     legend: list[LegendEntry] = field(default_factory=list)
     background: str = BACKGROUND
+    connections: list[Connection] = field(default_factory=list)   # graphs only: a chain reads left to right
 
     @property
     def layer_blocks(self) -> list[Block]:
@@ -202,9 +213,7 @@ def _tooltip(info: LayerInfo) -> str:
 
 
 # --- layout -------------------------------------------------------------------------------------------
-def layout(arch: Architecture) -> Diagram:
-    """Lay ``arch`` out: one block for the input and one per layer, labels, a title and a legend."""
-    infos = arch.infer()
+def _entries(arch: Architecture, infos: list[LayerInfo]) -> list[tuple]:
     entries: list[tuple[str, int, str, str, str, tuple[int, ...] | None, str, str]] = [
         ("input", -1, "input", "Input", "input", tuple(arch.input_shape), "ok",
          f"input {shape_text(tuple(arch.input_shape))}")]
@@ -212,6 +221,36 @@ def layout(arch: Architecture) -> Diagram:
         category = LAYER_TYPES[info.type_name].category if info.type_name in LAYER_TYPES else "other"
         entries.append(("layer", info.index, info.name, info.type_name, category, info.output_shape, info.status,
                         _tooltip(info)))
+    return entries
+
+
+def _colour(kind: str, status: str, category: str) -> str:
+    if kind == "input":
+        return INPUT_COLOUR
+    if status == "error":
+        return ERROR_COLOUR
+    if status == "unknown":
+        return UNKNOWN_COLOUR
+    return CATEGORY_COLOURS.get(category, CATEGORY_COLOURS["other"])
+
+
+def _block(entry: tuple, box: "_Box", x0: float, mid: float, labels: tuple[Label, ...],
+           lines: tuple[Line, ...]) -> Block:
+    kind, index, name, type_name, category, shape, status, tip = entry
+    polygons = _faces(x0, mid, box, _colour(kind, status, category), dashed=status != "ok")
+    xs = [p[0] for poly in polygons for p in poly.points]
+    ys = [p[1] for poly in polygons for p in poly.points]
+    return Block(kind, index, name, type_name, category, shape, status, tip, polygons, lines, labels,
+                 (min(xs), min(ys), max(xs), max(ys)))
+
+
+def layout(arch: Architecture) -> Diagram:
+    """Lay ``arch`` out: one block for the input and one per layer, labels, a title and a legend.  A chain reads
+    left to right (wrapping into bands when long); a graph flows top to bottom with its branches side by side."""
+    infos = arch.infer()
+    if not arch.is_chain:
+        return _graph_layout(arch, infos)
+    entries = _entries(arch, infos)
 
     boxes = [_box(shape) for *_, shape, _status, _tip in entries]
     title_height = TITLE_SIZE + 2 * FONT_SIZE + 16
@@ -304,6 +343,12 @@ def layout(arch: Architecture) -> Diagram:
                             (x_min, y_min, x_max, y_max)))
 
     labels_bottom = band_top - BAND_GAP
+    return _finish(arch, infos, blocks, right, labels_bottom)
+
+
+def _finish(arch: Architecture, infos: list[LayerInfo], blocks: list[Block], right: float, labels_bottom: float,
+            connections: list[Connection] | None = None) -> Diagram:
+    """Legend and title below / above the blocks, and the canvas size."""
 
     # legend: one swatch per category present, listing the layer types of that category
     present: dict[str, list[str]] = {}
@@ -345,7 +390,101 @@ def layout(arch: Architecture) -> Diagram:
 
     width = max(right, lx, MARGIN + text_width(subtitle), MARGIN + text_width(arch.name, TITLE_SIZE)) + MARGIN
     height = ly + MARGIN
-    return Diagram(math.ceil(width), math.ceil(height), title, blocks, legend)
+    return Diagram(math.ceil(width), math.ceil(height), title, blocks, legend, connections=connections or [])
+
+
+MAX_COLUMN_HEIGHT = 2400   # a tall graph continues in another column, cut where the whole model passes one layer
+COLUMN_GAP = 60
+GRAPH_BLOCK_SCALE = 0.6    # graph blocks are drawn smaller: hundreds of layers still make a readable page
+
+
+def _graph_layout(arch: Architecture, infos: list[LayerInfo]) -> Diagram:
+    """A graph: ranks from the layered layout as rows (top to bottom), branches side by side, each block's name
+    and shape to its right, connections through the layout's bend points.  A tall graph continues in further
+    columns, each cut where every path passes through one layer (between ResNet's blocks, say)."""
+    from .graph_layout import layered_layout
+
+    entries = _entries(arch, infos)
+    boxes = [_scaled(_box(e[5]), GRAPH_BLOCK_SCALE) for e in entries]
+    texts = [(e[2], shape_text(e[5]) if e[6] == "ok" else ("error" if e[6] == "error" else "?")) for e in entries]
+    line_height = FONT_SIZE + 3
+    sizes = {}
+    for entry, box, (first, second) in zip(entries, boxes, texts):
+        label_width = max(text_width(first, FONT_SIZE * 1.08), text_width(second))
+        sizes[entry[2]] = (box.thickness + box.dx + 8 + label_width + 12,
+                           max(box.height + box.dy, 2 * line_height) + 6)
+    names = [e[2] for e in entries]
+    edges = [(n, info.name) for info in infos for n in info.inputs]
+    graph = layered_layout(names, edges, sizes)
+
+    # columns: cut after a rank holding a single layer that no connection passes
+    rank_of = {n: box.rank for n, box in graph.nodes.items()}
+    per_rank: dict[int, list[str]] = {}
+    for n, r in rank_of.items():
+        per_rank.setdefault(r, []).append(n)
+    crossed = {r for s_, t_ in edges for r in range(rank_of[s_] + 1, rank_of[t_])}
+    top_of = {r: min(graph.nodes[n].top for n in per_rank[r]) for r in per_rank}
+    bottom_of = {r: max(graph.nodes[n].top + graph.nodes[n].height for n in per_rank[r]) for r in per_rank}
+    column_of_rank, column_tops = {}, [0.0]
+    for r in sorted(per_rank):
+        column = len(column_tops) - 1
+        column_of_rank[r] = column
+        if (bottom_of[r] - column_tops[-1] > MAX_COLUMN_HEIGHT and len(per_rank[r]) == 1 and r not in crossed
+                and r + 1 in per_rank):
+            column_tops.append(top_of[r + 1])
+    columns = len(column_tops)
+    column_left, column_width = [], []
+    for c in range(columns):
+        members = [graph.nodes[n] for n, r in rank_of.items() if column_of_rank[r] == c]
+        left = min(m.left for m in members)
+        column_left.append(left)
+        column_width.append(max(m.left + m.width for m in members) - left)
+    offsets, cursor = [], 0.0
+    for c in range(columns):
+        offsets.append(cursor - column_left[c])
+        cursor += column_width[c] + COLUMN_GAP
+
+    def place(x: float, y: float, rank: int) -> tuple[float, float]:
+        c = column_of_rank[rank]
+        return MARGIN + x + offsets[c], top + y - column_tops[c] + (18 if c else 0)   # room for the link above
+
+    title_height = TITLE_SIZE + 2 * FONT_SIZE + 16
+    top = MARGIN + title_height
+    blocks: list[Block] = []
+    right, bottom = 0.0, top
+    for entry, box, (first, second) in zip(entries, boxes, texts):
+        node = graph.nodes[entry[2]]
+        x0, node_top = place(node.left, node.top, node.rank)
+        mid = node_top + (node.height - box.height + box.dy) / 2
+        label_x = x0 + box.thickness + box.dx + 8
+        labels = (Label(label_x, mid - 2, first, bold=entry[0] == "layer", anchor="start"),
+                  Label(label_x, mid - 2 + line_height, second, anchor="start",
+                        colour=ERROR_COLOUR if entry[6] == "error" else MUTED_TEXT_COLOUR))
+        blocks.append(_block(entry, box, x0, mid, labels, ()))
+        right = max(right, x0 + node.width)
+        bottom = max(bottom, node_top + node.height)
+    by_name = {b.name: b for b in blocks}
+    connections = []
+    for route in graph.edges:
+        source, target = by_name[route.source], by_name[route.target]
+        sx = (source.bounds[0] + source.bounds[2]) / 2
+        tx = (target.bounds[0] + target.bounds[2]) / 2
+        start, end = (sx, source.bounds[3]), (tx, target.bounds[1])
+        s_rank, t_rank = graph.nodes[route.source].rank, graph.nodes[route.target].rank
+        if column_of_rank[s_rank] != column_of_rank[t_rank]:   # continue at the top of the next column
+            gap_x = (source.bounds[2] + target.bounds[0]) / 2 if target.bounds[0] > source.bounds[2] \
+                else max(source.bounds[2], target.bounds[2]) + COLUMN_GAP / 2
+            points = (start, (sx, start[1] + 10), (gap_x, start[1] + 10), (gap_x, end[1] - 10), (tx, end[1] - 10),
+                      end)
+        else:
+            middle = [place(x, y, s_rank + k + 1) for k, (x, y) in enumerate(route.points[1:-1])]
+            points = (start, *middle, end)
+        connections.append(Connection(route.source, route.target, points))
+    return _finish(arch, infos, blocks, right, bottom + 8, connections)
+
+
+def _scaled(box: "_Box", factor: float) -> "_Box":
+    return _Box(max(4.0, box.thickness * factor), max(10.0, box.height * factor), box.depth * factor)
 
 
 # --- SVG ----------------------------------------------------------------------------------------------
@@ -374,6 +513,13 @@ def to_svg(diagram: Diagram) -> str:
         f'<rect width="100%" height="100%" fill="{diagram.background}"/>',
         '<g class="title">', *(_svg_label(label) for label in diagram.title), "</g>",
     ]
+    if diagram.connections:
+        out.append('<g class="connections" fill="none">')
+        for c in diagram.connections:
+            points = " ".join(f"{_num(x)},{_num(y)}" for x, y in c.points)
+            out.append(f'<polyline data-from={quoteattr(c.source)} data-to={quoteattr(c.target)} points="{points}" '
+                       f'stroke="{c.colour}" stroke-width="1.2"/>')
+        out.append("</g>")
     for block in diagram.blocks:
         attrs = (f'class="{block.kind}" data-name={quoteattr(block.name)} data-type={quoteattr(block.type_name)} '
                  f'data-index="{block.index}" data-shape={quoteattr(shape_text(block.shape))} '

@@ -286,3 +286,31 @@ def test_every_graph_layer_round_trips_through_a_version_2_file(tmp_path):
     assert again == arch and again.explicit_inputs == arch.explicit_inputs
     assert summarize(again).to_dict() == summarize(arch).to_dict()
     assert json.loads(path.read_text())["version"] == 2
+
+
+# --- diagrams of graphs ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["mini-resnet", "resnet50", "inception-v3", "unet"])
+def test_a_graph_diagram_draws_branches_side_by_side_with_every_connection(name):
+    from cnnexplorer.model.diagram import layout, to_svg
+
+    arch = load_preset(name)
+    diagram = layout(arch)
+    assert len(diagram.layer_blocks) == len(arch)
+    assert sorted((c.source, c.target) for c in diagram.connections) == \
+        sorted((n, layer.name) for layer, names in zip(arch.layers, arch.all_inputs()) for n in names)
+    boxes = sorted((b.bounds for b in diagram.blocks), key=lambda r: (r[1], r[0]))
+    for i, a in enumerate(boxes):   # no two blocks overlap
+        for b in boxes[i + 1:i + 40]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert diagram.width < 8000 and diagram.height < 6000     # readable at ResNet-50 size: columns
+    svg = to_svg(diagram)
+    assert svg.count("<polyline") == len(diagram.connections) and 'class="connections"' in svg
+
+
+def test_branches_of_a_residual_block_sit_side_by_side():
+    from cnnexplorer.model.diagram import layout
+
+    diagram = layout(load_preset("mini-resnet"))
+    blocks = {b.name: b for b in diagram.blocks}
+    main, shortcut = blocks["block2_conv1"], blocks["block2_shortcut"]
+    assert main.bounds[2] <= shortcut.bounds[0] or shortcut.bounds[2] <= main.bounds[0]   # one beside the other
