@@ -264,6 +264,16 @@ def QSizeF_(w: float, h: float):
     return QSizeF(w, h)
 
 
+def _block_totals(block: Block | None, infos) -> tuple[str, str] | None:
+    """A folded block's card: its exit's output shape and its parameters."""
+    if block is None:
+        return None
+    exit_info = infos.get(block.exit)
+    params = sum(infos[m].params or 0 for m in block.members if m in infos)
+    shape = format_shape(exit_info.output_shape, batch=False) if exit_info and exit_info.output_shape else "?"
+    return shape, f"{format_count(params)} params"
+
+
 # --- the view --------------------------------------------------------------------------------------------
 class GraphView(QGraphicsView):
     """The canvas.  ``layerSelected(name)`` when the user selects a node; ``message(text)`` for the status bar."""
@@ -355,7 +365,28 @@ class GraphView(QGraphicsView):
         super().closeEvent(event)
 
     def _on_event(self, event):
-        self._relayout_timer.start()
+        same_graph = event.kind == "input_shape" or (
+            event.kind == "replaced" and event.layer is not None and event.old_layer is not None
+            and event.layer.name == event.old_layer.name)
+        if same_graph and self.up_to_date:
+            self.refresh_nodes()   # nodes keep their places: no new layout
+        else:
+            self._relayout_timer.start()
+
+    def refresh_nodes(self):
+        """Redraw every node's card from the current figures (an argument or the input shape changed)."""
+        infos = {info.name: info for info in self.arch.infer()}
+        for name, item in self.nodes.items():
+            info = infos.get(name)
+            if item.block is None and info is not None and info is not item.info:
+                item.info = info
+                item.setToolTip(item._tooltip())
+                item.update()
+            elif item.block is not None:
+                item.totals = _block_totals(item.block, infos)
+                item.update()
+            elif name == "input":
+                item.update()
 
     def _request_layout(self):
         self._generation += 1
@@ -382,13 +413,7 @@ class GraphView(QGraphicsView):
         infos = {info.name: info for info in self.arch.infer()}
         for name, box in layout.nodes.items():
             block = by_name.get(name) if name in self.folded else None
-            totals = None
-            if block is not None:
-                exit_info = infos.get(block.exit)
-                params = sum(infos[m].params or 0 for m in block.members if m in infos)
-                totals = (format_shape(exit_info.output_shape, batch=False) if exit_info and exit_info.output_shape
-                          else "?", f"{format_count(params)} params")
-            item = NodeItem(self, name, box, infos.get(name), block, totals)
+            item = NodeItem(self, name, box, infos.get(name), block, _block_totals(block, infos))
             item.stale = name in self._stale
             scene.addItem(item)
             self.nodes[name] = item

@@ -192,3 +192,14 @@ def test_fold_blocks_and_unfold_by_double_click(qtbot):
     view.set_selected("conv3_block2_2_conv")       # inside a folded block: it unfolds
     relayout(qtbot, view)
     assert view.nodes["conv3_block2_2_conv"].isSelected()
+
+
+def test_an_argument_edit_redraws_the_cards_in_place(qtbot):
+    view, stack = make_view(qtbot, small_block())
+    item = view.nodes["conv_b"]
+    view.editor.set_argument(3, "filters", 9)
+    assert view.up_to_date and view.nodes["conv_b"] is item       # no new layout: the same card
+    assert item.info.output_shape == (8, 8, 9)
+    view.editor.rename_layer(3, "renamed")
+    relayout(qtbot, view)
+    assert "renamed" in view.nodes and "conv_b" not in view.nodes
