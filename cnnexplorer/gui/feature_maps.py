@@ -86,7 +86,7 @@ class FeatureMapView(QWidget):
         super().__init__(parent)
         self.setObjectName("featureMaps")
         self.session = session
-        self.layer_index: int | None = None
+        self.layer_name = ""                    # the shown layer (by name: names are unique)
         self.page = 0
         self.shared = False                     # each channel its own range: structure shows even in deep layers
         self.channel: int | None = None        # the enlarged channel
@@ -284,10 +284,20 @@ class FeatureMapView(QWidget):
         self.image_note.setToolTip(prepared.note)
 
     # --- the layer shown ------------------------------------------------------------------------------
+    @property
+    def layer_index(self) -> int | None:
+        """The shown layer's index now (it is followed by name through edits)."""
+        try:
+            return self.session.architecture.index_of(self.layer_name) if self.layer_name else None
+        except KeyError:
+            return None
+
     def show_layer(self, index: int | None):
-        if index != self.layer_index:
+        arch = self.session.architecture
+        name = arch[index].name if index is not None and 0 <= index < len(arch) else ""
+        if name != self.layer_name:
             self.page, self.channel = 0, None
-        self.layer_index = index
+        self.layer_name = name
         self.refresh()
 
     def refresh(self):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
                                QProgressBar, QSplitter, QTableView, QScrollArea, QTabWidget, QToolButton, QUndoView,
                                QWidget)
 
@@ -27,12 +27,43 @@ from .feature_maps import FeatureMapView
 from .live import LiveSession
 from .playground import ConvPlayground
 from .qt_models import LayerStackModel, PaletteModel, SummaryTableModel
+from .selection import LayerSelection
 from .weights_panel import WeightsPanel
 
 DEFAULT_PRESET = "sample-cnn"
 MAX_RECENT = 8
 #: a run that takes longer than this shows progress and a Cancel button in the status bar
 PROGRESS_DELAY_MS = 300
+
+
+def redo_shortcuts() -> list[QKeySequence]:
+    """The platform's Redo keys plus Ctrl+Shift+Z and Ctrl+Y, each once (on Linux, Redo *is* Ctrl+Shift+Z:
+    binding it twice makes Qt refuse the key as an ambiguous overload)."""
+    keys: list[QKeySequence] = []
+    for key in (*QKeySequence.keyBindings(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")):
+        if not key.isEmpty() and key not in keys:
+            keys.append(key)
+    return keys
+
+
+class _CommitFieldBeforeUndo(QObject):
+    """Undo and Redo work whatever has the focus: a number field that has it commits its edit first (a spin
+    box would otherwise take Ctrl+Z as its own text undo and the window's Undo would never see it)."""
+
+    def __init__(self, window: QMainWindow, actions: list[QAction]):
+        super().__init__(window)
+        self.window, self.actions = window, actions
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.ShortcutOverride and isinstance(obj, QWidget) and self.window.isAncestorOf(obj):
+            spin = obj if isinstance(obj, QAbstractSpinBox) else obj.parentWidget()
+            if isinstance(spin, QAbstractSpinBox):
+                pressed = QKeySequence(event.keyCombination())
+                if any(pressed in action.shortcuts() for action in self.actions):
+                    spin.interpretText()              # commits a typed value (valueChanged)
+                    spin.editingFinished.emit()       # and fields that apply on editingFinished
+                    return True                       # not accepted: the window's shortcut runs
+        return False
 
 
 def _settings() -> QSettings:
@@ -59,6 +90,11 @@ class MainWindow(QMainWindow):
         self.session = LiveSession(self.architecture, self)
 
         self._build_widgets()
+        # the one selection; connected to the model's events after every view, so it sees them updated
+        self.selection = LayerSelection(self.architecture, self)
+        self.selection.changed.connect(self._sync_selection)
+        self.feature_maps.layerChosen.connect(self.select_row)
+        self.stack_model.dropped.connect(self.select_name)
         self._build_actions()
         self._build_menus()
         self.architecture.events.connect(self._on_architecture_event)
@@ -69,6 +105,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_totals()
         self._update_playground_model()
+        self.select_row(0 if len(self.architecture) else None)   # every panel starts on the same layer
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(60_000)
         self._autosave_timer.timeout.connect(self.autosave)
@@ -132,7 +169,6 @@ class MainWindow(QMainWindow):
 
         self.feature_maps = FeatureMapView(self.session)
         self.image_view = self.feature_maps.image_view
-        self.feature_maps.layerChosen.connect(self.select_row)
         self.weights_panel = WeightsPanel(self.session, on_error=self.show_error)
 
         self.playground = ConvPlayground()
@@ -223,7 +259,9 @@ class MainWindow(QMainWindow):
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.Undo)
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.redo_action.setShortcuts(redo_shortcuts())
+        self._undo_filter = _CommitFieldBeforeUndo(self, [self.undo_action, self.redo_action])
+        QApplication.instance().installEventFilter(self._undo_filter)
         self.delete_action = self._action("&Delete layer", self.delete_selected, QKeySequence.Delete)
         self.delete_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
         self.stack_view.addAction(self.delete_action)
@@ -303,32 +341,53 @@ class MainWindow(QMainWindow):
         image_menu.addAction(self.cancel_action)
         self._refresh_recent_menu()
 
-    # --- selection ------------------------------------------------------------------------------------
+    # --- selection: one LayerSelection (by layer name) that every panel follows ---------------------------
     def selected_row(self) -> int | None:
-        index = self.stack_view.currentIndex()
-        return index.row() if index.isValid() and index.row() < len(self.architecture) else None
+        return self.selection.row()
 
     def select_row(self, row: int | None):
-        if row is None or not 0 <= row < len(self.architecture):
-            self.stack_view.setCurrentIndex(self.stack_model.index(-1))
-            self.stack_view.clearSelection()
-            self._set_inspector(None)
-            return
-        self.stack_view.setCurrentIndex(self.stack_model.index(row))
+        self.selection.select_row(row)
+        self._sync_selection()
 
-    def _stack_current_changed(self, current, previous):
-        row = current.row() if current.isValid() else None
+    def select_name(self, name: str | None):
+        self.selection.select_name(name)
+        self._sync_selection()
+
+    def _sync_selection(self, *_):
+        """Make every panel show the selected layer (the views never decide it themselves)."""
+        row = self.selection.row()
+        self._syncing = True
+        try:
+            if row is None:
+                self.stack_view.setCurrentIndex(QModelIndex())
+                self.stack_view.clearSelection()
+                self.summary_view.clearSelection()
+            else:
+                index = self.stack_model.index(row)
+                if self.stack_view.currentIndex() != index or not self.stack_view.selectionModel().isSelected(index):
+                    self.stack_view.setCurrentIndex(index)
+                if self.summary_view.currentIndex().row() != row:
+                    self.summary_view.setCurrentIndex(self.summary_model.index(row, 0))
+        finally:
+            self._syncing = False
         self._set_inspector(row)
         self.feature_maps.show_layer(row)
-        if row is not None:
-            summary_index = self.summary_model.index(row, 0)
-            if self.summary_view.currentIndex().row() != row:
-                self.summary_view.setCurrentIndex(summary_index)
+        self.diagram_view.set_selected(self.selection.current_name)
+
+    _syncing = False
+
+    def _view_chose(self, row: int | None):
+        """A view's current row changed: a user's choice, unless it is the view following a model change."""
+        if self._syncing or self.stack_model.changing or self.summary_model.changing:
+            return
+        self.select_row(row)
+
+    def _stack_current_changed(self, current, previous):
+        self._view_chose(current.row() if current.isValid() else None)
 
     def _summary_current_changed(self, current, previous):
-        row = current.row()
-        if 0 <= row < len(self.architecture) and self.selected_row() != row:
-            self.stack_view.setCurrentIndex(self.stack_model.index(row))
+        if 0 <= current.row() < len(self.architecture):       # (not the totals row)
+            self._view_chose(current.row())
 
     def _set_inspector(self, row):
         if hasattr(self.inspector, "set_current"):
@@ -339,26 +398,22 @@ class MainWindow(QMainWindow):
         type_name = self.palette_model.data(index)
         row = self.selected_row()
         target = len(self.architecture) if row is None else row + 1
-        self.editor.insert_type(target, type_name)
-        self.select_row(target)
+        self.select_name(self.editor.insert_type(target, type_name).name)
 
     def delete_selected(self):
         row = self.selected_row()
         if row is not None:
-            self.editor.remove_layer(row)
-            self.select_row(min(row, len(self.architecture) - 1) if len(self.architecture) else None)
+            self.editor.remove_layer(row)      # the selection moves to the layer that takes its place
 
     def duplicate_selected(self):
         row = self.selected_row()
         if row is not None:
-            self.editor.duplicate_layer(row)
-            self.select_row(row + 1)
+            self.select_name(self.editor.duplicate_layer(row).name)
 
     def move_selected(self, step: int):
         row = self.selected_row()
         if row is not None and 0 <= row + step < len(self.architecture):
-            self.editor.move_layer(row, row + step)
-            self.select_row(row + step)
+            self.editor.move_layer(row, row + step)    # the selection (a name) goes with the layer
 
     def rename_selected(self):
         row = self.selected_row()
@@ -369,7 +424,7 @@ class MainWindow(QMainWindow):
         index = self.stack_view.indexAt(pos)
         if not index.isValid():
             return
-        self.stack_view.setCurrentIndex(index)
+        self.select_row(index.row())
         menu = QMenu(self)
         for action in (self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action,
                        self.rename_action):
@@ -389,6 +444,7 @@ class MainWindow(QMainWindow):
 
     # --- the core changed -----------------------------------------------------------------------------
     def _on_architecture_event(self, event):
+        self._sync_selection()        # views may have moved their current row while following the change
         self._update_totals()
         self._update_playground_model()
         if event.kind in ("reset", "name"):

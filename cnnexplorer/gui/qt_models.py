@@ -7,7 +7,7 @@ these models (the napari habit).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from ..model import LAYER_TYPES, Architecture, LayerInfo, diagram, summarize
@@ -93,7 +93,12 @@ class PaletteModel(QAbstractListModel):
 
 
 class LayerStackModel(QAbstractListModel):
-    """One row per layer of the architecture (a card); accepts palette drops and internal moves."""
+    """One row per layer of the architecture (a card); accepts palette drops and internal moves.
+    ``changing`` is True while the rows follow a change of the core (views then move their current row
+    themselves: that is not a user's choice).  ``dropped(name)``: the layer a drop inserted or moved."""
+
+    dropped = Signal(str)
+    changing = False
 
     def __init__(self, editor: ArchitectureEditor, parent=None):
         super().__init__(parent)
@@ -106,6 +111,13 @@ class LayerStackModel(QAbstractListModel):
 
     # the core changed: translate its event into the matching row signals
     def _on_event(self, event):
+        self.changing = True
+        try:
+            self._follow(event)
+        finally:
+            self.changing = False
+
+    def _follow(self, event):
         kind = event.kind
         if kind == "inserted":
             self.beginInsertRows(QModelIndex(), event.index, event.index)
@@ -216,7 +228,7 @@ class LayerStackModel(QAbstractListModel):
         count = len(self._rows)
         target = self._drop_row(row, parent, count)
         if data.hasFormat(MIME_LAYER_TYPE):
-            self.editor.insert_type(target, bytes(data.data(MIME_LAYER_TYPE)).decode())
+            self.dropped.emit(self.editor.insert_type(target, bytes(data.data(MIME_LAYER_TYPE)).decode()).name)
             return True
         source = int(bytes(data.data(MIME_LAYER_ROW)).decode())
         if not 0 <= source < count:
@@ -224,6 +236,7 @@ class LayerStackModel(QAbstractListModel):
         new_index = target - 1 if target > source else target
         new_index = min(new_index, count - 1)
         self.editor.move_layer(source, new_index)
+        self.dropped.emit(self.arch[new_index].name)
         # the move is done by the core; removeRows is not implemented, so the view's follow-up
         # removal of the dragged row after a MoveAction does nothing
         return True
@@ -258,7 +271,16 @@ class SummaryTableModel(QAbstractTableModel):
         self._summary = summary
         self._cell_cache = [self._cells(row) for row in range(len(summary.rows) + 1)]
 
+    changing = False    # True while the rows follow a change of the core
+
     def _on_event(self, event):
+        self.changing = True
+        try:
+            self._follow(event)
+        finally:
+            self.changing = False
+
+    def _follow(self, event):
         summary = summarize(self.arch)
         if len(summary.rows) == len(self._summary.rows):
             # same rows: repaint the cells (a reset would make views measure every cell again)
