@@ -175,6 +175,8 @@ class MainWindow(QMainWindow):
         self.diagram_view = DiagramView()
         self.diagram_view.set_architecture(self.architecture)
         self.session.inputChanged.connect(self._input_changed)
+        self.session.imageLoaded.connect(lambda note: self.statusBar().showMessage(f"Image {note}", 8000))
+        self.session.imageFailed.connect(self.show_error)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.summary_view, "Summary")
@@ -712,7 +714,8 @@ class MainWindow(QMainWindow):
         if error:
             self.show_error(error)
             return False
-        self.statusBar().showMessage(f"Image {Path(path).name}: {self.session.prepared.note}", 8000)
+        name = Path(path).name if isinstance(path, (str, os.PathLike)) else "array"
+        self.statusBar().showMessage(f"Opening {name}…", 8000)   # decoded in the engine thread
         return True
 
     def open_image_dialog(self):

@@ -49,7 +49,7 @@ def test_grayscale_png_values_and_note(tmp_path):
     np.testing.assert_allclose(p.array[:, :, 0], a / 255.0, atol=1e-7)
     assert p.source_mode == "L"
     assert p.source_size == (2, 2)
-    assert p.note.startswith("gray.png: 2×2 L")
+    assert p.note.startswith("gray.png: 2×2 grayscale 8-bit")
     assert "scaled by 255" in p.note
     assert "resized" not in p.note and "stretched" not in p.note
 
@@ -170,7 +170,7 @@ def test_16bit_precision_survives_resize(tmp_path):
     Image.fromarray(np.full((64, 48), 1000, dtype=np.uint16)).save(path)
     p = prepare_input(path, (8, 6, 1))
     np.testing.assert_allclose(p.array, 1000 / 65535, rtol=1e-5)
-    assert "resized to 6×8" in p.note
+    assert "resized to 8×6" in p.note
 
 
 def test_32bit_integer_tiff(tmp_path):
@@ -315,7 +315,7 @@ def test_note_reads_as_documented(tmp_path):
     path = tmp_path / "photo.jpg"
     Image.new("RGB", (640, 480), (120, 60, 30)).save(path)
     p = prepare_input(path, (28, 28, 1), fit="crop")
-    assert p.note.startswith("photo.jpg: 640×480 RGB → grayscale")
+    assert p.note.startswith("photo.jpg: 480×640 colour 8-bit → grayscale")
     assert p.note.index("grayscale") < p.note.index("centre-cropped to 480×480") < p.note.index(
         "resized to 28×28") < p.note.index("[0, 1]")
     assert "\n" not in p.note
