@@ -2,7 +2,8 @@
 # Installs the system libraries Qt needs on Debian/Ubuntu when they are missing and we are root.
 # Usage: scripts/system-deps.sh [run|test] [extra-package ...]
 #   run   what the window needs on a real X server: Qt's xcb platform plugin (make run)
-#   test  the same, plus Xvfb, so that the start-up test runs the real app under an X server (make test)
+#   test  the same, plus Xvfb (and xdotool for real pointer drags), so that tests run the real app under an X
+#         server (make test)
 # The xcb list is what `ldd` says PySide6's plugins/platforms/libqxcb.so and lib/libQt6XcbQpa.so.6 need on a bare
 # Debian 12 (PySide6 6.x), mapped to packages with `dpkg -S`.  Qt's own error names only libxcb-cursor0 even when
 # the missing ones are libxcb-icccm4 and libxcb-keysyms1, so every one is listed here.
@@ -14,7 +15,7 @@ xcb=(libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 lib
      libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0
      libxcb-xkb1 libxkbcommon-x11-0)
 packages=("${offscreen[@]}" "${xcb[@]}")
-[ "$profile" = test ] && packages+=(xvfb xauth)
+[ "$profile" = test ] && packages+=(xvfb xauth xdotool)
 packages+=("$@")
 command -v dpkg-query >/dev/null 2>&1 || exit 0          # not Debian/Ubuntu: see README for pip install .
 missing=()
