@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QGrap
                                QWidget)
 
 from ..engine import visualize
+from ..engine.images import mode_words
 from ..model.summary import format_shape
 from .live import LiveSession, LayerOutput
 
@@ -100,6 +101,7 @@ class FeatureMapView(QWidget):
         session.inputChanged.connect(self._show_input)
         session.inputChanged.connect(self.refresh)
         session.resultReady.connect(self.refresh)
+        session.partialReady.connect(self.refresh)      # layers drawn as they are computed (throttled)
         # a finished run draws on resultReady; a cancelled, failed or refused one says so here
         session.runEnded.connect(lambda outcome: outcome == "finished" or self.refresh())
         session.architecture.events.connect(lambda event: self.refresh())   # mark maps out of date at once
@@ -119,8 +121,11 @@ class FeatureMapView(QWidget):
         self.image_note = QLabel("No image yet: Image ▸ Open…, Image ▸ Samples, or drop a picture on the window.",
                                  objectName="imageNote")
         self.image_note.setWordWrap(True)
-        self.image_note.setMaximumWidth(150)
+        self.image_note.setFixedWidth(150)
         self.image_note.setStyleSheet("color: #555; font-size: 11px;")
+        # a fixed height of three lines: a short upper pane clips the caption, it never lays it over the image
+        self.image_note.setFixedHeight(3 * self.image_note.fontMetrics().lineSpacing() + 4)
+        self.image_note.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         input_box = QVBoxLayout()
         input_box.setSpacing(2)
         input_box.addWidget(self.image_view)
@@ -188,6 +193,7 @@ class FeatureMapView(QWidget):
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
                                           colorMapMenu=False, pen="#888")
         self.grid_widget.addItem(self.colour_bar, row=0, col=1)
+        self.colour_bar.getAxis("right").enableAutoSIPrefix(False)     # ticks read the values themselves
         self.tiles: list[_Tile] = []
         self.tile_labels: list[_Label] = []
         font = QFont()
@@ -215,6 +221,7 @@ class FeatureMapView(QWidget):
         self.channel_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
                                            colorMapMenu=False, pen="#888")
         self.channel_widget.addItem(self.channel_bar, row=0, col=1)
+        self.channel_bar.getAxis("right").enableAutoSIPrefix(False)
         self.readout = QLabel("Move the mouse over the map to read values.", objectName="valueReadout")
         self.channel_widget.scene().sigMouseMoved.connect(self._mouse_moved)
         channel_page = QWidget()
@@ -280,7 +287,10 @@ class FeatureMapView(QWidget):
         self._input_item.setImage(picture, levels=(0, 1), autoLevels=False)
         self._input_box.autoRange(padding=0)
         h, w, c = prepared.array.shape
-        self.image_note.setText(f"{self.session.source_name} → {h}×{w}×{c} ({caption}). {prepared.note}")
+        src_h, src_w = prepared.source_size
+        # every size H×W (as shapes are written), the picture's mode in words; the whole story in the tooltip
+        self.image_note.setText(f"{self.session.source_name}: {src_h}×{src_w} {mode_words(prepared.source_mode)}"
+                                f" → input {h}×{w}×{c} ({caption})")
         self.image_note.setToolTip(prepared.note)
 
     # --- the layer shown ------------------------------------------------------------------------------
@@ -516,6 +526,15 @@ class FeatureMapView(QWidget):
         self._thumbs[key] = (id(output.activation), icon)
         return icon
 
+    _blank: QIcon | None = None
+
+    def _blank_icon(self) -> QIcon:
+        if self._blank is None:
+            pixmap = QPixmap(THUMB, THUMB)
+            pixmap.fill(QColor("#eeeeee"))
+            self._blank = QIcon(pixmap)
+        return self._blank
+
     def _refresh_overview(self):
         infos = self.session.architecture.infer() if self.session.result is not None else []
         self.overview.blockSignals(True)
@@ -533,12 +552,16 @@ class FeatureMapView(QWidget):
                 item.setToolTip(f"{info.name} ({info.type_name}) → {shape}")
                 item.setForeground(QColor("#222"))
             else:
-                item.setIcon(QIcon())
+                item.setIcon(self._blank_icon())      # same size: the label stays under its (empty) picture
                 item.setToolTip(output.message if output is not None else "")
                 item.setForeground(QColor("#c0392b" if info.status == "error" else "#999"))
         shown = self.layer_index if self.layer_index is not None else 0
         self.overview.setCurrentRow(shown if 0 <= shown < len(infos) else -1)
         self.overview.blockSignals(False)
+        # texts and icons changed size: lay the strip out again and repaint all of it (an item-by-item update
+        # left fragments of old labels and thumbnails behind)
+        self.overview.doItemsLayout()
+        self.overview.viewport().update()
         self._thumbs = {k: v for k, v in self._thumbs.items() if any(i.name == k for i in infos)}
 
     def _overview_row_changed(self, row: int):

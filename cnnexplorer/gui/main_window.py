@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
-                               QProgressBar, QSplitter, QTableView, QScrollArea, QTabWidget, QToolButton, QUndoView,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QFileDialog, QLabel, QListView,
+                               QMainWindow, QMenu, QMessageBox, QProgressBar, QSplitter, QTableView, QScrollArea,
+                               QTabWidget, QToolButton, QUndoView, QVBoxLayout, QWidget, QHeaderView)
 
 from ..engine.images import IMAGE_SUFFIXES, sample_images
 from ..engine.runner import save_activations
@@ -151,21 +151,49 @@ class MainWindow(QMainWindow):
 
         self.summary_model = SummaryTableModel(self.architecture, self)
         self.summary_view = QTableView(objectName="summaryTable")
-        self.summary_view.setModel(self.summary_model)
-        self.summary_view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        # the totals row stays in sight under the layers: a one-row table on the same model, columns in step
+        self.summary_totals = QTableView(objectName="summaryTotals")
+        for view in (self.summary_view, self.summary_totals):
+            view.setModel(self.summary_model)
+            view.setSelectionBehavior(QAbstractItemView.SelectRows)
+            view.verticalHeader().setVisible(False)
+            view.setWordWrap(False)
+            view.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.summary_view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.summary_view.verticalHeader().setVisible(False)
-        self.summary_view.horizontalHeader().setStretchLastSection(True)
+        self.summary_view.horizontalHeader().setStretchLastSection(False)
+        self.summary_view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.summary_view.setAlternatingRowColors(True)
+        self.summary_totals.setSelectionMode(QAbstractItemView.NoSelection)
+        self.summary_totals.setFocusPolicy(Qt.NoFocus)
+        self.summary_totals.horizontalHeader().setVisible(False)
+        self.summary_totals.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.summary_totals.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.summary_totals.setFixedHeight(self.summary_totals.verticalHeader().defaultSectionSize() + 4)
+        self.summary_view.horizontalHeader().sectionResized.connect(
+            lambda column, _old, new: self.summary_totals.setColumnWidth(column, new))
+        self.summary_view.horizontalScrollBar().valueChanged.connect(self.summary_totals.horizontalScrollBar().setValue)
+        self.summary_note = QLabel(objectName="summaryNote")
+        self.summary_note.setStyleSheet("color: #b71c1c;")
+        self.summary_note.setWordWrap(True)
+        self.summary_model.modelReset.connect(self._pin_summary_rows)
+        self.summary_model.dataChanged.connect(self._pin_summary_rows)
+        self._pin_summary_rows()
         self.summary_view.selectionModel().currentRowChanged.connect(self._summary_current_changed)
         # columns fit their contents a moment after edits stop, not during each edit
         self._fit_columns = QTimer(self)
         self._fit_columns.setSingleShot(True)
         self._fit_columns.setInterval(250)
-        self._fit_columns.timeout.connect(self.summary_view.resizeColumnsToContents)
+        self._fit_columns.timeout.connect(self._fit_summary_columns)
         self.summary_model.modelReset.connect(self._fit_columns.start)
         self.summary_model.dataChanged.connect(self._fit_columns.start)
-        self.summary_view.resizeColumnsToContents()
+        self._fit_summary_columns()
+        self.summary_page = QWidget(objectName="summaryPage")
+        summary_layout = QVBoxLayout(self.summary_page)
+        summary_layout.setContentsMargins(0, 0, 0, 0)
+        summary_layout.setSpacing(0)
+        summary_layout.addWidget(self.summary_view, 1)
+        summary_layout.addWidget(self.summary_totals)
+        summary_layout.addWidget(self.summary_note)
 
         self.feature_maps = FeatureMapView(self.session)
         self.image_view = self.feature_maps.image_view
@@ -179,7 +207,7 @@ class MainWindow(QMainWindow):
         self.session.imageFailed.connect(self.show_error)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.summary_view, "Summary")
+        self.tabs.addTab(self.summary_page, "Summary")
         self.tabs.addTab(self.weights_panel, "Weights")
         # scrolled, so their own minimum sizes never squeeze the feature maps above them
         self.tabs.addTab(self._scrolled(self.playground), "Playground")
@@ -232,6 +260,24 @@ class MainWindow(QMainWindow):
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.setMinimumSize(900, 560)
         self.resize(1280, 800)
+
+    def _pin_summary_rows(self, *_):
+        """The layers in the table, the totals row in the one-row table under it."""
+        total = self.summary_model.total_row
+        for row in range(self.summary_model.rowCount()):
+            self.summary_view.setRowHidden(row, row == total)
+            self.summary_totals.setRowHidden(row, row != total)
+        note = self.summary_model.partial_note()
+        self.summary_note.setText(note)
+        self.summary_note.setVisible(bool(note))
+
+    def _fit_summary_columns(self):
+        """Each column as wide as its widest cell (the totals' included), none stretched."""
+        view, totals = self.summary_view, self.summary_totals
+        for column in range(self.summary_model.columnCount()):
+            view.resizeColumnToContents(column)
+            width = max(view.columnWidth(column), totals.sizeHintForColumn(column))
+            view.setColumnWidth(column, width)
 
     @staticmethod
     def _scrolled(widget: QWidget) -> QScrollArea:
@@ -454,7 +500,8 @@ class MainWindow(QMainWindow):
 
     def _update_totals(self):
         s = summarize(self.architecture)
-        text = (f"Total params: {s.total_params:,}  ·  Trainable: {s.trainable_params:,}  ·  "
+        partial = " (computable layers only)" if s.errors else ""
+        text = (f"Total params{partial}: {s.total_params:,}  ·  Trainable: {s.trainable_params:,}  ·  "
                 f"MACs: {s.total_macs:,} ({format_macs(s.total_macs)})  ·  "
                 f"Activations: {format_bytes(s.activation_bytes)}")
         if s.errors:
@@ -462,9 +509,12 @@ class MainWindow(QMainWindow):
             text = f"⚠ {first.name}: {first.error}  ·  " + text
         self.totals_label.setText(text)
 
+    def document_name(self) -> str:
+        """What the title bar and the prompts call the open model: its file's name, else the model's name."""
+        return self.current_path.name if self.current_path else self.architecture.name
+
     def _update_title(self, *_):
-        name = self.current_path.name if self.current_path else self.architecture.name
-        self.setWindowTitle(f"{name}[*] — CNN Explorer")
+        self.setWindowTitle(f"{self.document_name()}[*] — CNN Explorer")
         self.setWindowModified(not self.undo_stack.isClean())
 
     # --- files ----------------------------------------------------------------------------------------
@@ -481,7 +531,7 @@ class MainWindow(QMainWindow):
         if self.undo_stack.isClean():
             return True
         answer = QMessageBox.question(self, "Unsaved changes",
-                                      f"“{self.architecture.name}” has unsaved changes. Discard them?",
+                                      f"“{self.document_name()}” has unsaved changes. Discard them?",
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
                                       QMessageBox.Save)
         if answer == QMessageBox.Save:
@@ -548,8 +598,7 @@ class MainWindow(QMainWindow):
         self.select_row(None)
 
     def open_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open architecture", str(self._last_folder()),
-                                              "Architectures (*.json);;All files (*)")
+        path, _ = self._ask_open("Open architecture", "Architectures (*.json);;All files (*)")
         if path:
             self.open_architecture(path)
 
@@ -559,8 +608,7 @@ class MainWindow(QMainWindow):
         return self.save_to(self.current_path)
 
     def save_as(self) -> bool:
-        suggestion = str(self._last_folder() / f"{self.architecture.name}.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save architecture", suggestion, "Architectures (*.json)")
+        path, _ = self._ask_save("Save architecture", f"{self.architecture.name}.json", "Architectures (*.json)")
         return self.save_to(Path(path)) if path else False
 
     def save_to(self, path) -> bool:
@@ -609,7 +657,25 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def _last_folder(self) -> Path:
+        """Where the file dialogs open: the folder of the last file chosen in any of them (remembered across
+        sessions), else the open model's folder, else home."""
+        folder = _settings().value("lastFolder")
+        if folder and Path(str(folder)).is_dir():
+            return Path(str(folder))
         return self.current_path.parent if self.current_path else Path.home()
+
+    def _remember_folder(self, path: str) -> str:
+        if path:
+            _settings().setValue("lastFolder", str(Path(path).parent))
+        return path
+
+    def _ask_open(self, title: str, filters: str) -> tuple[str, str]:
+        path, chosen = QFileDialog.getOpenFileName(self, title, str(self._last_folder()), filters)
+        return self._remember_folder(path), chosen
+
+    def _ask_save(self, title: str, name: str, filters: str) -> tuple[str, str]:
+        path, chosen = QFileDialog.getSaveFileName(self, title, str(self._last_folder() / name), filters)
+        return self._remember_folder(path), chosen
 
     # dropping a file on the window opens it
     def dragEnterEvent(self, event):
@@ -720,8 +786,7 @@ class MainWindow(QMainWindow):
 
     def open_image_dialog(self):
         suffixes = " ".join(f"*{s}" for s in (*IMAGE_SUFFIXES, ".npy"))
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", str(self._last_folder()),
-                                              f"Images ({suffixes});;All files (*)")
+        path, _ = self._ask_open("Open image", f"Images ({suffixes});;All files (*)")
         if path:
             self.open_image(path)
 
@@ -729,6 +794,7 @@ class MainWindow(QMainWindow):
         if self.session.running:
             self.progress_bar.setVisible(True)
             self.cancel_button.setVisible(True)
+            self.run_label.setText("")      # the previous run's figures do not belong beside this run's progress
 
     def _on_progress(self, fraction: float, index: int):
         self.progress_bar.setValue(int(fraction * 1000))
@@ -755,8 +821,7 @@ class MainWindow(QMainWindow):
             self.runFinished.emit()
 
     def export_maps_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_maps.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export feature maps", suggestion, "PNG images (*.png)")
+        path, _ = self._ask_save("Export feature maps", f"{self.architecture.name}_maps.png", "PNG images (*.png)")
         if path:
             self.export_feature_maps(path)
 
@@ -767,8 +832,8 @@ class MainWindow(QMainWindow):
         return not error
 
     def export_activations_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_activations.npz")
-        path, _ = QFileDialog.getSaveFileName(self, "Export activations", suggestion, "NumPy archives (*.npz)")
+        path, _ = self._ask_save("Export activations", f"{self.architecture.name}_activations.npz",
+                                 "NumPy archives (*.npz)")
         if path:
             self.export_activations(path)
 
@@ -819,8 +884,7 @@ class MainWindow(QMainWindow):
 
     # --- import and export ----------------------------------------------------------------------------
     def import_onnx_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Import ONNX model", str(self._last_folder()),
-                                              "ONNX models (*.onnx)")
+        path, _ = self._ask_open("Import ONNX model", "ONNX models (*.onnx)")
         if path:
             self.import_onnx(path)
 
@@ -846,8 +910,7 @@ class MainWindow(QMainWindow):
         return True
 
     def export_code_dialog(self, target: str):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_{target}.py")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {target} code", suggestion, "Python (*.py)")
+        path, _ = self._ask_save(f"Export {target} code", f"{self.architecture.name}_{target}.py", "Python (*.py)")
         if path:
             self.export_code_to(path, target)
 
@@ -863,9 +926,8 @@ class MainWindow(QMainWindow):
     SUMMARY_FILTERS = {"markdown": "Markdown (*.md)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}
 
     def export_summary_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_summary.md")
-        path, chosen = QFileDialog.getSaveFileName(self, "Export summary", suggestion,
-                                                   ";;".join(self.SUMMARY_FILTERS.values()))
+        path, _ = self._ask_save("Export summary", f"{self.architecture.name}_summary.md",
+                                 ";;".join(self.SUMMARY_FILTERS.values()))
         if path:
             self.export_summary_to(path)
 
@@ -883,8 +945,7 @@ class MainWindow(QMainWindow):
         return text
 
     def export_diagram_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_diagram.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export diagram", suggestion, "PNG (*.png);;SVG (*.svg)")
+        path, _ = self._ask_save("Export diagram", f"{self.architecture.name}_diagram.png", "PNG (*.png);;SVG (*.svg)")
         if path:
             self.export_diagram_to(path)
 

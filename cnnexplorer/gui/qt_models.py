@@ -7,6 +7,9 @@ these models (the napari habit).
 
 from __future__ import annotations
 
+import html
+import re
+
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
@@ -20,6 +23,12 @@ MIME_LAYER_ROW = "application/x-cnnexplorer-layer-row"     # stack → stack: th
 INFO_ROLE = Qt.UserRole + 1
 TYPE_ROLE = Qt.UserRole + 2
 
+
+
+def rich_text(text: str) -> str:
+    """Escape ``text`` (the core's descriptions, written with Markdown `backticks`) for a rich-text label or
+    tooltip, showing `quoted` argument names in italics instead of raw backticks."""
+    return re.sub(r"`([^`]+)`", r"<i>\1</i>", html.escape(text))
 
 
 def category_colour(type_name: str) -> QColor:
@@ -64,9 +73,9 @@ class PaletteModel(QAbstractListModel):
         if role == Qt.DisplayRole:
             return type_name
         if role == Qt.ToolTipRole:
-            return f"<b>{type_name}</b><br>{cls.description}<br><i>{cls.formula}</i>"
+            return f"<b>{type_name}</b><br>{rich_text(cls.description)}<br><i>{rich_text(cls.formula)}</i>"
         if role == Qt.StatusTipRole:
-            return cls.description
+            return cls.description.replace("`", "")
         if role == Qt.DecorationRole:
             return layer_icon(type_name)
         if role == TYPE_ROLE:
@@ -295,6 +304,20 @@ class SummaryTableModel(QAbstractTableModel):
     def summary(self):
         return self._summary
 
+    @property
+    def total_row(self) -> int:
+        """The row of the totals (after the layers)."""
+        return len(self._summary.rows)
+
+    def partial_note(self) -> str:
+        """'' or why the totals cover only some layers (a layer cannot be computed)."""
+        errors = self._summary.errors
+        if not errors:
+            return ""
+        first = errors[0]
+        return (f"* totals of the layers before layer {first.index} '{first.name}', which cannot be computed; "
+                f"the layers from there on are not counted")
+
     def rowCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self._cell_cache)
 
@@ -309,7 +332,8 @@ class SummaryTableModel(QAbstractTableModel):
     def _cells(self, row: int) -> tuple:
         s = self._summary
         if row == len(s.rows):
-            return ("Total", "", "", format_count(s.total_params), format_count(s.trainable_params),
+            return ("Total" if not s.errors else "Total*", "" if not s.errors else "computable layers",
+                    "", format_count(s.total_params), format_count(s.trainable_params),
                     format_count(s.total_macs), format_bytes(s.activation_bytes), "")
         r = s.rows[row]
         shape = {"ok": format_shape(r.output_shape, batch=False), "error": "error"}.get(r.status, "?")
@@ -337,7 +361,8 @@ class SummaryTableModel(QAbstractTableModel):
             r = self._summary.rows[row]
             return r.error if r.status != "ok" else None
         if role == Qt.ToolTipRole and is_total:
-            return "MACs: multiply-adds of conv and dense weights; bias additions are not counted"
+            note = "MACs: multiply-adds of conv and dense weights; bias additions are not counted"
+            return (self.partial_note() + ". " + note) if self._summary.errors else note
         return None
 
     def flags(self, index):
