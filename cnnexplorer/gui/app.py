@@ -76,7 +76,8 @@ def main(args) -> int:
         if not pixmap.save(args.screenshot):
             print(f"cnnexplorer: {args.screenshot}: cannot write the screenshot", file=sys.stderr)
             return 2
-        print(f"wrote {args.screenshot} ({pixmap.width()}×{pixmap.height()})")
+        shown = window.session.source_name if window.session.prepared is not None else "none"
+        print(f"wrote {args.screenshot} ({pixmap.width()}×{pixmap.height()}, input image: {shown})")
         return 0
     window.show()
     if not args.file:
