@@ -126,10 +126,14 @@ class FeatureMapView(QWidget):
         # a fixed height of three lines: a short upper pane clips the caption, it never lays it over the image
         self.image_note.setFixedHeight(3 * self.image_note.fontMetrics().lineSpacing() + 4)
         self.image_note.setAlignment(Qt.AlignLeft | Qt.AlignTop)
-        input_box = QVBoxLayout()
+        # picture and caption in one fixed-size column: a short pane clips it, never lays one over the other
+        self.input_column = QWidget(objectName="inputColumn")
+        input_box = QVBoxLayout(self.input_column)
+        input_box.setContentsMargins(0, 0, 0, 0)
         input_box.setSpacing(2)
         input_box.addWidget(self.image_view)
-        input_box.addWidget(self.image_note, 1, Qt.AlignTop)
+        input_box.addWidget(self.image_note)
+        self.input_column.setFixedSize(150, 150 + 2 + self.image_note.height())
 
         # one thumbnail per layer
         self.overview = QListWidget(objectName="layerOverview")
@@ -266,7 +270,7 @@ class FeatureMapView(QWidget):
             self.stack.addWidget(page)
 
         top = QHBoxLayout()
-        top.addLayout(input_box)
+        top.addWidget(self.input_column, 0, Qt.AlignTop)
         top.addWidget(self.overview, 1, Qt.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -318,9 +322,9 @@ class FeatureMapView(QWidget):
         if count == 0:
             self._show_message("The model has no layers yet: drag one from the palette.")
             return
-        if session.error and not session.up_to_date:
+        if session.error and not session.up_to_date and session.outcome != "cancelled":
             self._show_message(session.error)          # a refused or failed run: old maps would mislead
-            return
+            return                                     # (after Cancel the maps computed so far stay)
         index = 0 if self.layer_index is None else min(self.layer_index, count - 1)
         output = self._output = session.output(index)
         if output is None:

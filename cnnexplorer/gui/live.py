@@ -616,7 +616,10 @@ class LiveSession(QObject):
         if serial == self._running_serial:            # (a Cancel by the user has finished the run already)
             self._finish("cancelled", self._cancelled_message())
 
+    outcome = ""                                 # how the last run ended ("finished", "cancelled", ...)
+
     def _finish(self, outcome: str, message: str) -> None:
+        self.outcome = outcome
         self._running_serial = None
         self.error = message
         if message:

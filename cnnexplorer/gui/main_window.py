@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
         self.right_split = QSplitter(Qt.Vertical)
         self.right_split.addWidget(self.feature_maps)
         self.right_split.addWidget(self.tabs)
+        self.right_split.setChildrenCollapsible(False)   # never below a pane's minimum (the caption overlapped)
         self.right_split.setStretchFactor(0, 3)
         self.right_split.setStretchFactor(1, 2)
 
