@@ -101,13 +101,26 @@ class PaletteModel(QAbstractListModel):
         return Qt.CopyAction
 
 
-class LayerStackModel(QAbstractListModel):
+class _FollowsCore:
+    """``changing`` is True while the model's rows follow a change of the core (``_follow(event)``): views then
+    move their current row themselves, which is not a user's choice."""
+
+    changing = False
+
+    def _on_event(self, event):
+        self.changing = True
+        try:
+            self._follow(event)
+        finally:
+            self.changing = False
+
+
+class LayerStackModel(_FollowsCore, QAbstractListModel):
     """One row per layer of the architecture (a card); accepts palette drops and internal moves.
     ``changing`` is True while the rows follow a change of the core (views then move their current row
     themselves: that is not a user's choice).  ``dropped(name)``: the layer a drop inserted or moved."""
 
     dropped = Signal(str)
-    changing = False
 
     def __init__(self, editor: ArchitectureEditor, parent=None):
         super().__init__(parent)
@@ -118,14 +131,7 @@ class LayerStackModel(QAbstractListModel):
         self._rows: list[LayerInfo] = list(self.arch.infer())
         self.arch.events.connect(self._on_event)
 
-    # the core changed: translate its event into the matching row signals
-    def _on_event(self, event):
-        self.changing = True
-        try:
-            self._follow(event)
-        finally:
-            self.changing = False
-
+    # the core changed: translate its event into the matching row signals (_FollowsCore._on_event)
     def _follow(self, event):
         kind = event.kind
         if kind == "inserted":
@@ -266,7 +272,7 @@ def _bold() -> QFont:
 SUMMARY_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Trainable", "MACs", "Memory", "Receptive field")
 
 
-class SummaryTableModel(QAbstractTableModel):
+class SummaryTableModel(_FollowsCore, QAbstractTableModel):
     """The summary (``cnnexplorer.summarize``) as a table, one row per layer plus a totals row."""
 
     def __init__(self, arch: Architecture, parent=None):
@@ -279,15 +285,6 @@ class SummaryTableModel(QAbstractTableModel):
         # cells are formatted once per edit: views ask for them many times (size hints, painting)
         self._summary = summary
         self._cell_cache = [self._cells(row) for row in range(len(summary.rows) + 1)]
-
-    changing = False    # True while the rows follow a change of the core
-
-    def _on_event(self, event):
-        self.changing = True
-        try:
-            self._follow(event)
-        finally:
-            self.changing = False
 
     def _follow(self, event):
         summary = summarize(self.arch)

@@ -277,3 +277,15 @@ def test_file_dialogs_remember_the_last_folder(window, monkeypatch, tmp_path):
     window.open_action.trigger()
     window.open_image_action.trigger()
     assert asked_in[1] == str(folder)
+
+
+# --- issue 16.2: a bad memory budget in the environment is said in the window ---------------------------
+def test_a_bad_memory_budget_is_shown_instead_of_a_silent_stop(window, qtbot, monkeypatch):
+    monkeypatch.setenv("CNNEXPLORER_MEMORY_BUDGET", "lots")
+    with qtbot.waitSignal(window.session.runEnded, timeout=30_000) as ended:
+        assert window.open_image(DIGIT)
+    assert ended.args == ["refused"]
+    maps = window.feature_maps
+    assert maps.mode == "message" and "CNNEXPLORER_MEMORY_BUDGET" in maps.message_label.text()
+    assert "lots" in maps.message_label.text()
+    assert "CNNEXPLORER_MEMORY_BUDGET" in window.statusBar().currentMessage()
