@@ -53,14 +53,20 @@ def test_ctrl_i_with_a_bad_image_shows_the_box_and_the_status(window, qtbot, mon
     assert "notes.png: is a text file" in visible_boxes(window)[0].text()
     assert "notes.png" in window.statusBar().currentMessage()
     assert window.session.prepared is None
+    qtbot.mouseClick(visible_boxes(window)[0].button(QMessageBox.Ok), Qt.LeftButton)
+    qtbot.waitUntil(lambda: not visible_boxes(window), timeout=5_000)
 
 
 def test_ctrl_i_loads_the_file_chosen(window, qtbot, monkeypatch, tmp_path):
     chosen = tmp_path / "chosen.png"
     Image.new("L", (40, 30), 90).save(chosen)
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(chosen), ""))
-    with qtbot.waitSignal(window.runFinished, timeout=30_000):
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: asked.append(a) or (str(chosen), ""))
+    window.activateWindow()
+    window.stack_view.setFocus()
+    with qtbot.waitSignal(window.runFinished, timeout=60_000):
         qtbot.keyClick(window.stack_view, Qt.Key_I, Qt.ControlModifier)
+    assert len(asked) == 1
     assert window.session.source_name == "chosen.png"
     assert np.allclose(window.session.prepared.array, 90 / 255)
 
