@@ -295,3 +295,18 @@ def test_a_bad_memory_budget_is_shown_instead_of_a_silent_stop(window, qtbot, mo
     assert maps.mode == "message" and "CNNEXPLORER_MEMORY_BUDGET" in maps.message_label.text()
     assert "lots" in maps.message_label.text()
     assert "CNNEXPLORER_MEMORY_BUDGET" in window.statusBar().currentMessage()
+
+
+def test_clicking_a_failing_layers_thumbnail_shows_its_own_message(window, qtbot):
+    load_and_wait(qtbot, window, DIGIT)
+    with qtbot.waitSignal(window.runFinished, timeout=30_000):
+        window.editor.set_argument(2, "kernel_size", (20, 20))
+    strip = window.feature_maps.overview
+    for row, words in ((4, "has no output"), (2, "cannot be computed"), (3, "has no output")):
+        rect = strip.visualItemRect(strip.item(row))
+        qtbot.mouseClick(strip.viewport(), Qt.LeftButton, pos=rect.center())
+        name = window.architecture[row].name
+        assert window.selection.current_name == name
+        text = window.feature_maps.message_label.text()
+        assert text.startswith(name) and words in text, text
+        assert window.stack_view.currentIndex().row() == row
