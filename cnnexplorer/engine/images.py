@@ -102,7 +102,7 @@ def prepare_input(source, input_shape, fit: str = "resize") -> PreparedInput:
         return convert_image(source, shape, fit)
     if isinstance(source, np.ndarray):
         return _prepare_array(source, shape, "array", "in-memory array")
-    decoded = decode_source(source, keep=2 * max(shape[0], shape[1]), channels=shape[2])
+    decoded = decode_source(source, shape, keep=2 * max(shape[0], shape[1]))
     if isinstance(decoded, np.ndarray):
         return _prepare_array(decoded, shape, _name(source), "array file")
     return convert_image(decoded, shape, fit)
@@ -144,26 +144,28 @@ def check_source(source) -> tuple[Path, str, bytes]:
     return path, name, head
 
 
-def probe_source(source, channels: int | None = None) -> str:
-    """Check a file quickly (headers only, no pixel decoding) so that a window can refuse it at once.
-    Returns a short description; raises :class:`ImageInputError`."""
+def probe_source(source, input_shape) -> str:
+    """Check a file quickly against the model's ``input_shape`` (headers only, no pixel decoding) so that a
+    window can refuse it at once.  Returns a short description; raises :class:`ImageInputError`."""
     path, name, head = check_source(source)
     if path.suffix.lower() == ".npy" or head.startswith(_NPY_MAGIC):
         return "array file"
-    _check_channels(name, channels)
+    _check_channels(name, _check_shape(input_shape)[2])
     with _opened(path, name, head) as img:
         w, h = img.size
         return f"{img.format or 'image'} {w}×{h}"
 
 
-def decode_source(source, keep: int | None = None, channels: int | None = None):
-    """Decode an image file once into a :class:`DecodedImage` (float data in [0, 1]); a ``.npy`` file gives its
-    array.  ``keep``: a picture with more than :data:`REDUCE_ABOVE_PIXELS` pixels is decoded reduced by a whole
-    factor, keeping its shorter side at least ``keep`` pixels (None: never reduced)."""
+def decode_source(source, input_shape, keep: int | None = None):
+    """Decode an image file once into a :class:`DecodedImage` (float data in [0, 1]) for a model whose input is
+    ``input_shape`` (H, W, C); a ``.npy`` file gives its array.  ``keep``: a picture with more than
+    :data:`REDUCE_ABOVE_PIXELS` pixels is decoded reduced by a whole factor, keeping its shorter side at least
+    ``keep`` pixels (None: never reduced)."""
+    shape = _check_shape(input_shape)
     path, name, head = check_source(source)
     if path.suffix.lower() == ".npy" or head.startswith(_NPY_MAGIC):
-        return _load_npy(path, name)
-    _check_channels(name, channels)
+        return _load_npy(path, name, shape)
+    _check_channels(name, shape[2])
     return _decode_image(path, name, head, keep)
 
 
@@ -205,7 +207,8 @@ def _fmt_shape(shape) -> str:
 # ----------------------------------------------------------------------------------------------------------- arrays
 
 
-def _load_npy(path: Path, name: str) -> np.ndarray:
+def _load_npy(path: Path, name: str, shape: tuple[int, int, int]) -> np.ndarray:
+    # (``shape``: the model's input, for a check of the header before the data is read — see main's version)
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as e:

@@ -53,7 +53,7 @@ class _Convert:
         if isinstance(self.source, np.ndarray):
             return self.source
         if d is None or (isinstance(d, DecodedImage) and d.reduced and min(d.data.shape[:2]) < keep // 2):
-            d = decode_source(self.source, keep=keep, channels=self.shape[2])
+            d = decode_source(self.source, self.shape, keep=keep)
         return d
 
 
@@ -364,7 +364,7 @@ class LiveSession(QObject):
             if isinstance(source, np.ndarray):
                 prepare_input(source, shape, fit=self.fit)        # an array is taken as it is: checked at once
             else:
-                probe_source(source, channels=shape[2] if len(shape) == 3 else None)
+                probe_source(source, shape)
         except (EngineError, CnnExplorerError, ValueError, TypeError) as exc:
             return str(exc)
         label = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "array")

@@ -633,15 +633,15 @@ def test_a_huge_picture_is_decoded_reduced_for_a_small_model(tmp_path, suffix):
 
     path = tmp_path / f"big{suffix}"
     full = _big_picture(path, "RGB")
-    decoded = decode_source(path, keep=64, channels=3)
+    decoded = decode_source(path, (32, 32, 3), keep=64)
     assert decoded.reduced and decoded.source_size == (4000, 4000)
     assert 64 <= min(decoded.data.shape[:2]) <= 1000            # never more pixels than needed, never fewer
     assert decoded.data.dtype == np.float32
     p = prepare_input(path, (32, 32, 3))
     assert p.source_size == (4000, 4000) and "decoded reduced" in p.note
     # the same picture converted from a full decode differs only by resampling detail
-    unreduced = convert_image(decode_source(path, keep=None, channels=3), (32, 32, 3))
-    assert not decode_source(path, keep=None).reduced
+    unreduced = convert_image(decode_source(path, (32, 32, 3), keep=None), (32, 32, 3))
+    assert not decode_source(path, (32, 32, 3)).reduced
     assert np.abs(p.array - unreduced.array).mean() < 0.02
     full.close()
 
@@ -651,7 +651,7 @@ def test_small_pictures_are_never_reduced(tmp_path):
 
     path = tmp_path / "small.png"
     _big_picture(path, "L", size=1500)
-    assert not decode_source(path, keep=28).reduced
+    assert not decode_source(path, (28, 28, 1), keep=28).reduced
 
 
 def test_modes_are_named_in_words(tmp_path):
