@@ -39,10 +39,13 @@ def test_the_app_starts_under_xvfb_and_exits_cleanly(tmp_path):
 
 
 @needs_xvfb
-def test_palette_drag_with_the_real_mouse(tmp_path):
-    """QDrag.exec runs its own loop on xcb: the drag is driven by real X pointer events (xdotool, XTEST)."""
+def test_palette_drag_with_the_real_mouse_then_undo_and_redo_keys(tmp_path):
+    """QDrag.exec runs its own loop on xcb: the drag is driven by real X pointer events (xdotool, XTEST); then
+    the undo and redo keys are pressed on the X keyboard (X11's own Redo binding is Ctrl+Shift+Z)."""
     if shutil.which("xdotool") is None:
         pytest.skip("xdotool is not installed (make test installs it on Debian: scripts/system-deps.sh test)")
-    done = under_xvfb([sys.executable, str(HERE / "xvfb_palette_drag.py")], tmp_path)
+    done = under_xvfb([sys.executable, str(HERE / "xvfb_user_checks.py")], tmp_path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "dropped Dropout at row 2, selected" in done.stdout
+    assert "undo, redo (Ctrl+Shift+Z), undo, redo (Ctrl+Y)" in done.stdout
+    assert "Ambiguous shortcut" not in done.stderr

@@ -1,5 +1,9 @@
-"""Run by test_real_x_server.py under Xvfb (QT_QPA_PLATFORM=xcb): drag "Dropout" from the palette onto the model
-stack with the real X pointer (xdotool presses, moves and releases through XTEST) and check the drop.
+"""Run by test_real_x_server.py under Xvfb (QT_QPA_PLATFORM=xcb), with real X input (xdotool, through XTEST):
+
+1. drag "Dropout" from the palette onto the model stack with the pointer, and check the drop and the selection;
+2. press Ctrl+Z, Ctrl+Shift+Z, Ctrl+Z, Ctrl+Y on the keyboard: undo, redo, undo, redo of that drop (on X11 the
+   platform's Redo key *is* Ctrl+Shift+Z: bound twice, Qt called it ambiguous and did nothing).
+
 Exit 0 and print what happened, or exit 1 with the reason."""
 
 import subprocess
@@ -41,6 +45,16 @@ def main() -> int:
                                      start.y() + (end.y() - start.y()) * k // 10))
     steps += [lambda: xdo("mousemove", end.x(), end.y()), lambda: xdo("mouseup", 1)]
     outcome = {}
+    counts = []
+
+    def count():
+        counts.append(len(window.architecture))
+
+    steps.append(lambda: outcome.update(dropped=len(window.architecture) == before + 1
+                                        and window.architecture[2].type_name == "Dropout",
+                                        selected=window.selection.current_name == window.architecture[2].name))
+    for key in ("ctrl+z", "ctrl+shift+z", "ctrl+z", "ctrl+y"):
+        steps += [lambda key=key: xdo("key", "--clearmodifiers", key), count]
 
     def step():
         if steps:
@@ -50,22 +64,27 @@ def main() -> int:
             QTimer.singleShot(300, finish)
 
     def finish():
-        arch = window.architecture
-        outcome["ok"] = len(arch) == before + 1 and arch[2].type_name == "Dropout"
-        outcome["selected"] = window.selection.current_name == arch[2].name
-        outcome["types"] = [layer.type_name for layer in arch]
+        outcome["types"] = [layer.type_name for layer in window.architecture]
+        outcome["counts"] = counts
         app.quit()
 
     QTimer.singleShot(200, step)
     QTimer.singleShot(60_000, app.quit)
     app.exec()
-    if outcome.get("ok") and outcome.get("selected"):
-        print("dropped Dropout at row 2, selected")
-        window.session.shutdown()
-        return 0
-    print(f"the drag did not insert and select Dropout at row 2: {outcome}")
     window.session.shutdown()
-    return 1
+    ok = True
+    if outcome.get("dropped") and outcome.get("selected"):
+        print("dropped Dropout at row 2, selected")
+    else:
+        print(f"the drag did not insert and select Dropout at row 2: {outcome}")
+        ok = False
+    if counts == [before, before + 1, before, before + 1]:
+        print("undo, redo (Ctrl+Shift+Z), undo, redo (Ctrl+Y) pressed on the keyboard")
+    else:
+        print(f"the keys did not undo and redo: layer counts {counts}, expected "
+              f"{[before, before + 1, before, before + 1]}")
+        ok = False
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
