@@ -4,16 +4,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test sysdeps bench clean
+.PHONY: run test sysdeps sysdeps-test bench clean
 
 run: sysdeps $(VENV)/.run-installed
 	$(PY) -m cnnexplorer $(ARGS)
 
-test: sysdeps $(VENV)/.test-installed
+# offscreen, except the tests that start the real app under Xvfb (xcb); sysdeps-test installs Xvfb for them
+test: sysdeps-test $(VENV)/.test-installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 sysdeps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh run
+
+sysdeps-test:
+	@bash scripts/system-deps.sh test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

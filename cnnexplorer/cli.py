@@ -106,7 +106,39 @@ def cmd_run(args) -> int:
     except OSError as exc:
         raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
     print(f"wrote {len(activations)} activations of {arch.name} to {args.out}")
+    prediction = _prediction(arch, activations, _read_labels(args.labels) if args.labels else None)
+    if prediction:
+        print(prediction)
     return EXIT_OK
+
+
+def _read_labels(path: str) -> list[str]:
+    """Class names, one a line (blank lines kept as unnamed classes); at most 1 MB."""
+    try:
+        if not os.path.isfile(path):
+            raise UsageError(f"{path}: no such file (--labels wants a text file, one class name a line)")
+        if os.path.getsize(path) > 1 << 20:
+            raise UsageError(f"{path}: over 1 MB; --labels wants a text file, one class name a line")
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f.read().splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot be read as UTF-8 text ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _prediction(arch, activations, labels: list[str] | None) -> str:
+    """For a classifier (its last layer ends in softmax): the top 5 classes with their probabilities."""
+    from .engine import visualize
+
+    last = arch.layers[-1] if len(arch) else None
+    if last is None or getattr(last, "activation", None) != "softmax":
+        return ""
+    bars = visualize.bars(activations[last.name], "softmax", k=5)
+
+    def label(i: int) -> str:
+        name = labels[i] if labels is not None and i < len(labels) and labels[i] else ""
+        return f"class {i}" + (f" ({name})" if name else "")
+
+    return "top 5: " + ", ".join(f"{label(i)} {p:.2%}" for i, p in bars.top) if bars.top else ""
 
 
 def cmd_export(args) -> int:
@@ -178,9 +210,25 @@ def _seed(text: str) -> int:
     return value
 
 
+WINDOW_USAGE = """the window:
+  cnnexplorer [FILE|PRESET] [--image IMG] [--screenshot OUT.png]
+                        open the window (FILE: an architecture file, ours or Keras JSON, or .onnx;
+                        PRESET: sample-cnn, lenet5, ...); --image loads an input picture (default: a
+                        sample that suits the model); --screenshot OUT.png renders the window
+                        offscreen, saves it and exits"""
+
+
+def _version() -> str:
+    from . import __version__
+
+    return f"cnnexplorer {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cnnexplorer", description="Design convolutional neural networks and see them work.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser = _Parser(prog="cnnexplorer", description="Design convolutional neural networks and see them work.",
+                     epilog=WINDOW_USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     p = sub.add_parser("summary", help="print every layer's output shape, parameters, MACs and receptive field")
     p.add_argument("target", help="a preset name (sample-cnn, lenet5, ...) or an architecture file (ours or Keras JSON)")
     p.add_argument("--format", choices=("table", "json", "markdown", "csv"), default=None,
@@ -194,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="a .npz, .onnx or Keras .weights.h5 weights file (default: an ONNX "
                                      "model's own, else initialised from --seed)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the weight initialisation (default 0)")
+    p.add_argument("--labels", metavar="FILE", help="class names, one a line, for the top-5 prediction printed "
+                                                    "when the model ends in softmax")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export", help="write Python code that rebuilds the model in Keras or PyTorch")
     p.add_argument("target", help="a preset name or an architecture file")
@@ -214,9 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 def build_gui_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cnnexplorer", description="Open the CNN Explorer window. Sub-commands: "
                                                      + ", ".join(SUBCOMMANDS) + " (cnnexplorer COMMAND --help).")
+    parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("file", nargs="?", help="an architecture file or preset name to open")
-    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen, save it and exit")
-    parser.add_argument("--image", metavar="IMG", help="an input image to load")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen (unless "
+                                                               "QT_QPA_PLATFORM says otherwise), save it and exit")
+    parser.add_argument("--image", metavar="IMG", help="an input image to load (default: a sample that suits "
+                                                       "the model)")
     return parser
 
 
@@ -236,8 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
             return args.func(args)
-        if argv and argv[0] in ("-h", "--help"):
-            build_parser().print_help()
+        if argv and argv[0] in ("-h", "--help", "--version"):
+            try:
+                build_parser().parse_args(argv[:1])      # prints the help or the version
+            except SystemExit as done:
+                return int(done.code or 0)
             return EXIT_OK
         return run_gui(build_gui_parser().parse_args(argv))
     except UsageError as exc:

@@ -16,6 +16,7 @@ the file's name and says what is wrong.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -23,17 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .errors import EngineInputError
 from .weights import finite_float32, npy_data, npy_header
 
 __all__ = [
+    "DecodedImage",
     "IMAGE_SUFFIXES",
     "MAX_IMAGE_PIXELS",
     "ImageInputError",
     "PreparedInput",
+    "check_source",
+    "convert_image",
+    "decode_source",
+    "mode_words",
     "prepare_input",
+    "probe_source",
     "sample_images",
 ]
 
@@ -45,6 +52,9 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ti
 MAX_IMAGE_PIXELS = 100_000_000
 
 FITS = ("resize", "crop")
+
+#: pictures above this many pixels are decoded reduced (by a whole factor) when the model's input is much smaller
+REDUCE_ABOVE_PIXELS = 4_000_000
 
 _NPY_MAGIC = b"\x93NUMPY"
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's RGB -> "L" conversion
@@ -78,35 +88,92 @@ class PreparedInput:
 
 
 def prepare_input(source, input_shape, fit: str = "resize") -> PreparedInput:
-    """Make the model's input from ``source`` (a path to an image or ``.npy`` file, or an ndarray).
+    """Make the model's input from ``source`` (a path to an image or ``.npy`` file, a :class:`DecodedImage`, or
+    an ndarray).
 
     ``input_shape`` is the model's (H, W, C).  ``fit`` is ``"resize"`` (stretch to H×W) or ``"crop"`` (centre-crop
-    to the model's aspect ratio, then resize); it only matters for images.
+    to the model's aspect ratio, then resize); it only matters for images.  A large image is decoded reduced
+    (JPEG DCT scaling, Pillow ``reduce``) to no less than twice the model's size, so a small model never makes a
+    huge picture cost gigabytes.
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, not {fit!r}")
     shape = _check_shape(input_shape)
+    if isinstance(source, DecodedImage):
+        return convert_image(source, shape, fit)
     if isinstance(source, np.ndarray):
         return _prepare_array(source, shape, "array", "in-memory array")
+    decoded = decode_source(source, shape, keep=2 * max(shape[0], shape[1]))
+    if isinstance(decoded, np.ndarray):
+        return _prepare_array(decoded, shape, _name(source), "array file")
+    return convert_image(decoded, shape, fit)
+
+
+def _name(source) -> str:
+    path = Path(os.fspath(source))
+    return path.name or str(path)
+
+
+def check_source(source) -> tuple[Path, str, bytes]:
+    """The cheap checks of an input file, done before any decoding (never blocks, never reads more than a
+    header): it exists, is a regular file (not a FIFO, device or folder), is not empty, can be read.
+    Returns ``(path, name, first bytes)``; raises :class:`ImageInputError`."""
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path or a numpy array, not {type(source).__name__}")
     path = Path(os.fspath(source))
     name = path.name or str(path)
-    if not path.exists():
-        raise ImageInputError(name, f"file not found ({path})")
-    if path.is_dir():
-        raise ImageInputError(name, "is a directory, not an image file")
     try:
-        size = path.stat().st_size
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImageInputError(name, f"file not found ({path})") from None
+    except OSError as e:
+        raise ImageInputError(name, f"cannot be read ({e.strerror or e})") from e
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageInputError(name, "is a directory, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else \
+            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else \
+            "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file"
+        raise ImageInputError(name, f"is {kind}, not an image file; refused without reading it")
+    if info.st_size == 0:
+        raise ImageInputError(name, "is empty (0 bytes)")
+    try:
         with open(path, "rb") as f:
             head = f.read(512)
     except OSError as e:
         raise ImageInputError(name, f"cannot be read ({e.strerror or e})") from e
-    if size == 0:
-        raise ImageInputError(name, "is empty (0 bytes)")
+    return path, name, head
+
+
+def probe_source(source, input_shape) -> str:
+    """Check a file quickly against the model's ``input_shape`` (headers only, no pixel decoding) so that a
+    window can refuse it at once.  Returns a short description; raises :class:`ImageInputError`."""
+    path, name, head = check_source(source)
     if path.suffix.lower() == ".npy" or head.startswith(_NPY_MAGIC):
-        return _prepare_array(_load_npy(path, name, shape), shape, name, "array file")
-    return _prepare_image(path, name, head, shape, fit)
+        return "array file"
+    _check_channels(name, _check_shape(input_shape)[2])
+    with _opened(path, name, head) as img:
+        w, h = img.size
+        return f"{img.format or 'image'} {w}×{h}"
+
+
+def decode_source(source, input_shape, keep: int | None = None):
+    """Decode an image file once into a :class:`DecodedImage` (float data in [0, 1]) for a model whose input is
+    ``input_shape`` (H, W, C); a ``.npy`` file gives its array.  ``keep``: a picture with more than
+    :data:`REDUCE_ABOVE_PIXELS` pixels is decoded reduced by a whole factor, keeping its shorter side at least
+    ``keep`` pixels (None: never reduced)."""
+    shape = _check_shape(input_shape)
+    path, name, head = check_source(source)
+    if path.suffix.lower() == ".npy" or head.startswith(_NPY_MAGIC):
+        return _load_npy(path, name, shape)
+    _check_channels(name, shape[2])
+    return _decode_image(path, name, head, keep)
+
+
+def _check_channels(name: str, channels: int | None) -> None:
+    if channels is not None and channels not in (1, 3):
+        raise ImageInputError(name, f"the model wants {channels} channels but images give 1 (grayscale) or 3 "
+                                    f"(RGB); give a .npy array of that many channels instead")
 
 
 def sample_images() -> dict[str, Path]:
@@ -209,87 +276,186 @@ def _decode_failure(name: str, head: bytes, e: BaseException) -> ImageInputError
     return ImageInputError(name, f"is corrupt, truncated or unsupported and cannot be decoded ({detail})")
 
 
-def _prepare_image(path: Path, name: str, head: bytes, shape, fit: str) -> PreparedInput:
-    h_t, w_t, c_t = shape
-    if c_t not in (1, 3):
-        raise ImageInputError(name, f"the model wants {c_t} channels but images give 1 (grayscale) or 3 (RGB); "
-                                    f"give a .npy array of shape {_fmt_shape(shape)} instead")
-    steps: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(path)
-        except _DECODE_ERRORS as e:
-            raise _decode_failure(name, head, e) from e
-    with img:
+class _opened:
+    """``with _opened(path, name, head) as img``: Pillow's lazy open (headers only) with the declared size
+    checked against the pixel limits before anything is decoded."""
+
+    def __init__(self, path: Path, name: str, head: bytes):
+        self.path, self.name, self.head = path, name, head
+
+    def __enter__(self) -> Image.Image:
+        name = self.name
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            try:
+                img = self.img = Image.open(self.path)
+            except _DECODE_ERRORS as e:
+                raise _decode_failure(name, self.head, e) from e
         w, h = img.size
         fmt = img.format or "image"
         if w == 0 or h == 0:
+            img.close()
             raise ImageInputError(name, f"{fmt} image has a zero size ({w}×{h})")
         bomb = [wn for wn in caught if issubclass(wn.category, Image.DecompressionBombWarning)]
         if w * h > MAX_IMAGE_PIXELS or bomb:
+            img.close()
             limit = MAX_IMAGE_PIXELS if not bomb else min(MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS or MAX_IMAGE_PIXELS)
             raise ImageInputError(name, f"{fmt} image is {w}×{h} = {w * h / 1e6:.1f} megapixels, over the "
                                         f"{limit / 1e6:.1f}-megapixel limit; refused as a possible decompression "
                                         f"bomb (not decoded)")
+        return img
+
+    def __exit__(self, *exc):
+        self.img.close()
+
+
+def _reduction(w: int, h: int, keep: int | None) -> int:
+    """The whole factor a w×h picture may be reduced by, keeping its shorter side at least ``keep``."""
+    if keep is None or w * h <= REDUCE_ABOVE_PIXELS:
+        return 1
+    return max(1, min(w, h) // max(1, keep))
+
+
+def _decode_image(path: Path, name: str, head: bytes, keep: int | None) -> "DecodedImage":
+    steps: list[str] = []
+    with _opened(path, name, head) as img:
+        w, h = img.size
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
                 n_frames = int(getattr(img, "n_frames", 1) or 1)
                 if n_frames > 1:
                     img.seek(0)
+                factor = _reduction(w, h, keep)
+                if factor > 1 and img.format == "JPEG" and img.mode in ("L", "RGB", "CMYK", "YCbCr"):
+                    # DCT scaling: decoded at 1/2, 1/4 or 1/8 of the size, never below the size asked for
+                    img.draft(img.mode, (w // factor, h // factor))
                 img.load()
                 orientation = img.getexif().get(0x0112, 1)
-                upright = ImageOps.exif_transpose(img)
-                mode = upright.mode
-                data, channels_note = _to_float(upright, name)
+                mode = img.mode
+                data, channels_note = _to_float(img, name, _reduction(*img.size, keep))
+                if orientation in (2, 3, 4, 5, 6, 7, 8):
+                    data = _orient(data, orientation)
             except ImageInputError:
                 raise
             except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as e:
                 raise _decode_failure(name, head, e) from e
-    src_h, src_w = data.shape[:2]
-    if src_h == 0 or src_w == 0:
-        raise ImageInputError(name, f"image has a zero size ({src_w}×{src_h})")
-    head_note = f"{name}: {src_w}×{src_h} {mode}"
+    src_h, src_w = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise ImageInputError(name, f"image has a zero size ({src_h}×{src_w})")
     if n_frames > 1:
         steps.append(f"first of {n_frames} frames")
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         steps.append(f"EXIF orientation {orientation} applied")
     scale_note = channels_note.pop() if channels_note else ""
     steps.extend(channels_note)
+    if data.shape[:2] != (src_h, src_w):
+        steps.append(f"decoded reduced to {data.shape[0]}×{data.shape[1]}")
+    return DecodedImage(name, data, (src_h, src_w), mode, tuple(steps), scale_note)
 
+
+def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (2..8) to (H, W, C) data, as ``ImageOps.exif_transpose`` does."""
+    if orientation in (5, 6, 7, 8):
+        a = np.swapaxes(a, 0, 1)     # transpose, then flip as the tag says
+        flips = {5: (), 6: (1,), 7: (0, 1), 8: (0,)}[orientation]
+    else:
+        flips = {2: (1,), 3: (0, 1), 4: (0,)}[orientation]
+    for axis in flips:
+        a = np.flip(a, axis)
+    return np.ascontiguousarray(a)
+
+
+#: words for Pillow's mode codes, for notes a person reads
+MODE_WORDS = {"1": "black-and-white", "L": "grayscale 8-bit", "LA": "grayscale 8-bit with transparency",
+              "La": "grayscale 8-bit with transparency", "P": "palette colour", "PA": "palette colour with "
+              "transparency", "RGB": "colour 8-bit", "RGBA": "colour 8-bit with transparency", "RGBa": "colour "
+              "8-bit with transparency", "RGBX": "colour 8-bit", "CMYK": "CMYK colour", "YCbCr": "YCbCr colour",
+              "LAB": "Lab colour", "HSV": "HSV colour", "I": "grayscale 32-bit integer", "F": "grayscale 32-bit "
+              "float", "I;16": "grayscale 16-bit", "I;16L": "grayscale 16-bit", "I;16B": "grayscale 16-bit",
+              "I;16N": "grayscale 16-bit", "I;16S": "grayscale signed 16-bit"}
+
+
+def mode_words(mode: str) -> str:
+    """``"L"`` → ``"grayscale 8-bit"``; an array's mode (e.g. ``"float64 array"``) is already words."""
+    return MODE_WORDS.get(mode, mode)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A picture decoded once: (H, W, 1 or 3) float32 data in [0, 1] (possibly reduced, see ``source_size``),
+    ready to be converted to any input shape by :func:`convert_image`."""
+
+    name: str
+    data: np.ndarray
+    source_size: tuple[int, int]     # (height, width) of the picture as displayed (after EXIF orientation)
+    mode: str                        # Pillow mode as decoded
+    steps: tuple[str, ...]           # what decoding took, for the note
+    scale_note: str                  # how values were scaled to [0, 1]
+
+    @property
+    def reduced(self) -> bool:
+        return self.data.shape[:2] != self.source_size
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+
+def convert_image(decoded: DecodedImage, shape, fit: str = "resize") -> PreparedInput:
+    """The model's (H, W, C) input from a decoded picture: channels, centre-crop (``fit="crop"``), resize."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, not {fit!r}")
+    h_t, w_t, c_t = _check_shape(shape)
+    _check_channels(decoded.name, c_t)
+    data = decoded.data
+    src_h, src_w = decoded.source_size
+    steps = list(decoded.steps)
     # Channels: reduce to grayscale before resizing (cheaper); expand to RGB after.
     if c_t == 1 and data.shape[2] == 3:
         data = _luma(data)
         steps.append("→ grayscale (ITU-R 601 luma)")
     elif c_t == 3 and data.shape[2] == 1:
         steps.append("→ RGB (gray repeated)")
-
     if fit == "crop":
         data, cropped = _centre_crop(data, h_t, w_t)
         if cropped:
-            steps.append(f"centre-cropped to {data.shape[1]}×{data.shape[0]}")
+            steps.append(f"centre-cropped to {data.shape[0]}×{data.shape[1]}")
     if data.shape[:2] != (h_t, w_t):
         verb = "resized" if fit == "crop" or _same_aspect(data.shape[:2], (h_t, w_t)) else "stretched"
         data = _resize(data, h_t, w_t)
-        steps.append(f"{verb} to {w_t}×{h_t}")
+        steps.append(f"{verb} to {h_t}×{w_t}")
     if c_t == 3 and data.shape[2] == 1:
         data = np.repeat(data, 3, axis=2)
     out = np.ascontiguousarray(np.clip(data, 0.0, 1.0), dtype=np.float32)
-    if scale_note:
-        steps.append(scale_note)
-    note = head_note + (", " + ", ".join(steps) if steps else "")
+    if decoded.scale_note:
+        steps.append(decoded.scale_note)
+    note = f"{decoded.name}: {src_h}×{src_w} {mode_words(decoded.mode)}" + (", " + ", ".join(steps) if steps else "")
     note = note.replace(", →", " →")
-    return PreparedInput(out, note, (src_h, src_w), mode)
+    return PreparedInput(out, note, (src_h, src_w), decoded.mode)
 
 
 def _same_aspect(a, b) -> bool:
     return abs(a[1] / a[0] - b[1] / b[0]) < 0.01 * (b[1] / b[0])
 
 
-def _to_float(img: Image.Image, name: str) -> tuple[np.ndarray, list[str]]:
-    """The decoded image as (H, W, 1 or 3) float32 in [0, 1], and notes of what that took (the last one says how
-    values were scaled)."""
+def _block_mean(a: np.ndarray, factor: int) -> np.ndarray:
+    """(H, W, C) data reduced by a whole factor (the mean of each factor×factor block; the ragged edge dropped)."""
+    if factor <= 1:
+        return a
+    h, w = a.shape[0] // factor, a.shape[1] // factor
+    return a[:h * factor, :w * factor].reshape(h, factor, w, factor, a.shape[2]).mean(axis=(1, 3), dtype=np.float32)
+
+
+def _to_float(img: Image.Image, name: str, factor: int = 1) -> tuple[np.ndarray, list[str]]:
+    """The decoded image as (H, W, 1 or 3) float32 in [0, 1], reduced by ``factor`` (8-bit pictures while still
+    8-bit, so a huge picture never exists as floats), and notes of what that took (the last one says how values
+    were scaled)."""
+    a, notes = _to_float_full(img, name, factor)
+    return (a[:, :, None] if a.ndim == 2 else a), notes
+
+
+def _to_float_full(img: Image.Image, name: str, factor: int) -> tuple[np.ndarray, list[str]]:
     mode = img.mode
     notes: list[str] = []
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I;16S", "I;16LS", "I;16BS"):
@@ -300,7 +466,7 @@ def _to_float(img: Image.Image, name: str) -> tuple[np.ndarray, list[str]]:
         else:
             a /= 65535.0
             notes.append("16-bit scaled by 65535 to [0, 1]")
-        return a[:, :, None], notes
+        return _block_mean(a[:, :, None], factor), notes
     if mode == "I":
         a = np.asarray(img).astype(np.float64)
         lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
@@ -313,7 +479,7 @@ def _to_float(img: Image.Image, name: str) -> tuple[np.ndarray, list[str]]:
         else:
             a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
             notes.append(f"signed 32-bit min-max scaled from [{lo:g}, {hi:g}] to [0, 1]")
-        return a.astype(np.float32)[:, :, None], notes
+        return _block_mean(a.astype(np.float32)[:, :, None], factor), notes
     if mode == "F":
         a = np.asarray(img).astype(np.float32)
         if not np.isfinite(a).all():
@@ -324,7 +490,7 @@ def _to_float(img: Image.Image, name: str) -> tuple[np.ndarray, list[str]]:
         else:
             a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
             notes.append(f"float values min-max scaled from [{lo:g}, {hi:g}] to [0, 1]")
-        return a[:, :, None], notes
+        return _block_mean(a[:, :, None], factor), notes
 
     # 8-bit modes: get to L, LA, RGB or RGBA, then to floats.
     if mode == "1":
@@ -346,6 +512,8 @@ def _to_float(img: Image.Image, name: str) -> tuple[np.ndarray, list[str]]:
         except ValueError as e:
             raise ImageInputError(name, f"image mode {mode} is not supported ({e})") from e
         notes.append(f"{mode} → RGB")
+    if factor > 1:
+        img = img.reduce(factor)        # still 8-bit: a box filter over factor×factor blocks
     a = np.asarray(img).astype(np.float32) / 255.0
     if a.ndim == 2:
         a = a[:, :, None]

@@ -29,6 +29,17 @@ def wait_for_run(window, timeout_ms: int = 120_000) -> None:
     loop.exec()
 
 
+def wait_exposed(window, timeout_ms: int = 10_000) -> bool:
+    """Let the window system map and expose the window (immediate offscreen; a round trip under X11)."""
+    from PySide6.QtCore import QDeadlineTimer, QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    deadline = QDeadlineTimer(timeout_ms)
+    while not (window.windowHandle() and window.windowHandle().isExposed()) and not deadline.hasExpired():
+        QApplication.processEvents(QEventLoop.AllEvents, 50)
+    return bool(window.windowHandle() and window.windowHandle().isExposed())
+
+
 def main(args) -> int:
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -48,19 +59,25 @@ def main(args) -> int:
     if args.image:
         if not window.open_image(args.image):
             print(f"cnnexplorer: {window.last_error}", file=sys.stderr)
-    elif not args.screenshot:
-        open_default_image(window)
+    else:
+        open_default_image(window)        # as `make run` shows it, screenshots included
     if args.screenshot:
         window.resize(1400, 860)
         window.show()
+        if not wait_exposed(window):
+            print("cnnexplorer: the window was not shown by the window system within 10 s", file=sys.stderr)
+            return 1
         window.select_row(0)
         wait_for_run(window)
+        if args.image and window.last_error:         # (a picture that fails while decoding)
+            print(f"cnnexplorer: {window.last_error}", file=sys.stderr)
         app.processEvents()
         pixmap = window.grab()
         if not pixmap.save(args.screenshot):
             print(f"cnnexplorer: {args.screenshot}: cannot write the screenshot", file=sys.stderr)
             return 2
-        print(f"wrote {args.screenshot} ({pixmap.width()}×{pixmap.height()})")
+        shown = window.session.source_name if window.session.prepared is not None else "none"
+        print(f"wrote {args.screenshot} ({pixmap.width()}×{pixmap.height()}, input image: {shown})")
         return 0
     window.show()
     if not args.file:

@@ -3,7 +3,7 @@ painted with QPainter, scaled to fit the widget.  It follows the architecture's 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
@@ -29,6 +29,16 @@ class DiagramView(QWidget):
         self._arch: Architecture | None = None
         self._diagram: Diagram | None = None
         self._dirty = False
+        self._selected = ""
+
+    def set_selected(self, name: str) -> None:
+        """Outline the block of the layer named ``name`` ("" for none)."""
+        if name != self._selected:
+            self._selected = name
+            self.update()
+
+    def selected(self) -> str:
+        return self._selected
 
     # --- the model --------------------------------------------------------------------------------------
     def set_architecture(self, arch: Architecture | None) -> None:
@@ -91,6 +101,15 @@ class DiagramView(QWidget):
         painter.translate(ox, oy)
         painter.scale(scale, scale)
         paint_diagram(painter, diagram)
+        block = next((b for b in diagram.blocks if b.kind == "layer" and b.name == self._selected), None)
+        if block is not None:
+            x0, y0, x1, y1 = block.bounds
+            pen = QPen(QColor("#1e88e5"), 3 / scale)
+            pen.setCosmetic(False)
+            painter.setPen(pen)
+            painter.setBrush(Qt.NoBrush)
+            pad = 4 / scale
+            painter.drawRoundedRect(QRectF(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), 3, 3)
         painter.end()
 
     def render_image(self, scale: float = 1.0) -> QImage:

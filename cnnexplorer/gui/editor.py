@@ -160,20 +160,25 @@ class ArchitectureEditor(QObject):
         self.arch = arch
         self.undo_stack = undo_stack
 
-    def insert_layer(self, index: int, layer: Layer) -> None:
+    def insert_layer(self, index: int, layer: Layer) -> Layer:
+        """Insert ``layer`` at ``index``; returns it as inserted (with its automatic name)."""
         index = max(0, min(index, len(self.arch)))
-        self.undo_stack.push(InsertLayerCommand(self.arch, index, layer))
+        command = InsertLayerCommand(self.arch, index, layer)
+        self.undo_stack.push(command)
+        return command.layer
 
-    def insert_type(self, index: int, type_name: str) -> None:
-        self.insert_layer(index, LAYER_TYPES[type_name].example())
+    def insert_type(self, index: int, type_name: str) -> Layer:
+        return self.insert_layer(index, LAYER_TYPES[type_name].example())
 
     def remove_layer(self, index: int) -> None:
         self.undo_stack.push(RemoveLayerCommand(self.arch, index))
 
-    def duplicate_layer(self, index: int) -> None:
+    def duplicate_layer(self, index: int) -> Layer:
+        """Insert a copy (automatically named) after layer ``index``; returns the copy as inserted."""
         layer = self.arch[index]
-        self.undo_stack.push(InsertLayerCommand(self.arch, index + 1, layer.with_name(None),
-                                                f"Duplicate {layer.name}"))
+        command = InsertLayerCommand(self.arch, index + 1, layer.with_name(None), f"Duplicate {layer.name}")
+        self.undo_stack.push(command)
+        return command.layer
 
     def move_layer(self, index: int, new_index: int) -> None:
         if 0 <= new_index < len(self.arch) and new_index != index:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QGrap
                                QWidget)
 
 from ..engine import visualize
+from ..engine.images import mode_words
 from ..model.summary import format_shape
 from .live import LiveSession, LayerOutput
 
@@ -86,7 +87,7 @@ class FeatureMapView(QWidget):
         super().__init__(parent)
         self.setObjectName("featureMaps")
         self.session = session
-        self.layer_index: int | None = None
+        self.layer_name = ""                    # the shown layer (by name: names are unique)
         self.page = 0
         self.shared = False                     # each channel its own range: structure shows even in deep layers
         self.channel: int | None = None        # the enlarged channel
@@ -100,6 +101,7 @@ class FeatureMapView(QWidget):
         session.inputChanged.connect(self._show_input)
         session.inputChanged.connect(self.refresh)
         session.resultReady.connect(self.refresh)
+        session.partialReady.connect(self.refresh)      # layers drawn as they are computed (throttled)
         # a finished run draws on resultReady; a cancelled, failed or refused one says so here
         session.runEnded.connect(lambda outcome: outcome == "finished" or self.refresh())
         session.architecture.events.connect(lambda event: self.refresh())   # mark maps out of date at once
@@ -119,12 +121,19 @@ class FeatureMapView(QWidget):
         self.image_note = QLabel("No image yet: Image ▸ Open…, Image ▸ Samples, or drop a picture on the window.",
                                  objectName="imageNote")
         self.image_note.setWordWrap(True)
-        self.image_note.setMaximumWidth(150)
+        self.image_note.setFixedWidth(150)
         self.image_note.setStyleSheet("color: #555; font-size: 11px;")
-        input_box = QVBoxLayout()
+        # a fixed height of three lines: a short upper pane clips the caption, it never lays it over the image
+        self.image_note.setFixedHeight(3 * self.image_note.fontMetrics().lineSpacing() + 4)
+        self.image_note.setAlignment(Qt.AlignLeft | Qt.AlignTop)
+        # picture and caption in one fixed-size column: a short pane clips it, never lays one over the other
+        self.input_column = QWidget(objectName="inputColumn")
+        input_box = QVBoxLayout(self.input_column)
+        input_box.setContentsMargins(0, 0, 0, 0)
         input_box.setSpacing(2)
         input_box.addWidget(self.image_view)
-        input_box.addWidget(self.image_note, 1, Qt.AlignTop)
+        input_box.addWidget(self.image_note)
+        self.input_column.setFixedSize(150, 150 + 2 + self.image_note.height())
 
         # one thumbnail per layer
         self.overview = QListWidget(objectName="layerOverview")
@@ -188,6 +197,7 @@ class FeatureMapView(QWidget):
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
                                           colorMapMenu=False, pen="#888")
         self.grid_widget.addItem(self.colour_bar, row=0, col=1)
+        self.colour_bar.getAxis("right").enableAutoSIPrefix(False)     # ticks read the values themselves
         self.tiles: list[_Tile] = []
         self.tile_labels: list[_Label] = []
         font = QFont()
@@ -215,6 +225,7 @@ class FeatureMapView(QWidget):
         self.channel_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._cmap, interactive=False, width=14,
                                            colorMapMenu=False, pen="#888")
         self.channel_widget.addItem(self.channel_bar, row=0, col=1)
+        self.channel_bar.getAxis("right").enableAutoSIPrefix(False)
         self.readout = QLabel("Move the mouse over the map to read values.", objectName="valueReadout")
         self.channel_widget.scene().sigMouseMoved.connect(self._mouse_moved)
         channel_page = QWidget()
@@ -259,7 +270,7 @@ class FeatureMapView(QWidget):
             self.stack.addWidget(page)
 
         top = QHBoxLayout()
-        top.addLayout(input_box)
+        top.addWidget(self.input_column, 0, Qt.AlignTop)
         top.addWidget(self.overview, 1, Qt.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -280,14 +291,27 @@ class FeatureMapView(QWidget):
         self._input_item.setImage(picture, levels=(0, 1), autoLevels=False)
         self._input_box.autoRange(padding=0)
         h, w, c = prepared.array.shape
-        self.image_note.setText(f"{self.session.source_name} → {h}×{w}×{c} ({caption}). {prepared.note}")
+        src_h, src_w = prepared.source_size
+        # every size H×W (as shapes are written), the picture's mode in words; the whole story in the tooltip
+        self.image_note.setText(f"{self.session.source_name}: {src_h}×{src_w} {mode_words(prepared.source_mode)}"
+                                f" → input {h}×{w}×{c} ({caption})")
         self.image_note.setToolTip(prepared.note)
 
     # --- the layer shown ------------------------------------------------------------------------------
+    @property
+    def layer_index(self) -> int | None:
+        """The shown layer's index now (it is followed by name through edits)."""
+        try:
+            return self.session.architecture.index_of(self.layer_name) if self.layer_name else None
+        except KeyError:
+            return None
+
     def show_layer(self, index: int | None):
-        if index != self.layer_index:
+        arch = self.session.architecture
+        name = arch[index].name if index is not None and 0 <= index < len(arch) else ""
+        if name != self.layer_name:
             self.page, self.channel = 0, None
-        self.layer_index = index
+        self.layer_name = name
         self.refresh()
 
     def refresh(self):
@@ -298,9 +322,9 @@ class FeatureMapView(QWidget):
         if count == 0:
             self._show_message("The model has no layers yet: drag one from the palette.")
             return
-        if session.error and not session.up_to_date:
+        if session.error and not session.up_to_date and session.outcome != "cancelled":
             self._show_message(session.error)          # a refused or failed run: old maps would mislead
-            return
+            return                                     # (after Cancel the maps computed so far stay)
         index = 0 if self.layer_index is None else min(self.layer_index, count - 1)
         output = self._output = session.output(index)
         if output is None:
@@ -506,6 +530,15 @@ class FeatureMapView(QWidget):
         self._thumbs[key] = (id(output.activation), icon)
         return icon
 
+    _blank: QIcon | None = None
+
+    def _blank_icon(self) -> QIcon:
+        if self._blank is None:
+            pixmap = QPixmap(THUMB, THUMB)
+            pixmap.fill(QColor("#eeeeee"))
+            self._blank = QIcon(pixmap)
+        return self._blank
+
     def _refresh_overview(self):
         infos = self.session.architecture.infer() if self.session.result is not None else []
         self.overview.blockSignals(True)
@@ -523,12 +556,16 @@ class FeatureMapView(QWidget):
                 item.setToolTip(f"{info.name} ({info.type_name}) → {shape}")
                 item.setForeground(QColor("#222"))
             else:
-                item.setIcon(QIcon())
+                item.setIcon(self._blank_icon())      # same size: the label stays under its (empty) picture
                 item.setToolTip(output.message if output is not None else "")
                 item.setForeground(QColor("#c0392b" if info.status == "error" else "#999"))
         shown = self.layer_index if self.layer_index is not None else 0
         self.overview.setCurrentRow(shown if 0 <= shown < len(infos) else -1)
         self.overview.blockSignals(False)
+        # texts and icons changed size: lay the strip out again and repaint all of it (an item-by-item update
+        # left fragments of old labels and thumbnails behind)
+        self.overview.doItemsLayout()
+        self.overview.viewport().update()
         self._thumbs = {k: v for k, v in self._thumbs.items() if any(i.name == k for i in infos)}
 
     def _overview_row_changed(self, row: int):

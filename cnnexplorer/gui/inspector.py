@@ -9,7 +9,6 @@ shape, parameters, MACs, receptive field, the output-size formula of each axis) 
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any, Callable
 
@@ -23,6 +22,7 @@ from ..model import ArchitectureEvent, CnnExplorerError, Layer, LayerInfo
 from ..model.args import ACTIVATIONS, MAX_CHANNELS, MAX_PADDING, MAX_SPATIAL, MAX_WINDOW, Arg
 from ..model.summary import format_bytes, format_count, format_macs, format_rf, format_shape
 from .editor import ArchitectureEditor
+from .qt_models import rich_text
 
 ERROR_COLOR = "#c62828"
 MUTED_COLOR = "#666666"
@@ -42,11 +42,6 @@ _FALLBACK_DOCS = {
 def _blocked(*widgets: QWidget) -> list[QSignalBlocker]:
     """Keep the returned list alive while setting values: the widgets emit nothing meanwhile."""
     return [QSignalBlocker(w) for w in widgets]
-
-
-def _rich(text: str) -> str:
-    """Escape ``text`` for a rich-text label and show `quoted` argument names in italics."""
-    return re.sub(r"`([^`]+)`", r"<i>\1</i>", html.escape(text))
 
 
 def _product(*factors: Any) -> str:
@@ -224,7 +219,7 @@ class LayerInspector(QWidget):
         self.placeholder.hide()
         self.layer_panel.show()
         self.type_label.setText(layer.type_name)
-        self.description_label.setText(_rich(layer.description))
+        self.description_label.setText(rich_text(layer.description))
         if self.name_edit is not None and self.name_edit.text() != layer.name:
             with QSignalBlocker(self.name_edit):
                 self.name_edit.setText(layer.name)

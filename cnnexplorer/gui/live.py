@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..engine import visualize
 from ..engine.errors import EngineError, MemoryBudgetError, RunCancelled
-from ..engine.images import PreparedInput, prepare_input
+from ..engine.images import DecodedImage, PreparedInput, decode_source, prepare_input, probe_source
 from ..engine.runner import MemoryEstimate, Runner, RunResult, default_memory_budget, estimate_memory, layer_fits
 from ..engine.weights import check_weights, first_conv_index, save_weights
 from ..model import Architecture, CnnExplorerError
@@ -28,16 +28,44 @@ from ..model.summary import format_bytes
 
 #: a run whose memory estimate is above this is announced in the status bar before it starts
 LARGE_RUN_BYTES = 256 * 1024 ** 2
+#: the decoded copy of a picture the session keeps: its shorter side is reduced to no less than this (or twice
+#: the model's input, if larger); the file is decoded again only when a larger input needs more
+KEEP_SIDE = 1024
+#: computed layers are handed to the window at most this often during a run (seconds)
+PARTIAL_INTERVAL = 0.1
+
+
+@dataclass
+class _Convert:
+    """Turn a picture into the model's input, in the engine thread: decode the file (unless ``decoded`` is a
+    copy decoded before that is large enough), then convert it to ``shape``."""
+
+    source: object               # a path or an ndarray
+    name: str
+    shape: tuple[int, int, int]
+    fit: str
+    decoded: DecodedImage | np.ndarray | None = None
+    incoming: bool = False       # a new picture (refused: the previous one stays) or the current one re-converted
+
+    def decoded_for(self) -> DecodedImage | np.ndarray:
+        keep = max(KEEP_SIDE, 2 * max(self.shape[0], self.shape[1]))
+        d = self.decoded
+        if isinstance(self.source, np.ndarray):
+            return self.source
+        if d is None or (isinstance(d, DecodedImage) and d.reduced and min(d.data.shape[:2]) < keep // 2):
+            d = decode_source(self.source, self.shape, keep=keep)
+        return d
 
 
 @dataclass
 class _Request:
     serial: int
     arch: Architecture          # a copy: the valid leading layers of the model at the time of the edit
-    x: np.ndarray
+    x: np.ndarray | None        # the input, or None when ``convert`` makes it first
     weights: dict | None
     seed: int
     classic: bool
+    convert: _Convert | None = None
 
 
 #: how much lower the engine's threads run than the window's (Linux "nice" steps)
@@ -65,6 +93,9 @@ class _Worker(QObject):
     """The engine thread.  Signals are emitted from the worker thread and delivered queued to the GUI thread."""
 
     started = Signal(int)
+    converted = Signal(int, object, object, object)     # serial, _Convert, decoded, PreparedInput
+    convertFailed = Signal(int, object, str)            # serial, _Convert, message
+    partial = Signal(int, object)           # serial, {layer name: (activation, LayerPictures)} computed so far
     progressed = Signal(int, float, int)    # serial, fraction, layer index
     finished = Signal(int, object, object)  # serial, RunResult, {layer name: LayerPictures} of computed layers
     failed = Signal(int, str)
@@ -121,13 +152,67 @@ class _Worker(QObject):
             with self._cond:
                 self._cancel = None
 
+    def _convert(self, request: _Request) -> np.ndarray | None:
+        """Decode and convert the picture (off the GUI thread); None when it cannot be used."""
+        job = request.convert
+        try:
+            decoded = job.decoded_for()
+            # (an array, or a .npy file, is checked as it is: it names itself in the note)
+            prepared = prepare_input(job.source if isinstance(decoded, np.ndarray) else decoded, job.shape,
+                                     fit=job.fit)
+        except (EngineError, CnnExplorerError, ValueError, TypeError) as exc:
+            self.convertFailed.emit(request.serial, job, str(exc))
+            return None
+        except MemoryError:
+            self.convertFailed.emit(request.serial, job, f"{job.name}: too large to convert in the memory "
+                                                         f"available")
+            return None
+        self.converted.emit(request.serial, job, decoded, prepared)
+        return prepared.array
+
+    def _partial_sender(self, serial: int, cancel: threading.Event, pictures: dict):
+        """A progress hook that hands each layer to the window as soon as it is computed (at most every
+        PARTIAL_INTERVAL s).  The runner's progress calls name the layer being worked on, so every layer before
+        it is complete; its activation is in the runner's per-layer cache.  ``pictures`` collects the thumbnails
+        made on the way, so the end of the run does not make them again."""
+        state = {"next": 0, "sent": 0.0}
+        batch: dict = {}
+
+        def on_progress(index: int) -> None:
+            entries = getattr(self.runner, "_entries", None)   # (no cache: the maps come at the end of the run)
+            while entries is not None and state["next"] < min(index, len(entries)):
+                i = state["next"]
+                act = entries[i].activation
+                name = self._names[i] if i < len(self._names) else None
+                if name is not None and name not in pictures:
+                    pictures[name] = visualize.layer_pictures(act)
+                batch[name] = (act, pictures[name])
+                state["next"] += 1
+            now = time.perf_counter()
+            if batch and now - state["sent"] >= PARTIAL_INTERVAL and not cancel.is_set():
+                self.partial.emit(serial, dict(batch))
+                batch.clear()
+                state["sent"] = now
+
+        return on_progress
+
     def _run(self, request: _Request, cancel: threading.Event) -> None:
         serial = request.serial
         self.started.emit(serial)
+        if request.convert is not None:
+            request.x = self._convert(request)
+            if request.x is None or cancel.is_set():
+                if cancel.is_set():
+                    self.cancelled.emit(serial)
+                return
         last = [0.0, -1.0]
+        self._names = [layer.name for layer in request.arch]
+        pictures: dict = {}
+        on_layer = self._partial_sender(serial, cancel, pictures)
 
         def progress(fraction, index):
             now = time.perf_counter()
+            on_layer(index)
             if fraction >= 1.0 or now - last[0] > 0.05:
                 last[0], last[1] = now, fraction
                 self.progressed.emit(serial, fraction, index)
@@ -146,12 +231,12 @@ class _Worker(QObject):
         else:
             # thumbnails and levels are computed here, off the GUI thread
             names = list(result.activations)
-            pictures = {}
             try:
                 for index in result.computed:
                     if cancel.is_set():
                         break
-                    pictures[names[index]] = visualize.layer_pictures(result.activations[names[index]])
+                    if names[index] not in pictures or pictures[names[index]] is None:
+                        pictures[names[index]] = visualize.layer_pictures(result.activations[names[index]])
             except MemoryError:
                 pictures = {}
             self.finished.emit(serial, result, pictures)
@@ -170,7 +255,10 @@ class LiveSession(QObject):
     """The window's link between the model, the input image, the weights and the engine thread."""
 
     inputChanged = Signal()                 # a new image or a re-conversion: read ``prepared``
+    imageLoaded = Signal(str)               # a new picture is in use (its note)
+    imageFailed = Signal(str)               # a new picture could not be decoded; the previous one stays
     resultReady = Signal()                  # a new, current result: read ``output(i)``
+    partialReady = Signal()                 # more layers of the running run are computed: read ``output(i)``
     runStarted = Signal()
     progressed = Signal(float, int)
     runEnded = Signal(str)                  # "finished" | "failed" | "cancelled" | "refused"
@@ -200,7 +288,13 @@ class LiveSession(QObject):
         self.last_seconds = 0.0
 
         self._worker = _Worker(self.runner)
+        self._decoded: DecodedImage | np.ndarray | None = None   # the picture decoded once (bounded)
+        self._convert: _Convert | None = None    # a conversion the next run makes first (new image, new shape)
+        self._partial: dict[str, tuple] = {}     # layers of the running run computed so far
         self._worker.started.connect(self._on_started)
+        self._worker.converted.connect(self._on_converted)
+        self._worker.convertFailed.connect(self._on_convert_failed)
+        self._worker.partial.connect(self._on_partial)
         self._worker.progressed.connect(self._on_progress)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
@@ -215,7 +309,11 @@ class LiveSession(QObject):
     @property
     def running(self) -> bool:
         """A run is going on or about to start (there is an input to run on)."""
-        return self._running_serial is not None or (self._kick.isActive() and self.prepared is not None)
+        return self._running_serial is not None or (self._kick.isActive() and self._has_input)
+
+    @property
+    def _has_input(self) -> bool:
+        return self.prepared is not None or self._convert is not None
 
     @property
     def up_to_date(self) -> bool:
@@ -236,50 +334,97 @@ class LiveSession(QObject):
             bad = self.architecture.first_error
             return LayerOutput(info, None, f"{info.name} has no output: layer {bad.index} '{bad.name}' above "
                                            f"cannot be computed")
-        act = self.result.activations.get(info.name) if self.result is not None else None
+        act = self._activation(info.name)
         if act is not None and tuple(act.shape) == tuple(info.output_shape):
             return LayerOutput(info, act)
-        if self.prepared is None:
+        if self.prepared is None and self._convert is None:
             return LayerOutput(info, None, self.input_error or "Load an image (Image ▸ Open… or Image ▸ Samples, "
                                                               "or drop one on the window) to see every layer's "
                                                               "feature maps.")
         if self.error:
             return LayerOutput(info, None, self.error)
         if self.running:
-            return LayerOutput(info, None, f"Computing {info.name}…")
+            return LayerOutput(info, None, f"Computing {info.name}…" if self.prepared is not None
+                               else f"Preparing the input ({self._convert.name})…")
         return LayerOutput(info, None, f"{info.name} has not been computed: Image ▸ Run again (F5)")
 
     # --- the image ------------------------------------------------------------------------------------
+    def _activation(self, name: str) -> np.ndarray | None:
+        """Layer ``name``'s newest activation: computed by the running run, else by the last complete one."""
+        if name in self._partial:
+            return self._partial[name][0]
+        return self.result.activations.get(name) if self.result is not None else None
+
     def set_image(self, source, name: str | None = None) -> str:
-        """Use ``source`` (an image or ``.npy`` path, or an array) as the input.  Returns "" or the error; on an
-        error the previous image stays."""
+        """Use ``source`` (an image or ``.npy`` path, or an array) as the input.  Returns "" or the error.  A file
+        is only checked here (headers: no decoding); it is decoded and converted in the engine thread, and a
+        file that then fails is announced by ``imageFailed`` — the previous image stays in either case."""
+        shape = self.architecture.input_shape
         try:
-            prepared = prepare_input(source, self.architecture.input_shape, fit=self.fit)
+            if isinstance(source, np.ndarray):
+                prepare_input(source, shape, fit=self.fit)        # an array is taken as it is: checked at once
+            else:
+                probe_source(source, shape)
         except (EngineError, CnnExplorerError, ValueError, TypeError) as exc:
             return str(exc)
-        self.source = source
-        self.source_name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "array")
-        self.prepared, self.input_error = prepared, ""
-        self.inputChanged.emit()
+        label = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "array")
+        self._convert = _Convert(source, label, tuple(shape), self.fit, incoming=True)
         self.request_run()
         return ""
 
     def set_fit(self, fit: str) -> None:
         if fit != self.fit:
             self.fit = fit
-            self._reconvert()
+            self._reconvert(force=True)
+            self.request_run()
 
-    def _reconvert(self) -> None:
-        """The input shape (or fit) changed: convert the source image again."""
-        if self.source is None:
+    def _reconvert(self, force: bool = False) -> None:
+        """The input shape (or fit) changed: the next run converts the picture again (in the engine thread)."""
+        pending = self._convert if self._convert is not None and self._convert.incoming else None
+        source = pending.source if pending else self.source
+        shape = tuple(self.architecture.input_shape)
+        wanted = self._convert.shape if self._convert is not None else \
+            tuple(self.prepared.array.shape) if self.prepared is not None else None
+        if source is None or (wanted == shape and not force):
             return
-        try:
-            self.prepared = prepare_input(self.source, self.architecture.input_shape, fit=self.fit)
-            self.input_error = ""
-        except (EngineError, CnnExplorerError, ValueError) as exc:
-            self.prepared, self.input_error = None, str(exc)
+        if len(shape) != 3:
+            self.prepared, self.input_error, self._convert = None, f"{self.source_name}: the model's input " \
+                f"{shape} is not an image (H, W, C)", None
             self.message.emit(self.input_error)
+            self.inputChanged.emit()
+            return
+        self._convert = _Convert(source, pending.name if pending else self.source_name, shape, self.fit,
+                                 None if pending else self._decoded, incoming=pending is not None)
+
+    def _on_converted(self, serial: int, job: _Convert, decoded, prepared: PreparedInput) -> None:
+        if job.incoming and (self._convert is job or (self._convert is not None and
+                                                       self._convert.source is job.source)):
+            self.source, self.source_name = job.source, job.name
+            self.imageLoaded.emit(prepared.note)
+        if job.source is self.source:
+            self._decoded = decoded
+            if self._convert is not None and self._convert is not job and self._convert.source is job.source:
+                self._convert.decoded, self._convert.incoming = decoded, False   # a newer shape: no new decode
+        if self._convert is job:
+            self._convert = None
+            self.prepared, self.input_error = prepared, ""
+            self.inputChanged.emit()
+
+    def _on_convert_failed(self, serial: int, job: _Convert, message: str) -> None:
+        if self._convert is not job:
+            return                                   # superseded by a newer image or shape
+        self._convert = None
+        if job.incoming:                             # the new picture is refused; the previous one stays
+            self.imageFailed.emit(message)
+            self._running_serial = None
+            if self.prepared is not None:
+                self.request_run()
+            else:
+                self._finish("refused", "")
+            return
+        self.prepared, self.input_error = None, message
         self.inputChanged.emit()
+        self._finish("refused", message)
 
     # --- weights --------------------------------------------------------------------------------------
     def set_seed(self, seed: int) -> None:
@@ -385,13 +530,19 @@ class LiveSession(QObject):
         return self.memory_budget if self.memory_budget is not None else default_memory_budget()
 
     def _submit(self) -> None:
-        if self.prepared is None:
+        if not self._has_input:
             if self.input_error:
                 self._finish("refused", self.input_error)
             return
         arch = self._valid_prefix()
         estimate = self.last_estimate = estimate_memory(arch)
-        budget = self.budget
+        try:
+            budget = self.budget
+        except (EngineError, ValueError) as exc:      # e.g. CNNEXPLORER_MEMORY_BUDGET=lots
+            self._worker.cancel()
+            text = str(exc) if isinstance(exc, EngineError) else f"CNNEXPLORER_MEMORY_BUDGET: {exc}"
+            self._finish("refused", f"{text}; the model is not run until it is fixed")
+            return
         if estimate.total_bytes > budget:
             self._worker.cancel()
             self._finish("refused", str(MemoryBudgetError(estimate.total_bytes, budget)))
@@ -401,8 +552,9 @@ class LiveSession(QObject):
                               f"(budget {format_bytes(budget)})")
         self.runner.memory_budget = budget
         self._running_serial = self._serial
-        self._worker.submit(_Request(self._serial, arch, self.prepared.array, self.weights, self.seed,
-                                     self.classic))
+        self._partial = {}
+        self._worker.submit(_Request(self._serial, arch, None if self._convert else self.prepared.array,
+                                     self.weights, self.seed, self.classic, self._convert))
 
     def _on_started(self, serial: int) -> None:
         if serial == self._serial:
@@ -412,11 +564,19 @@ class LiveSession(QObject):
         if serial == self._serial:
             self.progressed.emit(fraction, index)
 
+    def _on_partial(self, serial: int, layers: dict) -> None:
+        if serial != self._serial or self._running_serial != serial:
+            return
+        for name, (act, pictures) in layers.items():
+            self._partial[name] = (act, pictures)
+            self._pictures[name] = (id(act), pictures)
+        self.partialReady.emit()
+
     def pictures(self, name: str) -> visualize.LayerPictures | None:
         """Thumbnail and levels of layer ``name``'s shown activation (computed here if the worker did not)."""
-        if self.result is None or name not in self.result.activations:
+        act = self._activation(name)
+        if act is None:
             return None
-        act = self.result.activations[name]
         cached = self._pictures.get(name)
         if cached is None or cached[0] != id(act):
             cached = self._pictures[name] = (id(act), visualize.layer_pictures(act))
@@ -428,6 +588,7 @@ class LiveSession(QObject):
         for name, p in (pictures or {}).items():
             self._pictures[name] = (id(result.activations[name]), p)
         self.result, self.error = result, ""
+        self._partial = {}
         self._shown_serial = serial
         self.last_seconds = sum(result.seconds.values())    # engine time of the layers this run computed
         self._finish("finished", "")
@@ -438,14 +599,27 @@ class LiveSession(QObject):
             self._finish("failed", message)
 
     def _cancelled_message(self) -> str:
-        return "the run was cancelled" + ("; the maps shown are from the previous run (F5 runs again)"
-                                          if self.result is not None else " (F5 runs again)")
+        infos = [i for i in self.architecture.infer() if i.status == "ok"]
+        new = sum(i.name in self._partial for i in infos)
+        old = sum(i.name not in self._partial and self._activation(i.name) is not None
+                  and tuple(self._activation(i.name).shape) == tuple(i.output_shape) for i in infos)
+        if new:
+            told = f"; {new} of {len(infos)} layers were computed" + (
+                f", {old} maps are from the previous run" if old else "")
+        elif old:
+            told = "; the maps shown are from the previous run"
+        else:
+            told = "; no maps are shown"
+        return f"the run was cancelled{told} (F5 runs again)"
 
     def _on_cancelled(self, serial: int) -> None:
         if serial == self._running_serial:            # (a Cancel by the user has finished the run already)
             self._finish("cancelled", self._cancelled_message())
 
+    outcome = ""                                 # how the last run ended ("finished", "cancelled", ...)
+
     def _finish(self, outcome: str, message: str) -> None:
+        self.outcome = outcome
         self._running_serial = None
         self.error = message
         if message:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFileDialog, QLabel, QListView, QMainWindow, QMenu, QMessageBox,
-                               QProgressBar, QSplitter, QTableView, QScrollArea, QTabWidget, QToolButton, QUndoView,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QApplication, QFileDialog, QLabel, QListView,
+                               QMainWindow, QMenu, QMessageBox, QProgressBar, QSplitter, QTableView, QScrollArea,
+                               QTabWidget, QToolButton, QUndoView, QVBoxLayout, QWidget, QHeaderView)
 
 from ..engine.images import IMAGE_SUFFIXES, sample_images
 from ..engine.runner import save_activations
@@ -27,12 +27,43 @@ from .feature_maps import FeatureMapView
 from .live import LiveSession
 from .playground import ConvPlayground
 from .qt_models import LayerStackModel, PaletteModel, SummaryTableModel
+from .selection import LayerSelection
 from .weights_panel import WeightsPanel
 
 DEFAULT_PRESET = "sample-cnn"
 MAX_RECENT = 8
 #: a run that takes longer than this shows progress and a Cancel button in the status bar
 PROGRESS_DELAY_MS = 300
+
+
+def redo_shortcuts() -> list[QKeySequence]:
+    """The platform's Redo keys plus Ctrl+Shift+Z and Ctrl+Y, each once (on Linux, Redo *is* Ctrl+Shift+Z:
+    binding it twice makes Qt refuse the key as an ambiguous overload)."""
+    keys: list[QKeySequence] = []
+    for key in (*QKeySequence.keyBindings(QKeySequence.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")):
+        if not key.isEmpty() and key not in keys:
+            keys.append(key)
+    return keys
+
+
+class _CommitFieldBeforeUndo(QObject):
+    """Undo and Redo work whatever has the focus: a number field that has it commits its edit first (a spin
+    box would otherwise take Ctrl+Z as its own text undo and the window's Undo would never see it)."""
+
+    def __init__(self, window: QMainWindow, actions: list[QAction]):
+        super().__init__(window)
+        self.window, self.actions = window, actions
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.ShortcutOverride and isinstance(obj, QWidget) and self.window.isAncestorOf(obj):
+            spin = obj if isinstance(obj, QAbstractSpinBox) else obj.parentWidget()
+            if isinstance(spin, QAbstractSpinBox):
+                pressed = QKeySequence(event.keyCombination())
+                if any(pressed in action.shortcuts() for action in self.actions):
+                    spin.interpretText()              # commits a typed value (valueChanged)
+                    spin.editingFinished.emit()       # and fields that apply on editingFinished
+                    return True                       # not accepted: the window's shortcut runs
+        return False
 
 
 def _settings() -> QSettings:
@@ -59,6 +90,11 @@ class MainWindow(QMainWindow):
         self.session = LiveSession(self.architecture, self)
 
         self._build_widgets()
+        # the one selection; connected to the model's events after every view, so it sees them updated
+        self.selection = LayerSelection(self.architecture, self)
+        self.selection.changed.connect(self._sync_selection)
+        self.feature_maps.layerChosen.connect(self.select_row)
+        self.stack_model.dropped.connect(self.select_name)
         self._build_actions()
         self._build_menus()
         self.architecture.events.connect(self._on_architecture_event)
@@ -69,6 +105,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_totals()
         self._update_playground_model()
+        self.select_row(0 if len(self.architecture) else None)   # every panel starts on the same layer
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(60_000)
         self._autosave_timer.timeout.connect(self.autosave)
@@ -114,34 +151,63 @@ class MainWindow(QMainWindow):
 
         self.summary_model = SummaryTableModel(self.architecture, self)
         self.summary_view = QTableView(objectName="summaryTable")
-        self.summary_view.setModel(self.summary_model)
-        self.summary_view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        # the totals row stays in sight under the layers: a one-row table on the same model, columns in step
+        self.summary_totals = QTableView(objectName="summaryTotals")
+        for view in (self.summary_view, self.summary_totals):
+            view.setModel(self.summary_model)
+            view.setSelectionBehavior(QAbstractItemView.SelectRows)
+            view.verticalHeader().setVisible(False)
+            view.setWordWrap(False)
+            view.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.summary_view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.summary_view.verticalHeader().setVisible(False)
-        self.summary_view.horizontalHeader().setStretchLastSection(True)
+        self.summary_view.horizontalHeader().setStretchLastSection(False)
+        self.summary_view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.summary_view.setAlternatingRowColors(True)
+        self.summary_totals.setSelectionMode(QAbstractItemView.NoSelection)
+        self.summary_totals.setFocusPolicy(Qt.NoFocus)
+        self.summary_totals.horizontalHeader().setVisible(False)
+        self.summary_totals.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.summary_totals.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.summary_totals.setFixedHeight(self.summary_totals.verticalHeader().defaultSectionSize() + 4)
+        self.summary_view.horizontalHeader().sectionResized.connect(
+            lambda column, _old, new: self.summary_totals.setColumnWidth(column, new))
+        self.summary_view.horizontalScrollBar().valueChanged.connect(self.summary_totals.horizontalScrollBar().setValue)
+        self.summary_note = QLabel(objectName="summaryNote")
+        self.summary_note.setStyleSheet("color: #b71c1c;")
+        self.summary_note.setWordWrap(True)
+        self.summary_model.modelReset.connect(self._pin_summary_rows)
+        self.summary_model.dataChanged.connect(self._pin_summary_rows)
+        self._pin_summary_rows()
         self.summary_view.selectionModel().currentRowChanged.connect(self._summary_current_changed)
         # columns fit their contents a moment after edits stop, not during each edit
         self._fit_columns = QTimer(self)
         self._fit_columns.setSingleShot(True)
         self._fit_columns.setInterval(250)
-        self._fit_columns.timeout.connect(self.summary_view.resizeColumnsToContents)
+        self._fit_columns.timeout.connect(self._fit_summary_columns)
         self.summary_model.modelReset.connect(self._fit_columns.start)
         self.summary_model.dataChanged.connect(self._fit_columns.start)
-        self.summary_view.resizeColumnsToContents()
+        self._fit_summary_columns()
+        self.summary_page = QWidget(objectName="summaryPage")
+        summary_layout = QVBoxLayout(self.summary_page)
+        summary_layout.setContentsMargins(0, 0, 0, 0)
+        summary_layout.setSpacing(0)
+        summary_layout.addWidget(self.summary_view, 1)
+        summary_layout.addWidget(self.summary_totals)
+        summary_layout.addWidget(self.summary_note)
 
         self.feature_maps = FeatureMapView(self.session)
         self.image_view = self.feature_maps.image_view
-        self.feature_maps.layerChosen.connect(self.select_row)
         self.weights_panel = WeightsPanel(self.session, on_error=self.show_error)
 
         self.playground = ConvPlayground()
         self.diagram_view = DiagramView()
         self.diagram_view.set_architecture(self.architecture)
         self.session.inputChanged.connect(self._input_changed)
+        self.session.imageLoaded.connect(lambda note: self.statusBar().showMessage(f"Image {note}", 8000))
+        self.session.imageFailed.connect(self.show_error)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.summary_view, "Summary")
+        self.tabs.addTab(self.summary_page, "Summary")
         self.tabs.addTab(self.weights_panel, "Weights")
         # scrolled, so their own minimum sizes never squeeze the feature maps above them
         self.tabs.addTab(self._scrolled(self.playground), "Playground")
@@ -157,6 +223,7 @@ class MainWindow(QMainWindow):
         self.right_split = QSplitter(Qt.Vertical)
         self.right_split.addWidget(self.feature_maps)
         self.right_split.addWidget(self.tabs)
+        self.right_split.setChildrenCollapsible(False)   # never below a pane's minimum (the caption overlapped)
         self.right_split.setStretchFactor(0, 3)
         self.right_split.setStretchFactor(1, 2)
 
@@ -195,6 +262,24 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(900, 560)
         self.resize(1280, 800)
 
+    def _pin_summary_rows(self, *_):
+        """The layers in the table, the totals row in the one-row table under it."""
+        total = self.summary_model.total_row
+        for row in range(self.summary_model.rowCount()):
+            self.summary_view.setRowHidden(row, row == total)
+            self.summary_totals.setRowHidden(row, row != total)
+        note = self.summary_model.partial_note()
+        self.summary_note.setText(note)
+        self.summary_note.setVisible(bool(note))
+
+    def _fit_summary_columns(self):
+        """Each column as wide as its widest cell (the totals' included), none stretched."""
+        view, totals = self.summary_view, self.summary_totals
+        for column in range(self.summary_model.columnCount()):
+            view.resizeColumnToContents(column)
+            width = max(view.columnWidth(column), totals.sizeHintForColumn(column))
+            view.setColumnWidth(column, width)
+
     @staticmethod
     def _scrolled(widget: QWidget) -> QScrollArea:
         area = QScrollArea()
@@ -223,7 +308,9 @@ class MainWindow(QMainWindow):
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.Undo)
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.redo_action.setShortcuts(redo_shortcuts())
+        self._undo_filter = _CommitFieldBeforeUndo(self, [self.undo_action, self.redo_action])
+        QApplication.instance().installEventFilter(self._undo_filter)
         self.delete_action = self._action("&Delete layer", self.delete_selected, QKeySequence.Delete)
         self.delete_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
         self.stack_view.addAction(self.delete_action)
@@ -303,32 +390,53 @@ class MainWindow(QMainWindow):
         image_menu.addAction(self.cancel_action)
         self._refresh_recent_menu()
 
-    # --- selection ------------------------------------------------------------------------------------
+    # --- selection: one LayerSelection (by layer name) that every panel follows ---------------------------
     def selected_row(self) -> int | None:
-        index = self.stack_view.currentIndex()
-        return index.row() if index.isValid() and index.row() < len(self.architecture) else None
+        return self.selection.row()
 
     def select_row(self, row: int | None):
-        if row is None or not 0 <= row < len(self.architecture):
-            self.stack_view.setCurrentIndex(self.stack_model.index(-1))
-            self.stack_view.clearSelection()
-            self._set_inspector(None)
-            return
-        self.stack_view.setCurrentIndex(self.stack_model.index(row))
+        self.selection.select_row(row)
+        self._sync_selection()
 
-    def _stack_current_changed(self, current, previous):
-        row = current.row() if current.isValid() else None
+    def select_name(self, name: str | None):
+        self.selection.select_name(name)
+        self._sync_selection()
+
+    def _sync_selection(self, *_):
+        """Make every panel show the selected layer (the views never decide it themselves)."""
+        row = self.selection.row()
+        self._syncing = True
+        try:
+            if row is None:
+                self.stack_view.setCurrentIndex(QModelIndex())
+                self.stack_view.clearSelection()
+                self.summary_view.clearSelection()
+            else:
+                index = self.stack_model.index(row)
+                if self.stack_view.currentIndex() != index or not self.stack_view.selectionModel().isSelected(index):
+                    self.stack_view.setCurrentIndex(index)
+                if self.summary_view.currentIndex().row() != row:
+                    self.summary_view.setCurrentIndex(self.summary_model.index(row, 0))
+        finally:
+            self._syncing = False
         self._set_inspector(row)
         self.feature_maps.show_layer(row)
-        if row is not None:
-            summary_index = self.summary_model.index(row, 0)
-            if self.summary_view.currentIndex().row() != row:
-                self.summary_view.setCurrentIndex(summary_index)
+        self.diagram_view.set_selected(self.selection.current_name)
+
+    _syncing = False
+
+    def _view_chose(self, row: int | None):
+        """A view's current row changed: a user's choice, unless it is the view following a model change."""
+        if self._syncing or self.stack_model.changing or self.summary_model.changing:
+            return
+        self.select_row(row)
+
+    def _stack_current_changed(self, current, previous):
+        self._view_chose(current.row() if current.isValid() else None)
 
     def _summary_current_changed(self, current, previous):
-        row = current.row()
-        if 0 <= row < len(self.architecture) and self.selected_row() != row:
-            self.stack_view.setCurrentIndex(self.stack_model.index(row))
+        if 0 <= current.row() < len(self.architecture):       # (not the totals row)
+            self._view_chose(current.row())
 
     def _set_inspector(self, row):
         if hasattr(self.inspector, "set_current"):
@@ -339,26 +447,22 @@ class MainWindow(QMainWindow):
         type_name = self.palette_model.data(index)
         row = self.selected_row()
         target = len(self.architecture) if row is None else row + 1
-        self.editor.insert_type(target, type_name)
-        self.select_row(target)
+        self.select_name(self.editor.insert_type(target, type_name).name)
 
     def delete_selected(self):
         row = self.selected_row()
         if row is not None:
-            self.editor.remove_layer(row)
-            self.select_row(min(row, len(self.architecture) - 1) if len(self.architecture) else None)
+            self.editor.remove_layer(row)      # the selection moves to the layer that takes its place
 
     def duplicate_selected(self):
         row = self.selected_row()
         if row is not None:
-            self.editor.duplicate_layer(row)
-            self.select_row(row + 1)
+            self.select_name(self.editor.duplicate_layer(row).name)
 
     def move_selected(self, step: int):
         row = self.selected_row()
         if row is not None and 0 <= row + step < len(self.architecture):
-            self.editor.move_layer(row, row + step)
-            self.select_row(row + step)
+            self.editor.move_layer(row, row + step)    # the selection (a name) goes with the layer
 
     def rename_selected(self):
         row = self.selected_row()
@@ -369,7 +473,7 @@ class MainWindow(QMainWindow):
         index = self.stack_view.indexAt(pos)
         if not index.isValid():
             return
-        self.stack_view.setCurrentIndex(index)
+        self.select_row(index.row())
         menu = QMenu(self)
         for action in (self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action,
                        self.rename_action):
@@ -389,6 +493,7 @@ class MainWindow(QMainWindow):
 
     # --- the core changed -----------------------------------------------------------------------------
     def _on_architecture_event(self, event):
+        self._sync_selection()        # views may have moved their current row while following the change
         self._update_totals()
         self._update_playground_model()
         if event.kind in ("reset", "name"):
@@ -396,7 +501,8 @@ class MainWindow(QMainWindow):
 
     def _update_totals(self):
         s = summarize(self.architecture)
-        text = (f"Total params: {s.total_params:,}  ·  Trainable: {s.trainable_params:,}  ·  "
+        partial = " (computable layers only)" if s.errors else ""
+        text = (f"Total params{partial}: {s.total_params:,}  ·  Trainable: {s.trainable_params:,}  ·  "
                 f"MACs: {s.total_macs:,} ({format_macs(s.total_macs)})  ·  "
                 f"Activations: {format_bytes(s.activation_bytes)}")
         if s.errors:
@@ -404,9 +510,12 @@ class MainWindow(QMainWindow):
             text = f"⚠ {first.name}: {first.error}  ·  " + text
         self.totals_label.setText(text)
 
+    def document_name(self) -> str:
+        """What the title bar and the prompts call the open model: its file's name, else the model's name."""
+        return self.current_path.name if self.current_path else self.architecture.name
+
     def _update_title(self, *_):
-        name = self.current_path.name if self.current_path else self.architecture.name
-        self.setWindowTitle(f"{name}[*] — CNN Explorer")
+        self.setWindowTitle(f"{self.document_name()}[*] — CNN Explorer")
         self.setWindowModified(not self.undo_stack.isClean())
 
     # --- files ----------------------------------------------------------------------------------------
@@ -423,7 +532,7 @@ class MainWindow(QMainWindow):
         if self.undo_stack.isClean():
             return True
         answer = QMessageBox.question(self, "Unsaved changes",
-                                      f"“{self.architecture.name}” has unsaved changes. Discard them?",
+                                      f"“{self.document_name()}” has unsaved changes. Discard them?",
                                       QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
                                       QMessageBox.Save)
         if answer == QMessageBox.Save:
@@ -490,8 +599,7 @@ class MainWindow(QMainWindow):
         self.select_row(None)
 
     def open_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open architecture", str(self._last_folder()),
-                                              "Architectures (*.json);;All files (*)")
+        path, _ = self._ask_open("Open architecture", "Architectures (*.json);;All files (*)")
         if path:
             self.open_architecture(path)
 
@@ -501,8 +609,7 @@ class MainWindow(QMainWindow):
         return self.save_to(self.current_path)
 
     def save_as(self) -> bool:
-        suggestion = str(self._last_folder() / f"{self.architecture.name}.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save architecture", suggestion, "Architectures (*.json)")
+        path, _ = self._ask_save("Save architecture", f"{self.architecture.name}.json", "Architectures (*.json)")
         return self.save_to(Path(path)) if path else False
 
     def save_to(self, path) -> bool:
@@ -551,7 +658,25 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def _last_folder(self) -> Path:
+        """Where the file dialogs open: the folder of the last file chosen in any of them (remembered across
+        sessions), else the open model's folder, else home."""
+        folder = _settings().value("lastFolder")
+        if folder and Path(str(folder)).is_dir():
+            return Path(str(folder))
         return self.current_path.parent if self.current_path else Path.home()
+
+    def _remember_folder(self, path: str) -> str:
+        if path:
+            _settings().setValue("lastFolder", str(Path(path).parent))
+        return path
+
+    def _ask_open(self, title: str, filters: str) -> tuple[str, str]:
+        path, chosen = QFileDialog.getOpenFileName(self, title, str(self._last_folder()), filters)
+        return self._remember_folder(path), chosen
+
+    def _ask_save(self, title: str, name: str, filters: str) -> tuple[str, str]:
+        path, chosen = QFileDialog.getSaveFileName(self, title, str(self._last_folder() / name), filters)
+        return self._remember_folder(path), chosen
 
     # dropping a file on the window opens it
     def dragEnterEvent(self, event):
@@ -656,13 +781,13 @@ class MainWindow(QMainWindow):
         if error:
             self.show_error(error)
             return False
-        self.statusBar().showMessage(f"Image {Path(path).name}: {self.session.prepared.note}", 8000)
+        name = Path(path).name if isinstance(path, (str, os.PathLike)) else "array"
+        self.statusBar().showMessage(f"Opening {name}…", 8000)   # decoded in the engine thread
         return True
 
     def open_image_dialog(self):
         suffixes = " ".join(f"*{s}" for s in (*IMAGE_SUFFIXES, ".npy"))
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", str(self._last_folder()),
-                                              f"Images ({suffixes});;All files (*)")
+        path, _ = self._ask_open("Open image", f"Images ({suffixes});;All files (*)")
         if path:
             self.open_image(path)
 
@@ -670,6 +795,7 @@ class MainWindow(QMainWindow):
         if self.session.running:
             self.progress_bar.setVisible(True)
             self.cancel_button.setVisible(True)
+            self.run_label.setText("")      # the previous run's figures do not belong beside this run's progress
 
     def _on_progress(self, fraction: float, index: int):
         self.progress_bar.setValue(int(fraction * 1000))
@@ -696,8 +822,7 @@ class MainWindow(QMainWindow):
             self.runFinished.emit()
 
     def export_maps_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_maps.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export feature maps", suggestion, "PNG images (*.png)")
+        path, _ = self._ask_save("Export feature maps", f"{self.architecture.name}_maps.png", "PNG images (*.png)")
         if path:
             self.export_feature_maps(path)
 
@@ -708,8 +833,8 @@ class MainWindow(QMainWindow):
         return not error
 
     def export_activations_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_activations.npz")
-        path, _ = QFileDialog.getSaveFileName(self, "Export activations", suggestion, "NumPy archives (*.npz)")
+        path, _ = self._ask_save("Export activations", f"{self.architecture.name}_activations.npz",
+                                 "NumPy archives (*.npz)")
         if path:
             self.export_activations(path)
 
@@ -765,8 +890,7 @@ class MainWindow(QMainWindow):
 
     # --- import and export ----------------------------------------------------------------------------
     def import_onnx_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Import ONNX model", str(self._last_folder()),
-                                              "ONNX models (*.onnx)")
+        path, _ = self._ask_open("Import ONNX model", "ONNX models (*.onnx)")
         if path:
             self.import_onnx(path)
 
@@ -792,8 +916,7 @@ class MainWindow(QMainWindow):
         return True
 
     def export_code_dialog(self, target: str):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_{target}.py")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {target} code", suggestion, "Python (*.py)")
+        path, _ = self._ask_save(f"Export {target} code", f"{self.architecture.name}_{target}.py", "Python (*.py)")
         if path:
             self.export_code_to(path, target)
 
@@ -809,9 +932,8 @@ class MainWindow(QMainWindow):
     SUMMARY_FILTERS = {"markdown": "Markdown (*.md)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}
 
     def export_summary_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_summary.md")
-        path, chosen = QFileDialog.getSaveFileName(self, "Export summary", suggestion,
-                                                   ";;".join(self.SUMMARY_FILTERS.values()))
+        path, _ = self._ask_save("Export summary", f"{self.architecture.name}_summary.md",
+                                 ";;".join(self.SUMMARY_FILTERS.values()))
         if path:
             self.export_summary_to(path)
 
@@ -829,8 +951,7 @@ class MainWindow(QMainWindow):
         return text
 
     def export_diagram_dialog(self):
-        suggestion = str(self._last_folder() / f"{self.architecture.name}_diagram.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export diagram", suggestion, "PNG (*.png);;SVG (*.svg)")
+        path, _ = self._ask_save("Export diagram", f"{self.architecture.name}_diagram.png", "PNG (*.png);;SVG (*.svg)")
         if path:
             self.export_diagram_to(path)
 

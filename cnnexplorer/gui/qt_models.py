@@ -7,7 +7,10 @@ these models (the napari habit).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt
+import html
+import re
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from ..model import LAYER_TYPES, Architecture, LayerInfo, diagram, summarize
@@ -20,6 +23,12 @@ MIME_LAYER_ROW = "application/x-cnnexplorer-layer-row"     # stack → stack: th
 INFO_ROLE = Qt.UserRole + 1
 TYPE_ROLE = Qt.UserRole + 2
 
+
+
+def rich_text(text: str) -> str:
+    """Escape ``text`` (the core's descriptions, written with Markdown `backticks`) for a rich-text label or
+    tooltip, showing `quoted` argument names in italics instead of raw backticks."""
+    return re.sub(r"`([^`]+)`", r"<i>\1</i>", html.escape(text))
 
 
 def category_colour(type_name: str) -> QColor:
@@ -64,9 +73,9 @@ class PaletteModel(QAbstractListModel):
         if role == Qt.DisplayRole:
             return type_name
         if role == Qt.ToolTipRole:
-            return f"<b>{type_name}</b><br>{cls.description}<br><i>{cls.formula}</i>"
+            return f"<b>{type_name}</b><br>{rich_text(cls.description)}<br><i>{rich_text(cls.formula)}</i>"
         if role == Qt.StatusTipRole:
-            return cls.description
+            return cls.description.replace("`", "")
         if role == Qt.DecorationRole:
             return layer_icon(type_name)
         if role == TYPE_ROLE:
@@ -92,8 +101,26 @@ class PaletteModel(QAbstractListModel):
         return Qt.CopyAction
 
 
-class LayerStackModel(QAbstractListModel):
-    """One row per layer of the architecture (a card); accepts palette drops and internal moves."""
+class _FollowsCore:
+    """``changing`` is True while the model's rows follow a change of the core (``_follow(event)``): views then
+    move their current row themselves, which is not a user's choice."""
+
+    changing = False
+
+    def _on_event(self, event):
+        self.changing = True
+        try:
+            self._follow(event)
+        finally:
+            self.changing = False
+
+
+class LayerStackModel(_FollowsCore, QAbstractListModel):
+    """One row per layer of the architecture (a card); accepts palette drops and internal moves.
+    ``changing`` is True while the rows follow a change of the core (views then move their current row
+    themselves: that is not a user's choice).  ``dropped(name)``: the layer a drop inserted or moved."""
+
+    dropped = Signal(str)
 
     def __init__(self, editor: ArchitectureEditor, parent=None):
         super().__init__(parent)
@@ -104,8 +131,8 @@ class LayerStackModel(QAbstractListModel):
         self._rows: list[LayerInfo] = list(self.arch.infer())
         self.arch.events.connect(self._on_event)
 
-    # the core changed: translate its event into the matching row signals
-    def _on_event(self, event):
+    # the core changed: translate its event into the matching row signals (_FollowsCore._on_event)
+    def _follow(self, event):
         kind = event.kind
         if kind == "inserted":
             self.beginInsertRows(QModelIndex(), event.index, event.index)
@@ -216,7 +243,7 @@ class LayerStackModel(QAbstractListModel):
         count = len(self._rows)
         target = self._drop_row(row, parent, count)
         if data.hasFormat(MIME_LAYER_TYPE):
-            self.editor.insert_type(target, bytes(data.data(MIME_LAYER_TYPE)).decode())
+            self.dropped.emit(self.editor.insert_type(target, bytes(data.data(MIME_LAYER_TYPE)).decode()).name)
             return True
         source = int(bytes(data.data(MIME_LAYER_ROW)).decode())
         if not 0 <= source < count:
@@ -224,6 +251,7 @@ class LayerStackModel(QAbstractListModel):
         new_index = target - 1 if target > source else target
         new_index = min(new_index, count - 1)
         self.editor.move_layer(source, new_index)
+        self.dropped.emit(self.arch[new_index].name)
         # the move is done by the core; removeRows is not implemented, so the view's follow-up
         # removal of the dragged row after a MoveAction does nothing
         return True
@@ -244,7 +272,7 @@ def _bold() -> QFont:
 SUMMARY_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Trainable", "MACs", "Memory", "Receptive field")
 
 
-class SummaryTableModel(QAbstractTableModel):
+class SummaryTableModel(_FollowsCore, QAbstractTableModel):
     """The summary (``cnnexplorer.summarize``) as a table, one row per layer plus a totals row."""
 
     def __init__(self, arch: Architecture, parent=None):
@@ -258,7 +286,7 @@ class SummaryTableModel(QAbstractTableModel):
         self._summary = summary
         self._cell_cache = [self._cells(row) for row in range(len(summary.rows) + 1)]
 
-    def _on_event(self, event):
+    def _follow(self, event):
         summary = summarize(self.arch)
         if len(summary.rows) == len(self._summary.rows):
             # same rows: repaint the cells (a reset would make views measure every cell again)
@@ -272,6 +300,20 @@ class SummaryTableModel(QAbstractTableModel):
     @property
     def summary(self):
         return self._summary
+
+    @property
+    def total_row(self) -> int:
+        """The row of the totals (after the layers)."""
+        return len(self._summary.rows)
+
+    def partial_note(self) -> str:
+        """'' or why the totals cover only some layers (a layer cannot be computed)."""
+        errors = self._summary.errors
+        if not errors:
+            return ""
+        first = errors[0]
+        return (f"* totals of the layers before layer {first.index} '{first.name}', which cannot be computed; "
+                f"the layers from there on are not counted")
 
     def rowCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self._cell_cache)
@@ -287,7 +329,8 @@ class SummaryTableModel(QAbstractTableModel):
     def _cells(self, row: int) -> tuple:
         s = self._summary
         if row == len(s.rows):
-            return ("Total", "", "", format_count(s.total_params), format_count(s.trainable_params),
+            return ("Total" if not s.errors else "Total*", "" if not s.errors else "computable layers",
+                    "", format_count(s.total_params), format_count(s.trainable_params),
                     format_count(s.total_macs), format_bytes(s.activation_bytes), "")
         r = s.rows[row]
         shape = {"ok": format_shape(r.output_shape, batch=False), "error": "error"}.get(r.status, "?")
@@ -315,7 +358,8 @@ class SummaryTableModel(QAbstractTableModel):
             r = self._summary.rows[row]
             return r.error if r.status != "ok" else None
         if role == Qt.ToolTipRole and is_total:
-            return "MACs: multiply-adds of conv and dense weights; bias additions are not counted"
+            note = "MACs: multiply-adds of conv and dense weights; bias additions are not counted"
+            return (self.partial_note() + ". " + note) if self._summary.errors else note
         return None
 
     def flags(self, index):

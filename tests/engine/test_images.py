@@ -49,7 +49,7 @@ def test_grayscale_png_values_and_note(tmp_path):
     np.testing.assert_allclose(p.array[:, :, 0], a / 255.0, atol=1e-7)
     assert p.source_mode == "L"
     assert p.source_size == (2, 2)
-    assert p.note.startswith("gray.png: 2×2 L")
+    assert p.note.startswith("gray.png: 2×2 grayscale 8-bit")
     assert "scaled by 255" in p.note
     assert "resized" not in p.note and "stretched" not in p.note
 
@@ -170,7 +170,7 @@ def test_16bit_precision_survives_resize(tmp_path):
     Image.fromarray(np.full((64, 48), 1000, dtype=np.uint16)).save(path)
     p = prepare_input(path, (8, 6, 1))
     np.testing.assert_allclose(p.array, 1000 / 65535, rtol=1e-5)
-    assert "resized to 6×8" in p.note
+    assert "resized to 8×6" in p.note
 
 
 def test_32bit_integer_tiff(tmp_path):
@@ -315,7 +315,7 @@ def test_note_reads_as_documented(tmp_path):
     path = tmp_path / "photo.jpg"
     Image.new("RGB", (640, 480), (120, 60, 30)).save(path)
     p = prepare_input(path, (28, 28, 1), fit="crop")
-    assert p.note.startswith("photo.jpg: 640×480 RGB → grayscale")
+    assert p.note.startswith("photo.jpg: 480×640 colour 8-bit → grayscale")
     assert p.note.index("grayscale") < p.note.index("centre-cropped to 480×480") < p.note.index(
         "resized to 28×28") < p.note.index("[0, 1]")
     assert "\n" not in p.note
@@ -604,3 +604,59 @@ def test_every_sample_loads(shape, fit):
         _img_checks(p, shape)
         assert p.array.std() > 0.05, name  # a real picture, not a flat field
         assert p.note.startswith(path.name + ": ")
+
+
+# --- issue 16.3 / 16.5: non-regular files, huge pictures decoded reduced ---------------------------------------
+def test_a_fifo_is_refused_before_it_is_opened(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)           # opening it for reading would block until a writer comes: it must not be opened
+    with pytest.raises(ImageInputError, match=r"^pipe\.png: is a FIFO \(named pipe\), not an image file"):
+        prepare_input(fifo, (28, 28, 1))
+
+
+def _big_picture(path, mode, size=4000):
+    from PIL import ImageDraw
+
+    img = Image.new(mode, (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    for i in range(0, size, 200):
+        draw.line((0, i, size, size - i), fill="black", width=7)
+    img.save(path)
+    return img
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_huge_picture_is_decoded_reduced_for_a_small_model(tmp_path, suffix):
+    from cnnexplorer.engine.images import convert_image, decode_source
+
+    path = tmp_path / f"big{suffix}"
+    full = _big_picture(path, "RGB")
+    decoded = decode_source(path, (32, 32, 3), keep=64)
+    assert decoded.reduced and decoded.source_size == (4000, 4000)
+    assert 64 <= min(decoded.data.shape[:2]) <= 1000            # never more pixels than needed, never fewer
+    assert decoded.data.dtype == np.float32
+    p = prepare_input(path, (32, 32, 3))
+    assert p.source_size == (4000, 4000) and "decoded reduced" in p.note
+    # the same picture converted from a full decode differs only by resampling detail
+    unreduced = convert_image(decode_source(path, (32, 32, 3), keep=None), (32, 32, 3))
+    assert not decode_source(path, (32, 32, 3)).reduced
+    assert np.abs(p.array - unreduced.array).mean() < 0.02
+    full.close()
+
+
+def test_small_pictures_are_never_reduced(tmp_path):
+    from cnnexplorer.engine.images import decode_source
+
+    path = tmp_path / "small.png"
+    _big_picture(path, "L", size=1500)
+    assert not decode_source(path, (28, 28, 1), keep=28).reduced
+
+
+def test_modes_are_named_in_words(tmp_path):
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.full((20, 30), 40000, np.uint16)).save(path)
+    p = prepare_input(path, (20, 30, 1))
+    assert p.note.startswith("deep.png: 20×30 grayscale 16-bit")
+    assert "I;16" not in p.note

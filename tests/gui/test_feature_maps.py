@@ -1,6 +1,7 @@
 """Live feature maps: images in, maps drawn, re-runs after edits, superseding, hostile images, memory guard,
 weights, exports — all through the real window offscreen, waiting on signals (no sleeps)."""
 
+import os
 import threading
 
 import numpy as np
@@ -213,11 +214,21 @@ def test_hostile_images_keep_the_previous_one(qtbot, window, tmp_path):
     truncated.write_bytes(DIGIT.read_bytes()[:60])
     huge = tmp_path / "huge.png"
     Image.new("1", (12000, 12000), 0).save(huge)
-    for path, words in ((truncated, "truncated.png"), (huge, "decompression bomb")):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    # refused at once from their headers or file type (nothing decoded, a FIFO never opened)
+    for path, words in ((huge, "decompression bomb"), (fifo, "FIFO")):
         assert not window.open_image(path)
-        assert words in window.last_error
+        assert words in window.last_error and path.name in window.last_error
         assert window.session.prepared is previous
-        assert window.session.source_name == "digit_7.png"
+    # decoded in the engine thread: its failure is shown when it comes; the previous picture stays
+    with qtbot.waitSignal(window.session.imageFailed, timeout=30_000):
+        assert window.open_image(truncated)
+    assert "truncated.png" in window.last_error
+    assert window.statusBar().currentMessage() == window.last_error
+    qtbot.waitUntil(lambda: not window.session.running, timeout=30_000)
+    assert window.session.prepared is previous
+    assert window.session.source_name == "digit_7.png"
 
 
 def test_unusual_but_valid_images_are_converted_with_a_note(qtbot, window, tmp_path):
