@@ -171,30 +171,23 @@ class _Worker(QObject):
         return prepared.array
 
     def _partial_sender(self, serial: int, cancel: threading.Event, pictures: dict):
-        """A progress hook that hands each layer to the window as soon as it is computed (at most every
-        PARTIAL_INTERVAL s).  The runner's progress calls name the layer being worked on, so every layer before
-        it is complete; its activation is in the runner's per-layer cache.  ``pictures`` collects the thumbnails
-        made on the way, so the end of the run does not make them again."""
-        state = {"next": 0, "sent": 0.0}
+        """The runner's ``on_activation`` hook: each layer goes to the window as soon as it is computed (or
+        reused), at most every PARTIAL_INTERVAL s.  ``pictures`` collects the thumbnails made on the way, so the
+        end of the run does not make them again."""
+        state = {"sent": 0.0}
         batch: dict = {}
 
-        def on_progress(index: int) -> None:
-            entries = getattr(self.runner, "_entries", None)   # (no cache: the maps come at the end of the run)
-            while entries is not None and state["next"] < min(index, len(entries)):
-                i = state["next"]
-                act = entries[i].activation
-                name = self._names[i] if i < len(self._names) else None
-                if name is not None and name not in pictures:
-                    pictures[name] = visualize.layer_pictures(act)
-                batch[name] = (act, pictures[name])
-                state["next"] += 1
+        def on_activation(name: str, act) -> None:
+            if name not in pictures:
+                pictures[name] = visualize.layer_pictures(act)
+            batch[name] = (act, pictures[name])
             now = time.perf_counter()
-            if batch and now - state["sent"] >= PARTIAL_INTERVAL and not cancel.is_set():
+            if now - state["sent"] >= PARTIAL_INTERVAL and not cancel.is_set():
                 self.partial.emit(serial, dict(batch))
                 batch.clear()
                 state["sent"] = now
 
-        return on_progress
+        return on_activation
 
     def _run(self, request: _Request, cancel: threading.Event) -> None:
         serial = request.serial
@@ -206,20 +199,19 @@ class _Worker(QObject):
                     self.cancelled.emit(serial)
                 return
         last = [0.0, -1.0]
-        self._names = [layer.name for layer in request.arch]
         pictures: dict = {}
-        on_layer = self._partial_sender(serial, cancel, pictures)
+        on_activation = self._partial_sender(serial, cancel, pictures)
 
         def progress(fraction, index):
             now = time.perf_counter()
-            on_layer(index)
             if fraction >= 1.0 or now - last[0] > 0.05:
                 last[0], last[1] = now, fraction
                 self.progressed.emit(serial, fraction, index)
 
         try:
             result = self.runner.run(request.arch, request.x, request.weights, request.seed, request.classic,
-                                     progress=progress, cancel=cancel, partial_weights=True)
+                                     progress=progress, cancel=cancel, partial_weights=True,
+                                     on_activation=on_activation)
         except RunCancelled:
             self.cancelled.emit(serial)
         except (EngineError, CnnExplorerError) as exc:

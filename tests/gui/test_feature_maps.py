@@ -41,7 +41,7 @@ class RecordingRunner(Runner):
         self.first_started = threading.Event()
 
     def run(self, arch, x, weights=None, seed=0, classic_filters=False, progress=None, cancel=None,
-            partial_weights=False):
+            partial_weights=False, **hooks):
         held = self.hold_first and not self.outcomes
 
         def gated(fraction, index):
@@ -51,7 +51,7 @@ class RecordingRunner(Runner):
             progress(fraction, index)
 
         try:
-            result = super().run(arch, x, weights, seed, classic_filters, gated, cancel, partial_weights)
+            result = super().run(arch, x, weights, seed, classic_filters, gated, cancel, partial_weights, **hooks)
         except Exception as exc:
             self.outcomes.append(type(exc).__name__)
             raise
