@@ -12,7 +12,7 @@ import pytest
 
 import cnnexplorer
 from cnnexplorer.engine import EngineInputError, Runner
-from cnnexplorer.interop import MissingDependencyError, load_keras_weights, load_weights
+from cnnexplorer.interop import MissingDependencyError, keras_h5, load_keras_weights, load_weights
 
 from conftest import DATA
 
@@ -324,3 +324,25 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path):
         assert "is a FIFO (named pipe), not a regular file" in error_for(arch, path)
         with pytest.raises(EngineInputError, match="is a FIFO"):
             load_weights(path, arch)  # also the dispatcher, which sniffs the first bytes of unsuffixed files
+
+
+def test_a_file_that_makes_hdf5_loop_forever_is_stopped(tmp_path, monkeypatch):
+    # found by fuzzing: this one byte (in the 'name' attribute's heap of the first vars group) makes the HDF5
+    # C library spin forever while decoding the attribute; the file is read in a child process that is killed
+    arch, original = fixture("sequential")
+    data = bytearray(original.read_bytes())
+    assert data[2056] == 0
+    data[2056] = 0xFF
+    path = tmp_path / "looping.weights.h5"
+    path.write_bytes(bytes(data))
+    monkeypatch.setattr(keras_h5, "READ_SECONDS", 3)
+    assert "reading it took more than 3 s and was stopped (a corrupted HDF5 file can make the HDF5 library loop " \
+           "forever)" in error_for(arch, path)
+
+
+def test_the_child_process_reports_refusals_as_one_line(tmp_path):
+    arch, _ = fixture("sequential")
+    path = tmp_path / "garbage.weights.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    message = error_for(arch, path)
+    assert "not an HDF5 file" in message or "cannot be read" in message
