@@ -20,6 +20,7 @@ import contextlib
 import io
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,9 +163,10 @@ sys.exit(_child_main(*sys.argv[1:4]))
 def _read_isolated(arch: Architecture, path, where: str) -> Weights:
     """Read the file in a child process with a time and memory limit; only checked arrays come back.
 
-    The HDF5 C library can loop forever on a corrupted file (a 33 KB file with a few flipped bytes made it spin
-    in attribute decoding, found by fuzzing), and nothing interrupts C code in this process: a child that takes
-    longer than :data:`READ_SECONDS` is killed and the file refused.  The child returns the weights as an .npz
+    The HDF5 C library can loop forever or crash on a corrupted file (one changed byte in a 33 KB file made it
+    spin in attribute decoding, another made it segfault; both found by fuzzing), and nothing interrupts C code
+    in this process: a child that crashes, or takes longer than :data:`READ_SECONDS` and is killed, refuses the
+    file.  The child returns the weights as an .npz
     that is read back with the size checks of :func:`cnnexplorer.engine.weights.load_weights`."""
     from ..engine.weights import load_weights as load_npz
     from ..model.files import dumps
@@ -187,6 +189,9 @@ def _read_isolated(arch: Architecture, path, where: str) -> Weights:
                                    f"corrupted HDF5 file can make the HDF5 library loop forever)") from None
         if done.returncode == _EXIT_REFUSED:
             raise EngineInputError(_one_line_text(done.stdout) or f"{where}: refused")
+        if done.returncode < 0:  # killed by a signal: the HDF5 library crashed (or ran out of the memory limit)
+            raise EngineInputError(f"{where}: the HDF5 library crashed reading it "
+                                   f"({signal.Signals(-done.returncode).name}); the file is corrupt")
         if done.returncode != 0 or not os.path.exists(out_path):
             last = _one_line_text((done.stderr or "").strip().splitlines()[-1] if done.stderr.strip() else "")
             raise EngineInputError(f"{where}: cannot be read; the reader process stopped (exit {done.returncode}"
