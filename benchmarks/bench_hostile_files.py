@@ -4,9 +4,8 @@
 
 Builds each file in a temporary folder (a few seconds: the bombs are really compressed), then loads it in a fresh
 interpreter and prints the peak resident memory (``ru_maxrss``) of that process or of the child it starts to read
-Keras HDF5 files, whichever is larger, the same interpreter's peak after
-loading a small valid file of the same kind (the baseline: imports and a real load), the difference, and the
-first line of what was raised.  To measure another version of the code, run this script with that version first
+Keras HDF5 files, whichever is larger; the same after loading a small valid file of the same kind (the baseline:
+imports and a real load); the difference; and the first line of what was raised.  To measure another version of the code, run this script with that version first
 on ``PYTHONPATH`` from a folder outside the checkout.
 """
 
