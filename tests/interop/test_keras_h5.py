@@ -12,7 +12,7 @@ import pytest
 
 import cnnexplorer
 from cnnexplorer.engine import EngineInputError, Runner
-from cnnexplorer.interop import MissingDependencyError, load_keras_weights, load_weights
+from cnnexplorer.interop import MissingDependencyError, keras_h5, load_keras_weights, load_weights
 
 from conftest import DATA
 
@@ -324,3 +324,47 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path):
         assert "is a FIFO (named pipe), not a regular file" in error_for(arch, path)
         with pytest.raises(EngineInputError, match="is a FIFO"):
             load_weights(path, arch)  # also the dispatcher, which sniffs the first bytes of unsuffixed files
+
+
+def test_a_reader_that_never_returns_is_stopped(tmp_path, monkeypatch):
+    arch, original = fixture("functional")
+    monkeypatch.setattr(keras_h5, "_CHILD", "import time; time.sleep(60)")
+    monkeypatch.setattr(keras_h5, "READ_SECONDS", 2)
+    assert ": reading it took more than 2 s and was stopped (a corrupted HDF5 file can make the HDF5 library loop " \
+           "forever)" in error_for(arch, original)
+
+
+def test_a_reader_that_crashes_is_reported_and_this_process_survives(tmp_path, monkeypatch):
+    arch, original = fixture("functional")
+    monkeypatch.setattr(keras_h5, "_CHILD", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    assert ": the HDF5 library crashed reading it (SIGSEGV); the file is corrupt" in error_for(arch, original)
+
+
+def corrupted(tmp_path, stem: str, offset: int, before: int, after: int):
+    arch, original = fixture(stem)
+    data = bytearray(original.read_bytes())
+    assert data[offset] == before
+    data[offset] = after
+    path = tmp_path / f"corrupted_{offset}.weights.h5"
+    path.write_bytes(bytes(data))
+    return arch, path
+
+
+def test_one_byte_corruptions_that_hang_or_crash_hdf5(tmp_path, monkeypatch):
+    """Found by fuzzing with h5py 3.16 (HDF5 1.14): one byte in the heap of the first 'vars' group's attributes makes
+    the HDF5 C library spin forever while decoding the 'name' attribute; one byte in the functional fixture makes
+    it segfault (in-process, that killed Python).  Other HDF5 versions may fail differently; either way the file
+    must be refused in one line while this process goes on."""
+    monkeypatch.setattr(keras_h5, "READ_SECONDS", 3)
+    message = error_for(*corrupted(tmp_path, "sequential", 2056, 0, 0xFF))
+    assert "took more than 3 s" in message or "crashed" in message or "cannot be read" in message
+    message = error_for(*corrupted(tmp_path, "functional", 20369, 1, 21))
+    assert "crashed reading it" in message or "cannot be read" in message
+
+
+def test_the_child_process_reports_refusals_as_one_line(tmp_path):
+    arch, _ = fixture("sequential")
+    path = tmp_path / "garbage.weights.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    message = error_for(arch, path)
+    assert "not an HDF5 file" in message or "cannot be read" in message
