@@ -33,6 +33,10 @@ such as ``ops.add``; for a Sequential, ``model.layers``). An entry::
      "trainable_params": 9472, "non_trainable_params": 0,
      "layers": [entry, ...]}       # only for a nested Functional/Sequential
 
+``<Model>.224.summary.json`` (MobileNetV3Small/Large only, whose JSON input is
+``[null, null, 3]``): the same summary for the model built with
+``input_shape=(224, 224, 3)``, i.e. the shapes at the size the importer uses.
+
 If a layer is called several times (shared), ``output_shape`` is that of its
 last call (as Keras' summary shows) and ``output_shapes_per_call`` lists all.
 """
@@ -130,6 +134,25 @@ def _entries(model, nodes):
     return entries
 
 
+def _summary(name, model):
+    import keras
+
+    nodes = set()
+    for v in model._nodes_by_depth.values():
+        nodes.update(v)
+    return {
+        "model": name,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "input_shape": _shapes(model.inputs),
+        "output_shape": _shapes(model.outputs),
+        "total_params": int(model.count_params()),
+        "trainable_params": _count(model.trainable_weights),
+        "non_trainable_params": _count(model.non_trainable_weights),
+        "layers": _entries(model, nodes),
+    }
+
+
 def build_one(name: str) -> None:
     import keras
 
@@ -146,23 +169,20 @@ def build_one(name: str) -> None:
     model = getattr(keras.applications, name)(weights=None)
     text = model.to_json()
     (HERE / f"{name}.json.gz").write_bytes(gzip.compress(text.encode("utf-8"), 9, mtime=0))
-    nodes = set()
-    for v in model._nodes_by_depth.values():
-        nodes.update(v)
-    summary = {
-        "model": name,
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "input_shape": _shapes(model.inputs),
-        "output_shape": _shapes(model.outputs),
-        "total_params": int(model.count_params()),
-        "trainable_params": _count(model.trainable_weights),
-        "non_trainable_params": _count(model.non_trainable_weights),
-        "layers": _entries(model, nodes),
-    }
+    summary = _summary(name, model)
     (HERE / f"{name}.summary.json").write_text(
         json.dumps(summary, separators=(",", ":")) + "\n", encoding="utf-8"
     )
+    if None in summary["input_shape"]:
+        # MobileNetV3 writes its input as [null, null, 3]: also record the
+        # shapes at 224x224, the size the importer loads it at.
+        del model
+        keras.backend.clear_session()
+        gc.collect()
+        model = getattr(keras.applications, name)(weights=None, input_shape=(224, 224, 3))
+        (HERE / f"{name}.224.summary.json").write_text(
+            json.dumps(_summary(name, model), separators=(",", ":")) + "\n", encoding="utf-8"
+        )
     print(f"{name}: {summary['total_params']:,} params, {len(summary['layers'])} entries, "
           f"{time.time() - start:.1f} s", flush=True)
 
