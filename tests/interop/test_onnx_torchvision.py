@@ -8,7 +8,8 @@ onnxruntime (development packages, see README); skipped with the reason when one
 tests in test_onnx_import.py cover the same operators without them.
 
 Tolerance: float32 everywhere; the engine's summation order differs from onnxruntime's, so the logits agree to
-1e-4 relative + 1e-5 × the largest logit (measured: ≤ 2e-6 absolute on logits of size 1 to 10).
+1e-4 relative + 1e-5 × the largest logit (measured: ≤ 6e-6 absolute, ≤ 1e-6 of the largest logit, on
+logits of size 0.35 to 10).
 """
 
 import sys
