@@ -381,7 +381,8 @@ def test_layers_of_nested_models_are_found_by_their_recorded_names():
     from cnnexplorer.model import Architecture, BatchNormalization, Conv2D, LayerNormalization
 
     path = LAYER_CASES / "nested_functional.weights.h5"
-    arch = Architecture((8, 8, 3), [Conv2D(filters=4, kernel_size=1, name="stem_conv"), LayerNormalization(epsilon=1e-6, name="stem_ln"),
+    arch = Architecture((8, 8, 3), [Conv2D(filters=4, kernel_size=1, name="stem_conv"),
+                                    LayerNormalization(epsilon=1e-6, name="stem_ln"),
                                     Conv2D(filters=4, kernel_size=3, padding="same", use_bias=False,
                                            name="block_conv"),
                                     BatchNormalization(scale=False, name="block_bn")])

@@ -834,7 +834,8 @@ def test_other_merges_numpy(tmp_path, op, numpy_op, cls):
 
 def test_sum_and_mean_of_three_numpy(tmp_path):
     nodes = [helper.make_node("Tanh", ["x"], ["a"], name="a"), helper.make_node("Sigmoid", ["x"], ["b"], name="b"),
-             helper.make_node("Relu", ["x"], ["c"], name="c"), helper.make_node("Sum", ["a", "b", "c"], ["s"], name="s"),
+             helper.make_node("Relu", ["x"], ["c"], name="c"),
+             helper.make_node("Sum", ["a", "b", "c"], ["s"], name="s"),
              helper.make_node("Mean", ["s", "a", "b"], ["y"], name="m")]
 
     def numpy(x):
@@ -989,7 +990,8 @@ def test_flatten_unsqueeze_and_squeeze_numpy(tmp_path):
 def test_concatenated_flattened_tensors_keep_their_order(tmp_path):
     g = rand(2 * 3 * 3 + 3 * 3 * 3, 4)
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"), helper.make_node("Conv", ["x", "W"], ["b"], name="b"),
-             helper.make_node("Flatten", ["a"], ["fa"], name="fa"), helper.make_node("Flatten", ["b"], ["fb"], name="fb"),
+             helper.make_node("Flatten", ["a"], ["fa"], name="fa"),
+             helper.make_node("Flatten", ["b"], ["fb"], name="fb"),
              helper.make_node("Concat", ["fa", "fb"], ["f"], name="cat", axis=1),
              helper.make_node("Gemm", ["f", "G"], ["y"], name="fc")]
     check(make_model(nodes, [1, 2, 3, 3], {"W": rand(3, 2, 1, 1), "G": g}), tmp_path)
@@ -1012,7 +1014,8 @@ def test_a_pad_read_by_a_conv_and_by_another_layer(tmp_path):
      "node[1] 'div' (Div): dividing one computed tensor by another is not supported"),
     ([helper.make_node("Div", ["C", "x"], ["y"], name="div")], {"C": np.float32(2)},
      "dividing a constant by a computed tensor is not supported"),
-    ([helper.make_node("Div", ["x", "C"], ["y"], name="div")], {"C": np.float32(0)}, "divides by a constant that is zero"),
+    ([helper.make_node("Div", ["x", "C"], ["y"], name="div")], {"C": np.float32(0)},
+     "divides by a constant that is zero"),
     ([helper.make_node("Mul", ["x", "C"], ["y"], name="mul")], {"C": rand(3, 1)},
      "the constant of shape (3, 1) is neither one number nor one per channel (1, 2, 1, 1)"),
     ([helper.make_node("Resize", ["x", "roi", "s"], ["y"], name="rs", mode="nearest")],
