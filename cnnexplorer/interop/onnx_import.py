@@ -11,6 +11,7 @@ A few things are merged or translated because CNN Explorer has no layer for them
   becomes a ``ZeroPadding2D`` layer;
 - ``MatMul`` (or ``Conv``) followed by ``Add`` of a constant is one layer (the ``Add`` is its bias) when
   nothing else reads the product;
+- ``x · Sigmoid(x)`` (PyTorch's SiLU) is one ``silu`` activation;
 - ``Add``, ``Sub``, ``Mul`` and ``Div`` of a constant (a number, or one per channel) become a ``Rescaling``
   layer; of two computed tensors (``Add``, ``Sub``, ``Mul``, ``Max``, ``Min``, ``Sum``, ``Mean``), the merge
   layer of the same name, with NumPy broadcasting (squeeze-and-excitation's (1, C, 1, 1) × (1, C, H, W));
@@ -1004,6 +1005,8 @@ class _Converter:
             if len(xs) == 1:
                 self._set(node, place, self._alias(xs[0]))
                 return
+            if op == "Mul" and self._swish(node, place, xs):
+                return
             self._merge(node, place, xs, _MERGES[op])
             return
         if op not in ("Add", "Sub", "Mul", "Div") or len(given) != 2:
@@ -1032,6 +1035,21 @@ class _Converter:
         self._set(node, place, out)
 
     _op_Add = _op_Sub = _op_Mul = _op_Div = _op_Sum = _op_Mean = _op_Max = _op_Min = _arithmetic
+
+    def _swish(self, node, place, xs: list[_Tensor]) -> bool:
+        """Whether ``x · sigmoid(x)`` (how PyTorch exports SiLU) became one ``silu`` Activation: the Sigmoid layer,
+        when nothing else reads its output."""
+        if len(xs) != 2:
+            return False
+        for x, gate, gate_name in ((xs[0], xs[1], node.input[1]), (xs[1], xs[0], node.input[0])):
+            layer = self.layers[self.index[gate.source]] if gate.fresh and gate.source in self.index else None
+            if isinstance(layer, Activation) and layer.activation == "sigmoid" and x.pad is None \
+                    and self.inputs[layer.name] == (x.source,) and self.consumers.get(gate_name) == 1 \
+                    and gate_name not in self.graph_outputs:
+                self.layers[self.index[layer.name]] = layer.with_args(activation="silu")
+                self._set(node, place, _Tensor(layer.name, gate.shape, gate.perm, fresh=True))
+                return True
+        return False
 
     def _bias(self, node, place, t: _Tensor, c: np.ndarray, sign: float) -> bool:
         """Whether ``t ± c`` became the bias of the Dense/Conv that computes ``t`` (when nothing else reads it)."""

@@ -1047,3 +1047,21 @@ def test_a_pad_read_by_a_conv_and_by_another_layer(tmp_path):
 def test_graph_operators_refused_with_a_reason(tmp_path, nodes, inits, problem):
     message = import_error(make_model(nodes, [1, 2, 3, 3], inits), tmp_path)
     assert problem in message
+
+
+def test_x_times_sigmoid_x_is_one_silu_activation_numpy(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="act"),
+             helper.make_node("Mul", ["s", "c"], ["y"], name="mul")]
+    w = rand(2, 2, 1, 1)
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"W": w}), tmp_path,
+                    evaluate=lambda x: conv1x1(x, w) * sigmoid(conv1x1(x, w)))
+    assert types(arch) == ["Conv2D", "Activation"] and arch.layers[1].activation == "silu"
+
+
+def test_a_sigmoid_that_others_read_stays_a_sigmoid_numpy(tmp_path):
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"], name="act"),
+             helper.make_node("Mul", ["x", "s"], ["m"], name="mul"),
+             helper.make_node("Add", ["m", "s"], ["y"], name="add")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3]), tmp_path, evaluate=lambda x: x * sigmoid(x) + sigmoid(x))
+    assert types(arch) == ["Activation", "Multiply", "Add"] and arch.layers[0].activation == "sigmoid"
