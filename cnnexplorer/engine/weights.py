@@ -233,7 +233,7 @@ def finite_float32(array: np.ndarray) -> np.ndarray:
     """``array`` as C-contiguous float32 (the same object when it already is); ``ValueError`` when a value is NaN,
     infinite, or beyond float32's range once converted (said as such, without NumPy's overflow warnings)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        converted = np.ascontiguousarray(array, dtype=np.float32)
+        converted = np.asarray(array, dtype=np.float32, order="C")  # keeps a 0-d array 0-d (Normalization's count)
     if not np.isfinite(converted).all():
         if array.dtype.kind == "f" and np.isfinite(array).all():
             raise ValueError(f"has {array.dtype} values beyond float32's range (±3.4e38)")

@@ -6,7 +6,11 @@ layer created them (Conv2D/Dense: kernel, bias; BatchNormalization: gamma, beta,
 moving_variance, without the ones ``scale``/``center`` switch off), and recent versions record the layer's own
 name in the ``vars`` group's ``name`` attribute.  Files converted from Keras 2.13 use
 ``_layer_checkpoint_dependencies`` instead of ``layers``.  Layers are matched by that name when the file records
-it, otherwise by position among the layers of the same class, as Keras itself does.
+it, otherwise by position among the layers of the same class, as Keras itself does.  The layers of a nested model
+(ConvNeXt's Sequential stem) are under ``layers/sequential/layers/<auto name>/vars``; they are matched by the
+recorded name only.  The new layers' variables, in creation order: SeparableConv2D depthwise_kernel,
+pointwise_kernel, bias; Conv2DTranspose kernel (kh, kw, filters, C_in), bias; Normalization (without mean and
+variance in its config) mean, variance, count; LayerNormalization gamma, beta; LayerScale gamma.
 
 The older Keras 2 / tf.keras HDF5 format (``model.save_weights("x.h5")``: ``layer_names`` and ``weight_names``
 attributes) is read too, matched by layer name.
@@ -40,6 +44,7 @@ from ._deps import require
 Weights = dict[str, np.ndarray]
 _KERAS3_ROOTS = ("layers", "_layer_checkpoint_dependencies")
 _KERAS_ARCHIVE_SLACK = 64 * 1024 ** 2  # HDF5 metadata, names, the optimizer's own variables
+_MAX_NESTING = 8  # models nested in models, as deep as the JSON importer reads them
 
 
 def _text(value: Any) -> str:
@@ -296,17 +301,34 @@ class _Keras3:
         self.by_name: dict[str, tuple[str, Any]] = {}
         self.by_path: dict[str, tuple[str, Any]] = {}
         for root in _KERAS3_ROOTS:
-            if not _is_group(roots.get(root)):
+            if _is_group(roots.get(root)):
+                self._scan(roots[root], root, "", 0)
+
+    def _scan(self, container, path: str, prefix: str, depth: int) -> None:
+        """Index the layers of ``container`` (``layers/…``) by name and, at the top, by path; then those of nested
+        models (``layers/sequential/layers/…``), whose layers CNN Explorer imports under their own names (or
+        ``<model>_<name>`` where the name is taken)."""
+        nested = []
+        for key in container.keys():
+            group = _child(container, key, self.where, f"{path}/{key}")
+            if not _is_group(group):
                 continue
-            for key in roots[root].keys():
-                group = _child(roots[root], key, where, f"{root}/{key}")
-                variables = _child(group, "vars", where, f"{root}/{key}/vars") if _is_group(group) else None
-                if _is_group(variables) and len(variables):  # layers without weights have an empty vars group
-                    entry = (f"{root}/{key}/vars", variables)
+            variables = _child(group, "vars", self.where, f"{path}/{key}/vars")
+            name = variables.attrs.get("name") if _is_group(variables) else None
+            name = None if name is None else _text(name)
+            if _is_group(variables) and len(variables):  # layers without weights have an empty vars group
+                entry = (f"{path}/{key}/vars", variables)
+                if depth == 0:
                     self.by_path.setdefault(key, entry)
-                    name = variables.attrs.get("name")
-                    if name is not None:
-                        self.by_name.setdefault(_text(name), entry)
+                if name is not None:
+                    self.by_name.setdefault(name, entry)
+                    if prefix:
+                        self.by_name.setdefault(f"{prefix}_{name}", entry)
+            inner = _child(group, "layers", self.where, f"{path}/{key}/layers")
+            if _is_group(inner) and depth < _MAX_NESTING:
+                nested.append((inner, f"{path}/{key}/layers", name or key))
+        for inner, inner_path, inner_prefix in nested:  # the outer model's names first: they win a clash
+            self._scan(inner, inner_path, inner_prefix, depth + 1)
 
     def read(self, arch: Architecture) -> Weights:
         weights: Weights = {}

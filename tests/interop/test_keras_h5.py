@@ -368,3 +368,123 @@ def test_the_child_process_reports_refusals_as_one_line(tmp_path):
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
     message = error_for(arch, path)
     assert "not an HDF5 file" in message or "cannot be read" in message
+
+
+# --- the graph-era layers and nested models (issue 14) ---------------------------------------------------
+LAYER_CASES = DATA / "keras_layers"  # real Keras 3.15.1 files, see tests/engine/test_keras_layers.py
+
+
+def keras_vars(path, name):
+    """The arrays of the layer Keras recorded as ``name``, anywhere in the file, in creation order."""
+    found = []
+
+    def visit(key, obj):
+        if key.endswith("/vars") or key == "vars":
+            if obj.attrs.get("name") == name and len(obj):
+                found.append([obj[str(i)][()] for i in range(len(obj))])
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    assert len(found) == 1, name
+    return found[0]
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("separable_same", {"sep_same": ["depthwise_kernel", "pointwise_kernel", "bias"],
+                        "sep_dm2": ["depthwise_kernel", "pointwise_kernel"]}),
+    ("conv_transpose_rect", {"tconv": ["kernel"]}),  # use_bias=False
+    ("conv_transpose_same_k3_s2", {"tconv": ["kernel", "bias"]}),
+    ("layer_normalization", {"ln_default": ["gamma", "beta"], "ln_no_center": ["gamma"], "ln_no_scale": ["beta"]}),
+    ("convnext_block", {"ln": ["gamma", "beta"], "layer_scale": ["gamma"], "pw1": ["kernel", "bias"]}),
+])
+def test_new_layers_weights_come_in_keras_order(case, expected):
+    arch = cnnexplorer.load(LAYER_CASES / f"{case}.json")
+    path = LAYER_CASES / f"{case}.weights.h5"
+    weights = load_keras_weights(arch, path)
+    for layer, names in expected.items():
+        assert sorted(k for k in weights if k.startswith(layer + "/")) == sorted(f"{layer}/{n}" for n in names)
+        for name, array in zip(names, keras_vars(path, layer)):
+            np.testing.assert_array_equal(weights[f"{layer}/{name}"], array)
+
+
+def test_normalization_mean_variance_and_scalar_count():
+    from cnnexplorer.model import Architecture, Normalization
+
+    path = LAYER_CASES / "normalization.weights.h5"
+    arch = Architecture((5, 5, 3), [Normalization(name="norm_weights")])
+    weights = load_keras_weights(arch, path)
+    mean, variance, count = keras_vars(path, "norm_weights")
+    np.testing.assert_array_equal(weights["norm_weights/mean"], mean)
+    np.testing.assert_array_equal(weights["norm_weights/variance"], variance)
+    assert weights["norm_weights/count"].shape == () == np.shape(count)  # a 0-d integer in the file
+    assert weights["norm_weights/count"] == count
+
+
+def test_layers_of_nested_models_are_found_by_their_recorded_names():
+    # nested_functional.weights.h5: layers/sequential/layers/conv2d/vars (stem_conv), …/layer_normalization (stem_ln),
+    # layers/functional/layers/conv2d/vars (block_conv), …/batch_normalization (block_bn, scale=False)
+    from cnnexplorer.model import Architecture, BatchNormalization, Conv2D, LayerNormalization
+
+    path = LAYER_CASES / "nested_functional.weights.h5"
+    arch = Architecture((8, 8, 3), [Conv2D(filters=4, kernel_size=1, name="stem_conv"),
+                                    LayerNormalization(epsilon=1e-6, name="stem_ln"),
+                                    Conv2D(filters=4, kernel_size=3, padding="same", use_bias=False,
+                                           name="block_conv"),
+                                    BatchNormalization(scale=False, name="block_bn")])
+    weights = load_keras_weights(arch, path)
+    assert sorted(weights) == ["block_bn/beta", "block_bn/moving_mean", "block_bn/moving_variance",
+                               "block_conv/kernel", "stem_conv/bias", "stem_conv/kernel", "stem_ln/beta",
+                               "stem_ln/gamma"]
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(weights["stem_conv/kernel"], f["layers/sequential/layers/conv2d/vars/0"][()])
+        np.testing.assert_array_equal(weights["block_bn/moving_variance"],
+                                      f["layers/functional/layers/batch_normalization/vars/2"][()])
+
+
+def test_a_nested_layer_whose_name_clashes_is_the_one_prefixed_with_its_model(tmp_path):
+    from cnnexplorer.model import Architecture, Conv2D
+
+    path = tmp_path / "clash.weights.h5"
+    outer, inner = rand_kernel(1), rand_kernel(2)
+    with h5py.File(path, "w") as f:
+        for group, name, kernel in (("layers/conv2d/vars", "conv", outer),
+                                    ("layers/sequential/layers/conv2d/vars", "conv", inner)):
+            f[f"{group}/0"] = kernel
+            f[group].attrs["name"] = name
+        f.create_group("layers/sequential/vars").attrs["name"] = "stem"
+    arch = Architecture((4, 4, 2), [Conv2D(filters=2, kernel_size=1, use_bias=False, name="stem_conv"),
+                                    Conv2D(filters=2, kernel_size=1, use_bias=False, name="conv")])
+    weights = load_keras_weights(arch, path)
+    np.testing.assert_array_equal(weights["conv/kernel"], outer)
+    np.testing.assert_array_equal(weights["stem_conv/kernel"], inner)
+
+
+def rand_kernel(seed):
+    return np.random.default_rng(seed).normal(size=(1, 1, 2, 2)).astype(np.float32)
+
+
+def test_convnext_style_nested_sequential_reproduces_keras(tmp_path):
+    keras = pytest.importorskip("keras", reason="Keras is only installed for development (make test installs it)")
+    from keras import layers
+
+    inputs = keras.Input((16, 16, 3), name="image")
+    stem = keras.Sequential([keras.Input((16, 16, 3)), layers.Conv2D(8, 4, strides=4, name="stem_conv"),
+                             layers.LayerNormalization(epsilon=1e-6, name="stem_ln")], name="stem")
+    down = keras.Sequential([keras.Input((4, 4, 8)), layers.LayerNormalization(epsilon=1e-6, name="down_ln"),
+                             layers.Conv2D(12, 2, strides=2, name="down_conv")], name="down")
+    x = stem(inputs)
+    y = layers.SeparableConv2D(8, 3, padding="same", name="sep")(x)
+    x = layers.Add(name="add")([x, y])
+    x = down(x)
+    x = layers.Conv2DTranspose(6, 3, strides=2, padding="same", name="up")(x)
+    out = layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inputs, out)
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in model.get_weights()])
+    (tmp_path / "m.json").write_text(model.to_json())
+    model.save_weights(str(tmp_path / "m.weights.h5"))
+    x = rng.normal(size=(1, 16, 16, 3)).astype(np.float32)
+    expected = np.asarray(model.predict(x, verbose=0))[0]
+    arch = cnnexplorer.load(tmp_path / "m.json")
+    weights = load_keras_weights(arch, tmp_path / "m.weights.h5")
+    got = list(Runner().run(arch, x[0], weights).activations.values())[-1]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -469,24 +469,32 @@ def import_error(model, tmp_path) -> str:
 
 
 def test_unsupported_operator_is_named(tmp_path):
-    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"), helper.make_node("HardSwish", ["a"], ["y"], name="hs")]
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"), helper.make_node("Erf", ["a"], ["y"], name="erf")]
     message = import_error(make_model(nodes, [1, 2, 3, 3]), tmp_path)
-    assert "node[1] 'hs' (HardSwish): unsupported ONNX operator 'HardSwish'; supported: Conv" in message
+    assert "node[1] 'erf' (Erf): unsupported ONNX operator 'Erf'; supported: Conv" in message
 
 
-def test_residual_connection_is_rejected(tmp_path):
+def test_residual_connection_becomes_an_add_merge(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
              helper.make_node("Conv", ["a", "W"], ["c"], name="conv", pads=[1, 1, 1, 1]),
              helper.make_node("Add", ["a", "c"], ["y"], name="residual")]
-    message = import_error(make_model(nodes, [1, 2, 3, 3], {"W": rand(2, 2, 3, 3)}), tmp_path)
-    assert "node[2] 'residual' (Add): takes 2 computed inputs ('a', 'c'); only chain-shaped models" in message
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"W": rand(2, 2, 3, 3)}), tmp_path)
+    assert types(arch) == ["Activation", "Conv2D", "Add"]
+    assert arch.inputs_of("residual") == ("r", "conv")
 
 
-def test_branch_is_rejected(tmp_path):
+def test_a_branch_the_output_does_not_need_is_left_out(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
-             helper.make_node("Sigmoid", ["x"], ["y"], name="side")]
+             helper.make_node("Sigmoid", ["x"], ["unused"], name="side"),
+             helper.make_node("Tanh", ["a"], ["y"], name="t")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3]), tmp_path)
+    assert [layer.name for layer in arch] == ["r", "t"]
+
+
+def test_computed_input_that_no_node_makes_is_named(tmp_path):
+    nodes = [helper.make_node("Relu", ["nowhere"], ["y"], name="r")]
     message = import_error(make_model(nodes, [1, 2, 3, 3]), tmp_path)
-    assert "node[1] 'side' (Sigmoid): takes 'x', which is not the output of the layer before it ('a')" in message
+    assert "node[0] 'r' (Relu): takes 'nowhere', which no earlier node computes" in message
 
 
 def test_two_outputs_are_rejected(tmp_path):
@@ -516,7 +524,7 @@ def test_missing_input_shape_and_integer_input(tmp_path):
     (helper.make_node("LeakyRelu", ["x"], ["y"], name="lr"), {},
      "LeakyRelu alpha=0.01 is not supported; CNN Explorer's leaky_relu has the Keras slope 0.2"),
     (helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip"), {"lo": np.float32(-1), "hi": np.float32(1)},
-     "Clip(-1, 1) is not supported; only Clip(0, 6) (relu6)"),
+     "Clip(-1, 1) is not supported; only Clip(0, max)"),
     (helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode="reflect"),
      {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}, "Pad mode 'reflect' is not supported"),
     (helper.make_node("Pad", ["x", "pads", "v"], ["y"], name="pad"),
@@ -752,3 +760,308 @@ def test_a_fifo_model_is_refused_without_opening_it(tmp_path):
         load_onnx(tmp_path / "pipe.onnx")
     with pytest.raises(EngineInputError, match="is a FIFO"):
         cnnexplorer.load_weights(tmp_path / "pipe.onnx")
+
+
+# --- graphs: merges, concatenation, constants, resizing (each compared with a NumPy evaluation) ----------
+def sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def conv1x1(a, w):
+    """A 1×1 convolution of an (N, C, H, W) array with weights (F, C, 1, 1)."""
+    return np.einsum("nchw,fc->nfhw", a, w[:, :, 0, 0])
+
+
+def test_add_of_two_branches_numpy(tmp_path):
+    w = rand(3, 3, 1, 1)
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="left"),
+             helper.make_node("Conv", ["x", "W"], ["b"], name="right"),
+             helper.make_node("Add", ["a", "b"], ["y"], name="sum")]
+    arch, _ = check(make_model(nodes, [1, 3, 4, 5], {"W": w}), tmp_path,
+                    evaluate=lambda x: np.maximum(x, 0) + conv1x1(x, w))
+    assert types(arch) == ["Activation", "Conv2D", "Add"]
+    assert arch.inputs_of("left") == arch.inputs_of("right") == ("input",)
+
+
+def test_concat_numpy(tmp_path):
+    w = rand(2, 3, 1, 1)
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"),
+             helper.make_node("Conv", ["x", "W"], ["b"], name="b"),
+             helper.make_node("Sigmoid", ["x"], ["c"], name="c"),
+             helper.make_node("Concat", ["a", "b", "c"], ["y"], name="cat", axis=1)]
+    arch, _ = check(make_model(nodes, [1, 3, 4, 4], {"W": w}), tmp_path,
+                    evaluate=lambda x: np.concatenate([np.maximum(x, 0), conv1x1(x, w), sigmoid(x)], axis=1))
+    assert arch.layers[-1].type_name == "Concatenate" and arch.layers[-1].axis == -1
+    assert arch.inputs_of("cat") == ("a", "b", "c")
+
+
+@pytest.mark.parametrize("axis, ours", [(2, 1), (-1, 2)])
+def test_concat_along_height_or_width_numpy(tmp_path, axis, ours):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"), helper.make_node("Tanh", ["x"], ["b"], name="b"),
+             helper.make_node("Concat", ["a", "b"], ["y"], name="cat", axis=axis)]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 4]), tmp_path,
+                    evaluate=lambda x: np.concatenate([np.maximum(x, 0), np.tanh(x)], axis=axis))
+    assert arch.layers[-1].axis == ours
+
+
+def test_squeeze_and_excitation_mul_broadcasts_numpy(tmp_path):
+    w1, b1, w2 = rand(2, 4, 1, 1), rand(2), rand(4, 2, 1, 1)
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"], name="squeeze"),
+             helper.make_node("Conv", ["g", "W1", "B1"], ["r"], name="reduce"),
+             helper.make_node("Relu", ["r"], ["rr"], name="relu"),
+             helper.make_node("Conv", ["rr", "W2"], ["e"], name="expand"),
+             helper.make_node("HardSigmoid", ["e"], ["s"], name="gate", alpha=1 / 6, beta=0.5),
+             helper.make_node("Mul", ["x", "s"], ["y"], name="excite")]
+
+    def numpy(x):
+        g = x.mean(axis=(2, 3), keepdims=True)
+        r = np.maximum(conv1x1(g, w1) + b1[None, :, None, None], 0)
+        return x * np.clip(conv1x1(r, w2) / 6 + 0.5, 0, 1)
+
+    arch, _ = check(make_model(nodes, [1, 4, 5, 3], {"W1": w1, "B1": b1, "W2": w2}), tmp_path, evaluate=numpy)
+    assert arch.layers[-1].type_name == "Multiply" and arch.inputs_of("excite") == ("input", "gate")
+    assert arch.layers[-2].activation == "hard_sigmoid"
+
+
+@pytest.mark.parametrize("op, numpy_op, cls", [("Sub", np.subtract, "Subtract"), ("Max", np.maximum, "Maximum"),
+                                               ("Min", np.minimum, "Minimum"), ("Mul", np.multiply, "Multiply")])
+def test_other_merges_numpy(tmp_path, op, numpy_op, cls):
+    nodes = [helper.make_node("Tanh", ["x"], ["a"], name="a"), helper.make_node("Sigmoid", ["x"], ["b"], name="b"),
+             helper.make_node(op, ["a", "b"], ["y"], name="merge")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3]), tmp_path, evaluate=lambda x: numpy_op(np.tanh(x), sigmoid(x)))
+    assert arch.layers[-1].type_name == cls
+
+
+def test_sum_and_mean_of_three_numpy(tmp_path):
+    nodes = [helper.make_node("Tanh", ["x"], ["a"], name="a"), helper.make_node("Sigmoid", ["x"], ["b"], name="b"),
+             helper.make_node("Relu", ["x"], ["c"], name="c"),
+             helper.make_node("Sum", ["a", "b", "c"], ["s"], name="s"),
+             helper.make_node("Mean", ["s", "a", "b"], ["y"], name="m")]
+
+    def numpy(x):
+        s = np.tanh(x) + sigmoid(x) + np.maximum(x, 0)
+        return (s + np.tanh(x) + sigmoid(x)) / 3
+
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3]), tmp_path, evaluate=numpy)
+    assert types(arch)[-2:] == ["Add", "Average"]
+
+
+@pytest.mark.parametrize("op, const_first, value, numpy", [
+    ("Add", False, 0.5, lambda x, c: x + c), ("Add", True, [1.0, -2.0], lambda x, c: c + x),
+    ("Sub", False, [0.25, 3.0], lambda x, c: x - c), ("Sub", True, 1.0, lambda x, c: c - x),
+    ("Mul", False, [2.0, -0.5], lambda x, c: x * c), ("Mul", True, 3.0, lambda x, c: c * x),
+    ("Div", False, [4.0, 0.5], lambda x, c: x / c), ("Div", False, 255.0, lambda x, c: x / c),
+])
+def test_arithmetic_with_a_constant_is_rescaling_numpy(tmp_path, op, const_first, value, numpy):
+    c = np.asarray(value, np.float32).reshape(-1, 1, 1)  # one number, or one per channel (C, 1, 1)
+    inputs = ["C", "r"] if const_first else ["r", "C"]
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="r"), helper.make_node(op, inputs, ["y"], name="op")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 4], {"C": c}), tmp_path,
+                    evaluate=lambda x: numpy(np.maximum(x, 0), c[None]))
+    assert types(arch) == ["Activation", "Rescaling"]
+
+
+def test_bias_is_not_folded_into_a_conv_that_others_read(tmp_path):
+    w, b = rand(2, 2, 1, 1), rand(2, 1, 1)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Add", ["c", "B"], ["cb"], name="plus"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Add", ["cb", "r"], ["y"], name="sum")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"W": w, "B": b}), tmp_path,
+                    evaluate=lambda x: conv1x1(x, w) + b[None] + np.maximum(conv1x1(x, w), 0))
+    assert types(arch) == ["Conv2D", "Rescaling", "Activation", "Add"] and not arch.layers[0].use_bias
+
+
+def upsample_nearest(x, fh, fw):
+    return x.repeat(fh, axis=2).repeat(fw, axis=3)
+
+
+def upsample_bilinear(x, fh, fw):
+    """Half-pixel centres, clamped at the edges (PyTorch align_corners=False, Keras' bilinear UpSampling2D)."""
+    def axis_weights(n, f):
+        src = np.clip((np.arange(n * f) + 0.5) / f - 0.5, 0, n - 1)
+        low = np.floor(src).astype(int)
+        high = np.minimum(low + 1, n - 1)
+        m = np.zeros((n * f, n))
+        np.add.at(m, (np.arange(n * f), low), 1 - (src - low))
+        np.add.at(m, (np.arange(n * f), high), src - low)
+        return m
+    return np.einsum("ih,nchw,jw->ncij", axis_weights(x.shape[2], fh), x, axis_weights(x.shape[3], fw))
+
+
+@pytest.mark.parametrize("attrs, numpy", [
+    ({"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, upsample_nearest),
+    ({"mode": "nearest"}, upsample_nearest),  # half_pixel, round_prefer_floor: the same for whole factors
+    ({"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, upsample_bilinear),
+    ({"mode": "linear"}, upsample_bilinear),
+])
+@pytest.mark.parametrize("by_sizes", [False, True])
+def test_resize_is_upsampling_numpy(tmp_path, attrs, numpy, by_sizes):
+    if by_sizes:
+        inits = {"roi": np.zeros(0, np.float32), "scales": np.zeros(0, np.float32),
+                 "sizes": np.array([1, 2, 6, 12], np.int64)}
+        inputs = ["r", "roi", "scales", "sizes"]
+    else:
+        inits = {"roi": np.zeros(0, np.float32), "scales": np.array([1, 1, 2, 3], np.float32)}
+        inputs = ["r", "roi", "scales"]
+    nodes = [helper.make_node("Tanh", ["x"], ["r"], name="t"), helper.make_node("Resize", inputs, ["y"], name="up",
+                                                                              **attrs)]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 4], inits), tmp_path, evaluate=lambda x: numpy(np.tanh(x), 2, 3))
+    up = arch.layers[-1]
+    assert up.type_name == "UpSampling2D" and up.size == (2, 3)
+    assert up.interpolation == ("nearest" if numpy is upsample_nearest else "bilinear")
+
+
+def test_upsample_opset_9_numpy(tmp_path):
+    nodes = [helper.make_node("Upsample", ["x", "s"], ["y"], name="up", mode="nearest")]
+    check(make_model(nodes, [1, 2, 3, 3], {"s": np.array([1, 1, 2, 2], np.float32)}, opset=9), tmp_path,
+          evaluate=lambda x: upsample_nearest(x, 2, 2))
+
+
+def conv_transpose_numpy(x, w, b, strides, pads, output_padding, dilations=(1, 1)):
+    """ONNX ConvTranspose by its definition: every input value scatters the kernel into the full output, which is
+    then cut by ``pads`` and lengthened by ``output_padding`` (values there: the bias)."""
+    n, c, h, wd = x.shape
+    _, f, kh, kw = w.shape
+    (sh, sw), (dh, dw) = strides, dilations
+    full = np.zeros((n, f, (h - 1) * sh + dh * (kh - 1) + 1 + output_padding[0],
+                     (wd - 1) * sw + dw * (kw - 1) + 1 + output_padding[1]))
+    for i in range(h):
+        for j in range(wd):
+            for a in range(kh):
+                for e in range(kw):
+                    full[:, :, i * sh + a * dh, j * sw + e * dw] += np.einsum("nc,cf->nf", x[:, :, i, j], w[:, :, a, e])
+    top, left, bottom, right = pads
+    out_h = full.shape[2] - output_padding[0] - top - bottom + output_padding[0]
+    out_w = full.shape[3] - output_padding[1] - left - right + output_padding[1]
+    return full[:, :, top:top + out_h, left:left + out_w] + (0 if b is None else b[None, :, None, None])
+
+
+@pytest.mark.parametrize("k, strides, pads, output_padding, dilations, cropped", [
+    ((2, 2), (2, 2), (0, 0, 0, 0), (0, 0), (1, 1), False),   # U-Net's up-convolution
+    ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (1, 1), True),     # PyTorch's "same" ×2: one Keras can't start at
+    ((4, 4), (2, 2), (1, 1, 1, 1), (0, 0), (1, 1), False),    # DCGAN: Keras "same"
+    ((3, 3), (1, 1), (1, 1, 1, 1), (0, 0), (1, 1), False),    # Keras "same"
+    ((3, 2), (3, 2), (0, 1, 2, 0), (2, 1), (1, 1), True),     # rectangular, uneven
+    ((3, 3), (1, 1), (0, 0, 0, 0), (0, 0), (2, 2), False),    # dilated
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_transpose_numpy(tmp_path, k, strides, pads, output_padding, dilations, cropped, bias):
+    w, b = rand(3, 2, *k), rand(2)
+    inputs, inits = (["x", "W", "B"], {"W": w, "B": b}) if bias else (["x", "W"], {"W": w})
+    nodes = [helper.make_node("ConvTranspose", inputs, ["y"], name="up", strides=list(strides), pads=list(pads),
+                              output_padding=list(output_padding), dilations=list(dilations))]
+    arch, weights = check(make_model(nodes, [1, 3, 4, 5], inits), tmp_path,
+                          evaluate=lambda x: conv_transpose_numpy(x, w, b if bias else None, strides, pads,
+                                                                  output_padding, dilations))
+    assert types(arch) == (["Conv2DTranspose", "Cropping2D"] if cropped else ["Conv2DTranspose"])
+    assert weights["up/kernel"].shape == (*k, 2, 3)
+
+
+def test_conv_transpose_agrees_with_onnx_reference(tmp_path):
+    nodes = [helper.make_node("ConvTranspose", ["x", "W", "B"], ["y"], name="up", strides=[2, 2], pads=[1, 1, 1, 1],
+                              output_padding=[1, 1])]
+    check(make_model(nodes, [1, 2, 3, 3], {"W": rand(2, 4, 3, 3), "B": rand(4)}), tmp_path)
+
+
+def test_hard_swish_and_clip_to_a_maximum_numpy(tmp_path):
+    nodes = [helper.make_node("HardSwish", ["x"], ["h"], name="hs"),
+             helper.make_node("Clip", ["h", "lo", "hi"], ["y"], name="clip")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"lo": np.float32(0), "hi": np.float32(0.5)}), tmp_path,
+                    x=rand(1, 2, 3, 3, low=-5, high=5),
+                    evaluate=lambda x: np.clip(x * np.clip(x + 3, 0, 6) / 6, 0, 0.5))
+    assert arch.layers[0].activation == "hard_silu"
+    assert arch.layers[1].type_name == "ReLU" and arch.layers[1].max_value == 0.5
+
+
+def test_flatten_unsqueeze_and_squeeze_numpy(tmp_path):
+    g = rand(4, 3)
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "G"], ["d"], name="fc"),
+             helper.make_node("Unsqueeze", ["d", "axes"], ["u"], name="unsq"),
+             helper.make_node("Relu", ["u"], ["r"], name="relu"),
+             helper.make_node("Squeeze", ["r", "axes"], ["y"], name="sq")]
+    arch, _ = check(make_model(nodes, [1, 4, 3, 3], {"G": g, "axes": np.array([2, 3], np.int64)}), tmp_path,
+                    evaluate=lambda x: np.maximum(x.mean(axis=(2, 3)) @ g, 0))
+    assert types(arch) == ["GlobalAveragePooling2D", "Flatten", "Dense", "Reshape", "Activation", "Flatten"]
+
+
+def test_concatenated_flattened_tensors_keep_their_order(tmp_path):
+    g = rand(2 * 3 * 3 + 3 * 3 * 3, 4)
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"), helper.make_node("Conv", ["x", "W"], ["b"], name="b"),
+             helper.make_node("Flatten", ["a"], ["fa"], name="fa"),
+             helper.make_node("Flatten", ["b"], ["fb"], name="fb"),
+             helper.make_node("Concat", ["fa", "fb"], ["f"], name="cat", axis=1),
+             helper.make_node("Gemm", ["f", "G"], ["y"], name="fc")]
+    check(make_model(nodes, [1, 2, 3, 3], {"W": rand(3, 2, 1, 1), "G": g}), tmp_path)
+
+
+def test_a_pad_read_by_a_conv_and_by_another_layer(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+             helper.make_node("Conv", ["p", "W"], ["c"], name="conv"),
+             helper.make_node("Relu", ["p"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["m"], name="pool", kernel_shape=[3, 3]),
+             helper.make_node("Add", ["c", "m"], ["y"], name="sum")]
+    arch, _ = check(make_model(nodes, [1, 2, 4, 4], {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64),
+                                                     "W": rand(2, 2, 3, 3)}), tmp_path)
+    assert types(arch) == ["Conv2D", "ZeroPadding2D", "Activation", "MaxPooling2D", "Add"]
+    assert arch.layers[0].padding == ((1, 1), (1, 1)) and arch.inputs_of("conv") == ("input",)
+
+
+@pytest.mark.parametrize("nodes, inits, problem", [
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Div", ["x", "a"], ["y"], name="div")], {},
+     "node[1] 'div' (Div): dividing one computed tensor by another is not supported"),
+    ([helper.make_node("Div", ["C", "x"], ["y"], name="div")], {"C": np.float32(2)},
+     "dividing a constant by a computed tensor is not supported"),
+    ([helper.make_node("Div", ["x", "C"], ["y"], name="div")], {"C": np.float32(0)},
+     "divides by a constant that is zero"),
+    ([helper.make_node("Mul", ["x", "C"], ["y"], name="mul")], {"C": rand(3, 1)},
+     "the constant of shape (3, 1) is neither one number nor one per channel (1, 2, 1, 1)"),
+    ([helper.make_node("Resize", ["x", "roi", "s"], ["y"], name="rs", mode="nearest")],
+     {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 1.5, 1.5], np.float32)},
+     "scales (1, 1, 1.5, 1.5) are not supported; only enlarging the height and width by whole factors"),
+    ([helper.make_node("Resize", ["x", "roi", "s"], ["y"], name="rs", mode="cubic")],
+     {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 2, 2], np.float32)}, "Resize mode 'cubic' is not supported"),
+    ([helper.make_node("Resize", ["x", "roi", "s"], ["y"], name="rs", mode="linear",
+                       coordinate_transformation_mode="align_corners")],
+     {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 2, 2], np.float32)},
+     "linear resizing with coordinate_transformation_mode='align_corners' is not supported"),
+    ([helper.make_node("Resize", ["x", "roi", "s"], ["y"], name="rs", mode="nearest",
+                       coordinate_transformation_mode="asymmetric", nearest_mode="ceil")],
+     {"roi": np.zeros(0, np.float32), "s": np.array([1, 1, 2, 2], np.float32)}, "does not repeat rows and columns"),
+    ([helper.make_node("HardSigmoid", ["x"], ["y"], name="hs")], {},
+     "HardSigmoid alpha=0.2 beta=0.5 is not supported"),
+    ([helper.make_node("ConvTranspose", ["x", "W"], ["y"], name="ct", group=2)], {"W": rand(2, 1, 2, 2)},
+     "group=2 is not supported"),
+    ([helper.make_node("GlobalAveragePool", ["x"], ["g"]), helper.make_node("Flatten", ["g"], ["f"]),
+      helper.make_node("Add", ["x", "f"], ["y"], name="mix")], {},
+     "node[2] 'mix' (Add): its inputs (1, 2, 3, 3), (1, 2) have different ranks"),
+    ([helper.make_node("Concat", ["x", "C"], ["y"], name="cat", axis=1)], {"C": rand(1, 1, 3, 3)},
+     "concatenating constants with computed tensors is not supported"),
+    ([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Concat", ["x", "a"], ["y"], name="cat", axis=0)], {},
+     "concatenating along the batch axis is not supported"),
+    ([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")], {"s": np.array([1, 3, 2, 3], np.int64)},
+     "Reshape of (1, 2, 3, 3) to (1, 3, 2, 3) is not supported"),
+])
+def test_graph_operators_refused_with_a_reason(tmp_path, nodes, inits, problem):
+    message = import_error(make_model(nodes, [1, 2, 3, 3], inits), tmp_path)
+    assert problem in message
+
+
+def test_x_times_sigmoid_x_is_one_silu_activation_numpy(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], name="conv"),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="act"),
+             helper.make_node("Mul", ["s", "c"], ["y"], name="mul")]
+    w = rand(2, 2, 1, 1)
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3], {"W": w}), tmp_path,
+                    evaluate=lambda x: conv1x1(x, w) * sigmoid(conv1x1(x, w)))
+    assert types(arch) == ["Conv2D", "Activation"] and arch.layers[1].activation == "silu"
+
+
+def test_a_sigmoid_that_others_read_stays_a_sigmoid_numpy(tmp_path):
+    nodes = [helper.make_node("Sigmoid", ["x"], ["s"], name="act"),
+             helper.make_node("Mul", ["x", "s"], ["m"], name="mul"),
+             helper.make_node("Add", ["m", "s"], ["y"], name="add")]
+    arch, _ = check(make_model(nodes, [1, 2, 3, 3]), tmp_path, evaluate=lambda x: x * sigmoid(x) + sigmoid(x))
+    assert types(arch) == ["Activation", "Multiply", "Add"] and arch.layers[0].activation == "sigmoid"
