@@ -1,8 +1,8 @@
 """CNN Explorer: design convolutional neural networks and see them work.
 
 The core API (``load``, ``save``, ``presets``, ``summarize`` and the layer classes) is pure Python.  The engine
-functions (``init_weights``, ``load_weights``, ``save_weights``, ``run``) import NumPy on first use; loading an
-ONNX model or Keras weights also needs the optional ``onnx`` / ``h5py`` packages (``cnnexplorer[onnx]``,
+functions (``init_weights``, ``load_weights``, ``save_weights``, ``run``, ``fit``, ``predict``) import NumPy on first
+use; loading an ONNX model or Keras weights also needs the optional ``onnx`` / ``h5py`` packages (``cnnexplorer[onnx]``,
 ``cnnexplorer[keras]``).
 """
 
@@ -14,7 +14,7 @@ from .model import load as _load_architecture
 
 __version__ = "0.1.0"
 
-_ENGINE_API = ("init_weights", "save_weights", "run")
+_ENGINE_API = ("init_weights", "save_weights", "run", "fit", "predict")
 
 
 def _is_onnx(target) -> bool:
