@@ -248,8 +248,9 @@ def fit(arch: Architecture, x, y, *, weights=None, seed: int = 0, epochs: int = 
             index = order[part] if order is not None else part
             xb, yb = _batch(x, index), y[index]
             ctx.updates.clear()
-            logits, tape = net.forward(xb, params, ctx)
-            loss, d_logits = sparse_categorical_crossentropy(logits, yb)
+            with np.errstate(over="ignore", invalid="ignore"):      # divergence is reported just below
+                logits, tape = net.forward(xb, params, ctx)
+                loss, d_logits = sparse_categorical_crossentropy(logits, yb)
             if not math.isfinite(loss):
                 raise EngineInputError(f"training diverged at epoch {epoch + 1}, batch {b + 1} (the loss is "
                                        f"{loss}); lower the learning rate")
