@@ -90,6 +90,8 @@ def cmd_run(args) -> int:
     from .engine import EngineInputError, MemoryBudgetError, run, save_activations
     from .model import CnnExplorerError
 
+    from .engine.pretrained import resolve_weights
+
     weights = args.weights
     if weights is None and args.target.lower().endswith(".onnx"):
         weights = args.target                       # an ONNX model runs with its own weights
@@ -98,14 +100,16 @@ def cmd_run(args) -> int:
             weights = load_weights(weights, arch)
     except (CnnExplorerError, EngineInputError, ImportError) as exc:
         raise UsageError(str(exc)) from None
+    source = f"weights from {args.weights or args.target}" if weights is not None else None
+    weights, seed, described = resolve_weights(arch, weights, args.seed)   # a preset's trained weights by default
     try:
-        activations = run(arch, args.input, weights=weights, seed=args.seed)
+        activations = run(arch, args.input, weights=weights, seed=seed)
         save_activations(activations, args.out)
     except (EngineInputError, MemoryBudgetError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
-    print(f"wrote {len(activations)} activations of {arch.name} to {args.out}")
+    print(f"wrote {len(activations)} activations of {arch.name} to {args.out} (using {source or described})")
     return EXIT_OK
 
 
@@ -284,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the .npz file to write (one array per layer, keyed by layer name)")
     p.add_argument("--weights", help="a .npz, .onnx or Keras .weights.h5 weights file (default: an ONNX "
                                      "model's own, else initialised from --seed)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the weight initialisation (default 0)")
+    p.add_argument("--seed", type=_seed, default=None,
+                   help="run with weights initialised from this seed (default: a preset's shipped trained weights, "
+                        "else seed 0)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export", help="write Python code that rebuilds the model in Keras or PyTorch")
     p.add_argument("target", help="a preset name or an architecture file")
