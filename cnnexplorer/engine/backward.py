@@ -26,7 +26,10 @@ import numpy as np
 from ..model.architecture import LayerInfo
 from . import kernels
 
-__all__ = ["TRAIN_OPS", "ACTIVATION_GRADS", "TrainContext", "TrainOp", "activation_forward",
+#: Layer types whose forward returns a new array of their own (an activation may overwrite it).
+FRESH_OUTPUT = frozenset({"Conv2D", "DepthwiseConv2D", "Dense"})
+
+__all__ = ["TRAIN_OPS", "FRESH_OUTPUT", "ACTIVATION_GRADS", "TrainContext", "TrainOp", "activation_forward",
            "activation_backward", "layer_pads", "avg_pool_counts_padding"]
 
 
@@ -68,10 +71,13 @@ def _gelu(z):
     return 0.5 * z * kernels._erfc(-z.astype(np.float64) * _SQRT1_2).astype(z.dtype)
 
 
-def activation_forward(z: np.ndarray, name: str) -> np.ndarray:
-    """A Keras activation in the dtype of ``z`` (the inference kernels' formulas)."""
+def activation_forward(z: np.ndarray, name: str, in_place: bool = False) -> np.ndarray:
+    """A Keras activation in the dtype of ``z`` (the inference kernels' formulas); ``in_place`` lets relu overwrite
+    ``z`` (its gradient needs only the output)."""
     if name == "linear":
         return z
+    if name == "relu" and in_place:
+        return np.maximum(z, 0, out=z)
     if name == "gelu":
         return _gelu(z)
     return kernels.ACTIVATIONS[name](z).astype(z.dtype, copy=False)
@@ -103,7 +109,7 @@ def _softmax_grad(z, y, dy):
 #: ``grad(z, y, dy) -> dz`` for ``y = activation(z)``; one entry per activation of the core.
 ACTIVATION_GRADS: dict[str, Callable] = {
     "linear": lambda z, y, dy: dy,
-    "relu": lambda z, y, dy: dy * (z > 0),
+    "relu": lambda z, y, dy: dy * (y > 0),            # from y: the trainer may apply relu in place (z is y)
     "relu6": lambda z, y, dy: dy * ((z > 0) & (z < 6)),
     "leaky_relu": _leaky,
     "elu": lambda z, y, dy: np.where(z > 0, dy, dy * (y + 1)),

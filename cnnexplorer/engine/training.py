@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..model import Architecture
-from .backward import TRAIN_OPS, TrainContext, activation_backward, activation_forward, \
+from .backward import FRESH_OUTPUT, TRAIN_OPS, TrainContext, activation_backward, activation_forward, \
     layer_activation, weights_of
 from .errors import EngineInputError
 from .losses import sparse_categorical_crossentropy
@@ -78,7 +78,7 @@ class Network:
             act = layer_activation(info)
             if i == last and logits and self.softmax_head:
                 act = "linear"
-            y = activation_forward(z, act)
+            y = activation_forward(z, act, in_place=info.type_name in FRESH_OUTPUT)
             values[info.name] = y
             if keep:
                 tape.append((info, src, w, cache, act, z, y))
