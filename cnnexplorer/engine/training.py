@@ -11,6 +11,7 @@ logits when the last layer applies softmax (otherwise the outputs are taken as l
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -23,7 +24,7 @@ from .backward import FRESH_OUTPUT, TRAIN_OPS, TrainContext, activation_backward
 from .errors import EngineInputError
 from .losses import sparse_categorical_crossentropy
 from .optimizers import make_optimizer
-from .weights import check_weights, init_weights, require_valid
+from .weights import check_weights, init_weights, load_weights, require_valid
 
 __all__ = ["fit", "predict", "FitResult", "TrainEvent", "Network", "input_names", "evaluate"]
 
@@ -296,7 +297,10 @@ def fit(arch: Architecture, x, y, *, weights=None, seed: int = 0, epochs: int = 
 
 def predict(arch: Architecture, x, weights) -> np.ndarray:
     """The model's output for every image of ``x`` (N, H, W, C): ``(N, classes)`` float32 (probabilities when the
-    model ends in softmax), in inference mode (moving statistics, no dropout), in batches."""
+    model ends in softmax), in inference mode (moving statistics, no dropout), in batches.  ``weights``: a
+    ``{"layer/weight": array}`` dict or an ``.npz`` path."""
+    if isinstance(weights, (str, os.PathLike)):
+        weights = load_weights(weights)
     net = Network(arch)
     x = np.asarray(x)
     shape = tuple(arch.input_shape)

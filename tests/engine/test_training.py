@@ -87,7 +87,7 @@ def _digits_model():
                                     MaxPooling2D(), Flatten(), Dense(units=10, activation="softmax")])
 
 
-def test_fit_reaches_95_percent_validation_accuracy_on_the_bundled_digits_in_ten_epochs():
+def test_fit_reaches_95_percent_validation_accuracy_on_the_bundled_digits_in_ten_epochs(tmp_path):
     train, val = split(load_dataset("digits"), 0.2, seed=0)
     result = cnnexplorer.fit(_digits_model(), train.x, train.y, epochs=10, batch_size=32, learning_rate=0.01,
                              validation_data=(val.x, val.y), seed=0)
@@ -96,6 +96,8 @@ def test_fit_reaches_95_percent_validation_accuracy_on_the_bundled_digits_in_ten
     assert result.history["val_accuracy"][-1] >= 0.95
     assert result.history["loss"][-1] < result.history["loss"][0] / 3
     probabilities = cnnexplorer.predict(_digits_model(), val.x, result.weights)
+    cnnexplorer.save_weights(result.weights, tmp_path / "w.npz")
+    assert np.array_equal(cnnexplorer.predict(_digits_model(), val.x, str(tmp_path / "w.npz")), probabilities)
     assert probabilities.shape == (len(val), 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert (probabilities.argmax(axis=1) == val.y).mean() == pytest.approx(result.history["val_accuracy"][-1])
