@@ -1,7 +1,7 @@
 """Train the MNIST-sized presets on the bundled digits and write the weights CNN Explorer ships.
 
     python scripts/train_presets.py                   # sample-cnn, lenet5, simple-mnist
-    python scripts/train_presets.py --presets lenet5 --epochs 12
+    python scripts/train_presets.py --presets lenet5 --epochs 4
 
 Reproducible: the split, the augmentation, the initialisation, the shuffling and dropout all come from ``--seed``
 (default 0), and the engine is deterministic for a given NumPy/BLAS.  For each preset:
@@ -37,8 +37,8 @@ from cnnexplorer.engine import prepare_input, save_weights  # noqa: E402
 from cnnexplorer.engine.datasets import load_dataset, split  # noqa: E402
 
 PRESETS = ("sample-cnn", "lenet5", "simple-mnist")
-#: Epochs per preset (LeNet-5's tanh units learn more slowly at the same learning rate).
-EPOCHS = {"sample-cnn": 6, "lenet5": 12, "simple-mnist": 6}
+#: Epochs per preset.
+EPOCHS = {"sample-cnn": 6, "lenet5": 6, "simple-mnist": 6}
 #: Digit heights as fractions of the frame: the whole frame, then MNIST-like sizes (an MNIST digit is ~20 of 28).
 SCALES = (1.0, 0.85, 0.72, 0.62)
 

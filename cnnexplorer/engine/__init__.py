@@ -1,4 +1,4 @@
-"""The NumPy engine: kernels, weights, image input and the runner.  Imports no Qt."""
+"""The NumPy engine: kernels, weights, image input, the runner, and training (fit, predict).  Imports no Qt."""
 
 from .errors import ArchitectureInvalidError, EngineError, EngineInputError, MemoryBudgetError, RunCancelled
 from .images import IMAGE_SUFFIXES, ImageInputError, PreparedInput, prepare_input, sample_images
