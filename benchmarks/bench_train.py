@@ -219,7 +219,7 @@ def main() -> None:
     except ImportError:
         kinds = ("numpy",)
         print("torch is not installed: only CNN Explorer's figures are measured")
-    print(f"{args.threads} threads, batch 64, Adam, {args.images:,} Fashion-MNIST images, {args.epochs} epochs, "
+    print(f"{args.threads} threads, batch 64, Adam, {args.images:,} Fashion-MNIST images, {args.epochs} epoch{'s' * (args.epochs != 1)}, "
           f"median of {args.repeats}")
     print(f"{'model':14s} {'ours img/s':>11s} {'torch img/s':>12s} {'ratio':>6s} {'ours acc':>9s} {'torch acc':>10s}")
     for model in args.models:
