@@ -88,9 +88,8 @@ def cmd_run(args) -> int:
         return EXIT_INVALID
     from . import load_weights
     from .engine import EngineInputError, MemoryBudgetError, run, save_activations
-    from .model import CnnExplorerError
-
     from .engine.pretrained import resolve_weights
+    from .model import CnnExplorerError
 
     weights = args.weights
     if weights is None and args.target.lower().endswith(".onnx"):

@@ -36,7 +36,7 @@ def test_the_mnist_sized_presets_ship_trained_weights_with_their_held_out_accura
     for name in TRAINED:
         shipped = default_weights(cnnexplorer.load(name))
         assert shipped is not None and shipped.preset == name
-        assert shipped.held_out_accuracy == manifest[name]["held_out_accuracy"] >= 0.9
+        assert shipped.held_out_accuracy == manifest[name]["held_out_accuracy"] >= 0.85
         assert f"{shipped.held_out_accuracy:.1%}" in shipped.description and name in shipped.description
     assert default_weights(cnnexplorer.load("vgg16")) is None
 
