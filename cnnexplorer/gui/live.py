@@ -171,23 +171,27 @@ class _Worker(QObject):
         return prepared.array
 
     def _partial_sender(self, serial: int, cancel: threading.Event, pictures: dict):
-        """The runner's ``on_activation`` hook: each layer goes to the window as soon as it is computed (or
-        reused), at most every PARTIAL_INTERVAL s.  ``pictures`` collects the thumbnails made on the way, so the
-        end of the run does not make them again."""
+        """Hooks that hand each layer to the window as soon as it is computed (or reused), at most every
+        PARTIAL_INTERVAL s: ``on_activation`` (the runner's per-layer hook) collects, ``flush`` (called from
+        progress ticks too, so a long layer does not hold back the ones before it) sends.  ``pictures`` collects
+        the thumbnails made on the way, so the end of the run does not make them again."""
         state = {"sent": 0.0}
         batch: dict = {}
+
+        def flush() -> None:
+            now = time.perf_counter()
+            if batch and now - state["sent"] >= PARTIAL_INTERVAL and not cancel.is_set():
+                self.partial.emit(serial, dict(batch))
+                batch.clear()
+                state["sent"] = now
 
         def on_activation(name: str, act) -> None:
             if name not in pictures:
                 pictures[name] = visualize.layer_pictures(act)
             batch[name] = (act, pictures[name])
-            now = time.perf_counter()
-            if now - state["sent"] >= PARTIAL_INTERVAL and not cancel.is_set():
-                self.partial.emit(serial, dict(batch))
-                batch.clear()
-                state["sent"] = now
+            flush()
 
-        return on_activation
+        return on_activation, flush
 
     def _run(self, request: _Request, cancel: threading.Event) -> None:
         serial = request.serial
@@ -200,10 +204,11 @@ class _Worker(QObject):
                 return
         last = [0.0, -1.0]
         pictures: dict = {}
-        on_activation = self._partial_sender(serial, cancel, pictures)
+        on_activation, flush = self._partial_sender(serial, cancel, pictures)
 
         def progress(fraction, index):
             now = time.perf_counter()
+            flush()
             if fraction >= 1.0 or now - last[0] > 0.05:
                 last[0], last[1] = now, fraction
                 self.progressed.emit(serial, fraction, index)

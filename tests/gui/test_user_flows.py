@@ -143,7 +143,7 @@ class HeldRunner(Runner):
         self.hold_at, self.release, self.holding = hold_at, threading.Event(), threading.Event()
 
     def run(self, arch, x, weights=None, seed=0, classic_filters=False, progress=None, cancel=None,
-            partial_weights=False):
+            partial_weights=False, **hooks):
         def gated(fraction, index):
             progress(fraction, index)
             if index >= self.hold_at and not self.release.is_set():
@@ -152,7 +152,7 @@ class HeldRunner(Runner):
                     self.release.wait(0.02)
                     progress(fraction, index)
 
-        return super().run(arch, x, weights, seed, classic_filters, gated, cancel, partial_weights)
+        return super().run(arch, x, weights, seed, classic_filters, gated, cancel, partial_weights, **hooks)
 
 
 def test_first_layers_are_drawn_before_the_run_ends(window, qtbot):
