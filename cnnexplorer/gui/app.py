@@ -29,6 +29,16 @@ def wait_for_run(window, timeout_ms: int = 120_000) -> None:
     loop.exec()
 
 
+def wait_for_canvas(window, timeout_ms: int = 20_000) -> None:
+    """Let the graph canvas draw its layout (computed in its own thread)."""
+    from PySide6.QtCore import QDeadlineTimer, QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    deadline = QDeadlineTimer(timeout_ms)
+    while not window.graph_view.up_to_date and not deadline.hasExpired():
+        QApplication.processEvents(QEventLoop.AllEvents, 50)
+
+
 def wait_exposed(window, timeout_ms: int = 10_000) -> bool:
     """Let the window system map and expose the window (immediate offscreen; a round trip under X11)."""
     from PySide6.QtCore import QDeadlineTimer, QEventLoop
@@ -69,6 +79,7 @@ def main(args) -> int:
             return 1
         window.select_row(0)
         wait_for_run(window)
+        wait_for_canvas(window)
         if args.image and window.last_error:         # (a picture that fails while decoding)
             print(f"cnnexplorer: {window.last_error}", file=sys.stderr)
         app.processEvents()
@@ -78,6 +89,8 @@ def main(args) -> int:
             return 2
         shown = window.session.source_name if window.session.prepared is not None else "none"
         print(f"wrote {args.screenshot} ({pixmap.width()}×{pixmap.height()}, input image: {shown})")
+        window.session.shutdown()
+        window.graph_view.shutdown()
         return 0
     window.show()
     if not args.file:

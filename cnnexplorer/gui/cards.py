@@ -8,10 +8,11 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from ..model.summary import format_count, format_shape
-from .qt_models import INFO_ROLE, category_colour
+from .qt_models import INFO_ROLE, INPUTS_ROLE, category_colour
 
 ERROR_COLOUR = QColor("#c62828")
 UNKNOWN_COLOUR = QColor("#9e9e9e")
+INPUTS_COLOUR = QColor("#1565c0")
 
 
 class LayerCardDelegate(QStyledItemDelegate):
@@ -91,9 +92,17 @@ class LayerCardDelegate(QStyledItemDelegate):
             painter.setPen(UNKNOWN_COLOUR)
             painter.drawText(QRect(x, y, width, line), Qt.AlignLeft | Qt.AlignVCenter, "after a layer that fails")
         else:
-            painter.setPen(faint)
             macs = f"{format_count(info.macs)} MACs" if info.macs else ""
             rf = f"RF {info.receptive_field[0]}×{info.receptive_field[1]}" if info.receptive_field else ""
-            painter.drawText(QRect(x, y, width, line), Qt.AlignLeft | Qt.AlignVCenter,
-                             "   ".join(p for p in (macs, rf) if p))
+            inputs = index.data(INPUTS_ROLE) or ""      # a graph: where the layer's inputs come from
+            if inputs:
+                painter.setPen(INPUTS_COLOUR)
+                painter.drawText(QRect(x, y, width, line), Qt.AlignLeft | Qt.AlignVCenter,
+                                 metrics.elidedText(inputs, Qt.ElideRight, width))
+                x_rest = x + min(metrics.horizontalAdvance(inputs) + 12, width)
+            else:
+                x_rest = x
+            painter.setPen(faint)
+            painter.drawText(QRect(x_rest, y, max(0, x + width - x_rest), line), Qt.AlignRight if inputs
+                             else Qt.AlignLeft | Qt.AlignVCenter, "   ".join(p for p in (macs, rf) if p))
         painter.restore()

@@ -14,7 +14,7 @@ an Inception module) fold into one node from the context menu and unfold by doub
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (QAction, QBrush, QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPainterPath,
                            QPainterPathStroker, QPen)
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
@@ -34,15 +34,34 @@ PORT_RADIUS = 5.0
 
 
 # --- the worker that lays out ------------------------------------------------------------------------------
-class _LayoutWorker(QObject):
+_EXECUTOR = None
+
+
+def _layout_executor():
+    """One background thread for every canvas's layouts (no QThread to outlive a deleted widget)."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnexplorer-layout")
+    return _EXECUTOR
+
+
+class _Bridge(QObject):
+    """Carries a finished layout to the GUI thread (a queued signal); dies with its canvas."""
+
     done = Signal(int, object, object)   # generation, GraphLayout, [Block]
 
-    @Slot(int, object, object)
-    def compute(self, generation, arch, folded_names):
-        blocks = find_blocks(arch)
-        by_name = {b.name: b for b in blocks}
-        folded = [by_name[n] for n in folded_names if n in by_name]
-        self.done.emit(generation, architecture_layout(arch, folded), blocks)
+
+def _compute_layout(bridge: _Bridge, generation: int, arch, folded_names) -> None:
+    blocks = find_blocks(arch)
+    by_name = {b.name: b for b in blocks}
+    folded = [by_name[n] for n in folded_names if n in by_name]
+    layout = architecture_layout(arch, folded)
+    try:
+        bridge.done.emit(generation, layout, blocks)
+    except RuntimeError:   # the canvas was closed meanwhile
+        pass
 
 
 # --- items -----------------------------------------------------------------------------------------------
@@ -281,7 +300,6 @@ class GraphView(QGraphicsView):
     layerSelected = Signal(str)
     message = Signal(str)
     laidOut = Signal()
-    _compute = Signal(int, object, object)
 
     def __init__(self, editor, parent=None):
         super().__init__(parent)
@@ -310,13 +328,8 @@ class GraphView(QGraphicsView):
         self._quiet = False
         self._fit_pending = True
 
-        self._thread = QThread(self)
-        self._worker = _LayoutWorker()
-        self._worker.moveToThread(self._thread)
-        self._compute.connect(self._worker.compute)
-        self._worker.done.connect(self._laid_out)
-        self._thread.start()
-        self.destroyed.connect(lambda *_: None)
+        self._bridge = _Bridge(self)
+        self._bridge.done.connect(self._laid_out)
 
         self.minimap = _Minimap(self)
         self.search = QLineEdit(self, objectName="graphSearch", placeholderText="Find a layer (name or type)…")
@@ -357,12 +370,7 @@ class GraphView(QGraphicsView):
 
     # --- layout -------------------------------------------------------------------------------------------
     def shutdown(self):
-        self._thread.quit()
-        self._thread.wait(2000)
-
-    def closeEvent(self, event):
-        self.shutdown()
-        super().closeEvent(event)
+        """Nothing to stop: layouts run in a shared pool thread and a closed canvas ignores late results."""
 
     def _on_event(self, event):
         same_graph = event.kind == "input_shape" or (
@@ -390,7 +398,8 @@ class GraphView(QGraphicsView):
 
     def _request_layout(self):
         self._generation += 1
-        self._compute.emit(self._generation, self.arch.copy(), list(self.folded))
+        _layout_executor().submit(_compute_layout, self._bridge, self._generation, self.arch.copy(),
+                                  list(self.folded))
 
     @property
     def up_to_date(self) -> bool:
@@ -482,8 +491,13 @@ class GraphView(QGraphicsView):
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
-        self.minimap.move(self.viewport().width() - self.minimap.width() - 8,
-                          self.viewport().height() - self.minimap.height() - 8)
+        w, h = self.viewport().width(), self.viewport().height()
+        # the overview takes at most a fifth of the width and a third of the height; on a small canvas, none
+        self.minimap.setFixedSize(max(60, min(150, w // 5)), max(80, min(190, h // 3)))
+        self.minimap.setVisible(w >= 420 and h >= 300)
+        self.minimap.move(w - self.minimap.width() - 8, h - self.minimap.height() - 8)
+        self.search.setFixedWidth(max(110, min(230, w - 260)))
+        self.toolbar.adjustSize()
         self.minimap.refit()
 
     def find(self, text: str) -> str | None:

@@ -515,9 +515,8 @@ class LiveSession(QObject):
             self._finish("cancelled", self._cancelled_message())
 
     def _valid_prefix(self) -> Architecture:
-        bad = self.architecture.first_error
-        layers = self.architecture.layers[:bad.index] if bad is not None else self.architecture.layers
-        return Architecture(self.architecture.input_shape, layers, self.architecture.name)
+        """What can run: every layer but failing ones and those that depend on them (connected as in the model)."""
+        return self.architecture.computable_part()
 
     def estimate(self) -> MemoryEstimate:
         return estimate_memory(self._valid_prefix())

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         # the one selection; connected to the model's events after every view, so it sees them updated
+        self._stale_layers: set[str] = set()     # layers whose maps are out of date (marked on the canvas)
         self.selection = LayerSelection(self.architecture, self)
         self.selection.changed.connect(self._sync_selection)
         self.feature_maps.layerChosen.connect(self.select_row)
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.editor.failed.connect(self.show_error)
         self.setAcceptDrops(True)
         self._restore_settings()
+        self._show_model_view()
         self._update_title()
         self._update_totals()
         self._update_playground_model()
@@ -214,8 +216,17 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._scrolled(self.diagram_view), "Diagram")
         self.tabs.currentChanged.connect(self._update_playground_model)
 
+        # the model, two ways: the card stack (fastest for a chain) and the graph canvas (graphs open in it)
+        from .graph_view import GraphView
+
+        self.graph_view = GraphView(self.editor)
+        self.graph_view.layerSelected.connect(self.select_name)
+        self.graph_view.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.model_tabs = QTabWidget(objectName="modelViews")
+        self.model_tabs.addTab(self.stack_view, "Layers")
+        self.model_tabs.addTab(self.graph_view, "Graph")
         self.middle_split = QSplitter(Qt.Vertical)
-        self.middle_split.addWidget(self.stack_view)
+        self.middle_split.addWidget(self.model_tabs)
         self.middle_split.addWidget(self.inspector)
         self.middle_split.setStretchFactor(0, 3)
         self.middle_split.setStretchFactor(1, 2)
@@ -422,6 +433,7 @@ class MainWindow(QMainWindow):
         self._set_inspector(row)
         self.feature_maps.show_layer(row)
         self.diagram_view.set_selected(self.selection.current_name)
+        self.graph_view.set_selected(self.selection.current_name or None)
 
     _syncing = False
 
@@ -493,6 +505,11 @@ class MainWindow(QMainWindow):
 
     # --- the core changed -----------------------------------------------------------------------------
     def _on_architecture_event(self, event):
+        # the canvas marks the layers whose maps this edit makes out of date, until a run draws them again
+        affected = event.affected if event.affected is not None else {layer.name for layer in self.architecture}
+        if affected:
+            self._stale_layers |= set(affected)
+            self.graph_view.set_stale(self._stale_layers)
         self._sync_selection()        # views may have moved their current row while following the change
         self._update_totals()
         self._update_playground_model()
@@ -570,11 +587,27 @@ class MainWindow(QMainWindow):
         if path:
             self._add_recent(path)
         self._update_title()
+        self.graph_view.reset_view()
+        self._show_model_view()
         self.select_row(0 if len(self.architecture) else None)
-        self.statusBar().showMessage(f"Opened {target}", 5000)
+        notes = "; ".join(getattr(new, "load_notes", []) or [])
+        self.statusBar().showMessage(f"Opened {target}" + (f" — {notes}" if notes else ""), 8000)
         self.last_error = None
         self.architectureOpened.emit(target)
         return True
+
+    def _show_model_view(self):
+        """Graphs open on the canvas, with room for it; chains on the card stack."""
+        graph = not self.architecture.is_chain
+        self.model_tabs.setCurrentIndex(1 if graph else 0)
+        if graph:
+            sizes = self.main_split.sizes()
+            if len(sizes) == 3 and sizes[1] < 480 and sum(sizes) > 900:
+                extra = 480 - sizes[1]
+                self.main_split.setSizes([sizes[0], 480, max(300, sizes[2] - extra)])
+            middle = self.middle_split.sizes()
+            if len(middle) == 2 and middle[0] < 0.55 * sum(middle):
+                self.middle_split.setSizes([int(0.6 * sum(middle)), sum(middle) - int(0.6 * sum(middle))])
 
     def _state(self) -> tuple:
         """What goes with a model's content: its file path and the weights loaded for it."""
@@ -771,6 +804,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.autosave_path().unlink(missing_ok=True)
         self.session.shutdown()
+        self.graph_view.shutdown()
         event.accept()
 
     # --- the input image and the live run ---------------------------------------------------------------
@@ -804,6 +838,9 @@ class MainWindow(QMainWindow):
         self.progress_bar.setFormat(f"{fraction:.0%} · {name}")
 
     def _on_run_ended(self, outcome: str):
+        if outcome == "finished":
+            self._stale_layers = set()
+            self.graph_view.set_stale(())
         self._progress_timer.stop()
         self.progress_bar.setVisible(False)
         self.cancel_button.setVisible(False)

@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QByteArray, 
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from ..model import LAYER_TYPES, Architecture, LayerInfo, diagram, summarize
-from ..model.summary import format_bytes, format_count, format_rf, format_shape
+from ..model.summary import connected_to, format_bytes, format_count, format_rf, format_shape
 from .editor import ArchitectureEditor
 
 MIME_LAYER_TYPE = "application/x-cnnexplorer-layer-type"   # palette → stack: the type name (copy)
@@ -22,6 +22,7 @@ MIME_LAYER_ROW = "application/x-cnnexplorer-layer-row"     # stack → stack: th
 
 INFO_ROLE = Qt.UserRole + 1
 TYPE_ROLE = Qt.UserRole + 2
+INPUTS_ROLE = Qt.UserRole + 3   # "← add_3, conv2_block1_0_bn" when a layer does not (only) take the layer above
 
 
 
@@ -163,6 +164,14 @@ class LayerStackModel(_FollowsCore, QAbstractListModel):
     def info(self, row: int) -> LayerInfo | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
+    def inputs_text(self, row: int) -> str:
+        """``"← a, b"`` when the layer's inputs are not just the layer above (a graph), else ``""``."""
+        info = self.info(row)
+        if info is None:
+            return ""
+        above = self._rows[row - 1].name if row > 0 else "input"
+        return "" if info.inputs == (above,) else "← " + ", ".join(info.inputs)
+
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
@@ -177,13 +186,17 @@ class LayerStackModel(_FollowsCore, QAbstractListModel):
             return info
         if role == TYPE_ROLE:
             return info.type_name
+        if role == INPUTS_ROLE:
+            return self.inputs_text(index.row())
         if role == Qt.ToolTipRole:
+            inputs = self.inputs_text(index.row())
+            inputs = f"\n{inputs}" if inputs else ""
             if info.status == "error":
-                return f"{info.name}: {info.error}"
+                return f"{info.name}: {info.error}{inputs}"
             if info.status == "unknown":
-                return f"{info.name}: unknown — an earlier layer cannot be computed"
+                return f"{info.name}: unknown — {info.error or 'a layer it depends on cannot be computed'}{inputs}"
             return (f"{info.name} ({info.type_name}) → {format_shape(info.output_shape, batch=False)}, "
-                    f"{format_count(info.params)} params, {format_count(info.macs)} MACs")
+                    f"{format_count(info.params)} params, {format_count(info.macs)} MACs{inputs}")
         if role == Qt.AccessibleTextRole:
             return self.data(index, Qt.ToolTipRole)
         return None
@@ -269,7 +282,8 @@ def _bold() -> QFont:
         _BOLD.append(font)
     return _BOLD[0]
 
-SUMMARY_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Trainable", "MACs", "Memory", "Receptive field")
+SUMMARY_COLUMNS = ("Layer", "Type", "Output shape", "Params", "Trainable", "MACs", "Memory", "Receptive field",
+                   "Connected to")
 
 
 class SummaryTableModel(_FollowsCore, QAbstractTableModel):
@@ -331,11 +345,11 @@ class SummaryTableModel(_FollowsCore, QAbstractTableModel):
         if row == len(s.rows):
             return ("Total" if not s.errors else "Total*", "" if not s.errors else "computable layers",
                     "", format_count(s.total_params), format_count(s.trainable_params),
-                    format_count(s.total_macs), format_bytes(s.activation_bytes), "")
+                    format_count(s.total_macs), format_bytes(s.activation_bytes), "", "")
         r = s.rows[row]
         shape = {"ok": format_shape(r.output_shape, batch=False), "error": "error"}.get(r.status, "?")
         return (r.name, r.type_name, shape, format_count(r.params), format_count(r.trainable_params),
-                format_count(r.macs), format_bytes(r.memory_bytes), format_rf(r.receptive_field))
+                format_count(r.macs), format_bytes(r.memory_bytes), format_rf(r.receptive_field), connected_to(r))
 
     def data(self, index, role=Qt.DisplayRole):
         row, col = index.row(), index.column()
