@@ -1,8 +1,8 @@
 """CNN Explorer: design convolutional neural networks and see them work.
 
 The core API (``load``, ``save``, ``presets``, ``summarize`` and the layer classes) is pure Python.  The engine
-functions (``init_weights``, ``load_weights``, ``save_weights``, ``run``) import NumPy on first use; loading an
-ONNX model or Keras weights also needs the optional ``onnx`` / ``h5py`` packages (``cnnexplorer[onnx]``,
+functions (``init_weights``, ``load_weights``, ``save_weights``, ``run``, ``fit``, ``predict``) import NumPy on first
+use; loading an ONNX model or Keras weights also needs the optional ``onnx`` / ``h5py`` packages (``cnnexplorer[onnx]``,
 ``cnnexplorer[keras]``).
 """
 
@@ -14,7 +14,7 @@ from .model import load as _load_architecture
 
 __version__ = "0.1.0"
 
-_ENGINE_API = ("init_weights", "save_weights", "run")
+_ENGINE_API = ("init_weights", "save_weights", "fit", "predict", "default_weights")
 
 
 def _is_onnx(target) -> bool:
@@ -43,6 +43,22 @@ def load_weights(path, arch: Architecture | None = None) -> dict:
     return _load_any(path, arch)
 
 
+def run(arch: Architecture, x, weights=None, seed: int | None = None, classic_filters: bool = False,
+        memory_budget: int | None = None):
+    """``{layer name: activation}`` in layer order for ``x`` — an (H, W, C) array, an image path or a ``.npy``.
+
+    ``weights``: a ``{"layer/weight": array}`` dict or an ``.npz`` path.  Without weights, a preset that ships
+    trained weights runs with them (``default_weights(arch)`` says which); ask for a ``seed`` (or
+    ``classic_filters``) to run with the deterministic initialisation instead (seed 0 for other models).
+    """
+    from .engine import run as _run
+    from .engine.pretrained import resolve_weights
+
+    if weights is None:
+        weights, seed, _ = resolve_weights(arch, None, seed, classic_filters)
+    return _run(arch, x, weights, 0 if seed is None else seed, classic_filters, memory_budget)
+
+
 def __getattr__(name: str):
     if name in _ENGINE_API:
         from . import engine
@@ -52,4 +68,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["Architecture", "ArchitectureFileError", "LayerArgumentError", "load", "save", "presets", "summarize",
-           "load_weights", *_ENGINE_API]
+           "load_weights", "run", *_ENGINE_API]

@@ -1,4 +1,4 @@
-"""``cnnexplorer``: the GUI by default, and the ``summary``, ``run``, ``export`` and ``diagram`` sub-commands.
+"""``cnnexplorer``: the GUI by default, and the ``summary``, ``run``, ``export``, ``diagram`` and ``train`` sub-commands.
 
 Exit codes: 0 success; 1 the architecture is invalid (a layer cannot be computed; the message names it);
 2 a bad file or bad arguments (one line on stderr, never a traceback).
@@ -12,7 +12,7 @@ import sys
 from typing import Sequence
 
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
-SUBCOMMANDS = ("summary", "run", "export", "diagram")
+SUBCOMMANDS = ("summary", "run", "export", "diagram", "train")
 
 
 class UsageError(Exception):
@@ -88,6 +88,7 @@ def cmd_run(args) -> int:
         return EXIT_INVALID
     from . import load_weights
     from .engine import EngineInputError, MemoryBudgetError, run, save_activations
+    from .engine.pretrained import resolve_weights
     from .model import CnnExplorerError
 
     weights = args.weights
@@ -98,14 +99,16 @@ def cmd_run(args) -> int:
             weights = load_weights(weights, arch)
     except (CnnExplorerError, EngineInputError, ImportError) as exc:
         raise UsageError(str(exc)) from None
+    source = f"weights from {args.weights or args.target}" if weights is not None else None
+    weights, seed, described = resolve_weights(arch, weights, args.seed)   # a preset's trained weights by default
     try:
-        activations = run(arch, args.input, weights=weights, seed=args.seed)
+        activations = run(arch, args.input, weights=weights, seed=seed)
         save_activations(activations, args.out)
     except (EngineInputError, MemoryBudgetError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
-    print(f"wrote {len(activations)} activations of {arch.name} to {args.out}")
+    print(f"wrote {len(activations)} activations of {arch.name} to {args.out} (using {source or described})")
     return EXIT_OK
 
 
@@ -158,6 +161,109 @@ def cmd_diagram(args) -> int:
     return EXIT_OK
 
 
+# --- train -------------------------------------------------------------------------------------------
+class _ProgressBar:
+    """A tqdm-style line on stderr: epoch, batch, loss, accuracy, images/s, ETA.  On a terminal it is redrawn in
+    place (at most ten times a second); otherwise one line is written per epoch."""
+
+    WIDTH = 24
+
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last = 0.0
+
+    @staticmethod
+    def _clock(seconds: float) -> str:
+        seconds = int(round(seconds))
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+    def line(self, event) -> str:
+        filled = int(self.WIDTH * event.batch / max(1, event.batches))
+        bar = "█" * filled + "·" * (self.WIDTH - filled)
+        text = (f"epoch {event.epoch + 1}/{event.epochs} |{bar}| {event.batch}/{event.batches} "
+                f"loss {event.loss:.4f} accuracy {event.accuracy:.3f} {event.images_per_second:,.0f} images/s "
+                f"ETA {self._clock(event.eta_seconds)}")
+        if event.kind == "epoch" and "val_loss" in event.logs:
+            text += f" val_loss {event.logs['val_loss']:.4f} val_accuracy {event.logs['val_accuracy']:.3f}"
+        return text
+
+    def __call__(self, event) -> None:
+        import time
+
+        if event.kind == "epoch":
+            self.stream.write(("\r" if self.tty else "") + self.line(event) + "\n")
+        elif self.tty and time.monotonic() - self._last >= 0.1:
+            self._last = time.monotonic()
+            self.stream.write("\r" + self.line(event))
+        self.stream.flush()
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to below 1, got {value:g}")
+    return value
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, "
+                                             f"got {text!r}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+        return value
+    return parse
+
+
+def cmd_train(args) -> int:
+    arch = _load_target(args.target)
+    problem = _invalid_message(arch)
+    if problem:
+        print(one_line(problem), file=sys.stderr)
+        return EXIT_INVALID
+    import json
+
+    from . import load_weights
+    from .engine import EngineInputError, fit, save_weights
+    from .engine.datasets import load_dataset, split
+    from .model import CnnExplorerError
+
+    for path in (args.out, args.history):     # refuse before training, not after it
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder is not None and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            raise UsageError(f"{path}: cannot write (the folder {folder} does not exist or is not writable)")
+    try:
+        weights = load_weights(args.weights, arch) if args.weights is not None else None
+        dataset = load_dataset(args.dataset, input_shape=arch.input_shape)
+        validation = None
+        if args.validation:
+            dataset, held_out = split(dataset, args.validation, seed=args.seed)
+            validation = (held_out.x, held_out.y)
+        result = fit(arch, dataset.x, dataset.y, weights=weights, seed=args.seed, epochs=args.epochs,
+                     batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.lr,
+                     momentum=args.momentum, validation_data=validation, callback=_ProgressBar())
+    except (CnnExplorerError, EngineInputError, ImportError, ValueError) as exc:
+        raise UsageError(f"{exc}") from None
+    try:
+        save_weights(result.weights, args.out)
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    if args.history:
+        _write_text(args.history, json.dumps(result.history, indent=2) + "\n")
+    figures = ", ".join(f"{k} {v[-1]:.4f}" for k, v in result.history.items())
+    epochs = len(result.history["loss"])
+    print(f"trained {arch.name} on {args.dataset} ({len(dataset.y):,} images, {epochs} epoch{'s' * (epochs != 1)}): "
+          f"{figures}; wrote the weights to {args.out}")
+    return EXIT_OK
+
+
 def _scale(text: str) -> float:
     try:
         value = float(text)
@@ -193,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the .npz file to write (one array per layer, keyed by layer name)")
     p.add_argument("--weights", help="a .npz, .onnx or Keras .weights.h5 weights file (default: an ONNX "
                                      "model's own, else initialised from --seed)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the weight initialisation (default 0)")
+    p.add_argument("--seed", type=_seed, default=None,
+                   help="run with weights initialised from this seed (default: a preset's shipped trained weights, "
+                        "else seed 0)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export", help="write Python code that rebuilds the model in Keras or PyTorch")
     p.add_argument("target", help="a preset name or an architecture file")
@@ -208,6 +316,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the file to write; its suffix chooses the format")
     p.add_argument("--scale", type=_scale, default=2.0, help="PNG pixels per diagram unit (default 2)")
     p.set_defaults(func=cmd_diagram)
+    p = sub.add_parser("train", help="train the model on a dataset and save the trained weights")
+    p.add_argument("target", help="a preset name or an architecture file")
+    p.add_argument("dataset", help="digits, fashion-mnist, shapes, or a path: an IDX images file, a folder with one "
+                                   "subfolder per class, or an .npz with x and y")
+    p.add_argument("--epochs", type=_positive(int), default=1, help="passes over the data (default 1)")
+    p.add_argument("--batch-size", type=_positive(int), default=32, help="images per step (default 32)")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="default adam (Keras 3 semantics)")
+    p.add_argument("--lr", type=_positive(float), default=1e-3, help="learning rate (default 0.001)")
+    p.add_argument("--momentum", type=_fraction, default=0.0, help="SGD momentum (default 0)")
+    p.add_argument("--out", required=True, help="the .npz file to write the trained weights to")
+    p.add_argument("--weights", help="initial weights (.npz, .onnx or Keras .weights.h5; default: initialised "
+                                     "from --seed)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation, shuffling, dropout and "
+                                                         "validation split (default 0)")
+    p.add_argument("--validation", type=_fraction, default=0.0,
+                   help="fraction of the dataset held out for validation (default 0: none)")
+    p.add_argument("--history", metavar="H.json", help="write the per-epoch history as JSON")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -1,0 +1,531 @@
+"""Batched train-mode forward passes with caches, and their backward passes, for every layer type.
+
+Arrays are batched channels-last ``(N, H, W, C)`` (``(N, n)`` after Flatten).  Every function works in the dtype
+of its input: the trainer feeds float32 for speed, the gradient checks float64.  Weights use the Keras layouts
+(see :mod:`.weights`); ``w`` maps one layer's weight names (``kernel``, ``bias``, ``gamma`` …) to arrays.
+
+One registry, :data:`TRAIN_OPS`, keyed by layer type: ``TRAIN_OPS[type].forward(info, x, w, ctx) -> (y, cache)``
+and ``TRAIN_OPS[type].backward(info, cache, dy, w) -> (dx, {weight name: gradient})``.  Conv2D,
+DepthwiseConv2D and Dense compute their linear part here; their activation is applied as a separate step through
+:data:`ACTIVATION_GRADS` (the same step an ``Activation`` layer uses).
+
+Kernels: convolutions gather the whole batch with im2col (one strided copy per kernel tap) and multiply with one
+(batched over groups) sgemm; the input gradient is scattered back tap by tap with strided slice adds (col2im,
+no ``np.add.at``).  Pools fold their taps as strided views.  The slow, obviously correct twins live in
+:mod:`.reference_backward`; tests compare both with central differences in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, NamedTuple
+
+import numpy as np
+
+from ..model.architecture import LayerInfo
+from . import kernels
+
+#: Layer types whose forward returns a new array of their own (an activation may overwrite it).
+FRESH_OUTPUT = frozenset({"Conv2D", "DepthwiseConv2D", "Dense"})
+
+__all__ = ["TRAIN_OPS", "FRESH_OUTPUT", "ACTIVATION_GRADS", "TrainContext", "TrainOp", "activation_forward",
+           "activation_backward", "layer_pads", "avg_pool_counts_padding"]
+
+
+@dataclass
+class TrainContext:
+    """What a forward pass needs besides the layer: train or predict mode, the dropout generator, and where
+    BatchNormalization's new moving statistics are written (``{"layer/moving_mean": array}``)."""
+
+    training: bool = True
+    rng: np.random.Generator | None = None
+    updates: dict = field(default_factory=dict)
+
+
+class TrainOp(NamedTuple):
+    """``forward(info, x, w, ctx) -> (y, cache)``; ``backward(info, cache, dy, w, need_dx) -> (dx, grads)``
+    (``dx`` may be ``None`` when ``need_dx`` is false: the model input needs no gradient)."""
+
+    forward: Callable
+    backward: Callable
+
+
+def layer_pads(info: LayerInfo) -> tuple[tuple[int, int], tuple[int, int]]:
+    gh, gw = info.geometry
+    return (gh.pad_before, gh.pad_after), (gw.pad_before, gw.pad_after)
+
+
+def avg_pool_counts_padding(layer) -> bool:
+    """Whether AveragePooling2D divides by the padded window: Keras "same" divides by the real inputs only;
+    explicit padding follows ``count_include_pad`` (PyTorch) — the rule the runner applies."""
+    return False if layer.padding == "same" else layer.count_include_pad
+
+
+# --- activations ----------------------------------------------------------------------------------------
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _gelu(z):
+    return 0.5 * z * kernels._erfc(-z.astype(np.float64) * _SQRT1_2).astype(z.dtype)
+
+
+def activation_forward(z: np.ndarray, name: str, in_place: bool = False) -> np.ndarray:
+    """A Keras activation in the dtype of ``z`` (the inference kernels' formulas); ``in_place`` lets relu overwrite
+    ``z`` (its gradient needs only the output)."""
+    if name == "linear":
+        return z
+    if name == "relu" and in_place:
+        return np.maximum(z, 0, out=z)
+    if name == "gelu":
+        return _gelu(z)
+    return kernels.ACTIVATIONS[name](z).astype(z.dtype, copy=False)
+
+
+def _sig(z):
+    return kernels.ACTIVATIONS["sigmoid"](z)
+
+
+def _leaky(z, y, dy):
+    return np.where(z >= 0, dy, dy * z.dtype.type(0.2))
+
+
+def _gelu_grad(z, y, dy):
+    cdf = 0.5 * kernels._erfc(-z.astype(np.float64) * _SQRT1_2)
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * z.astype(np.float64) ** 2)
+    return (dy * (cdf + z * pdf)).astype(z.dtype)
+
+
+def _silu_grad(z, y, dy):
+    s = _sig(z)
+    return dy * (s * (1 + z * (1 - s)))
+
+
+def _softmax_grad(z, y, dy):
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+#: ``grad(z, y, dy) -> dz`` for ``y = activation(z)``; one entry per activation of the core.
+ACTIVATION_GRADS: dict[str, Callable] = {
+    "linear": lambda z, y, dy: dy,
+    "relu": lambda z, y, dy: dy * (y > 0),            # from y: the trainer may apply relu in place (z is y)
+    "relu6": lambda z, y, dy: dy * ((z > 0) & (z < 6)),
+    "leaky_relu": _leaky,
+    "elu": lambda z, y, dy: np.where(z > 0, dy, dy * (y + 1)),
+    "gelu": _gelu_grad,
+    "silu": _silu_grad,
+    "swish": _silu_grad,
+    "sigmoid": lambda z, y, dy: dy * y * (1 - y),
+    "tanh": lambda z, y, dy: dy * (1 - y * y),
+    "softplus": lambda z, y, dy: dy * _sig(z),
+    "softmax": _softmax_grad,
+}
+
+
+def activation_backward(name: str, z: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    return ACTIVATION_GRADS[name](z, y, dy).astype(dy.dtype, copy=False)
+
+
+# --- convolution: batched im2col / col2im -----------------------------------------------------------------
+def _padded(x, pads, fill=0.0, need_hw=None):
+    """``x`` (N, H, W, C) with ``pads`` around it, at least ``need_hw`` rows/columns (ceil-mode overhang),
+    extra cells = ``fill``; ``x`` itself when nothing is added."""
+    N, H, W, C = x.shape
+    (top, bottom), (left, right) = pads
+    Hp, Wp = H + top + bottom, W + left + right
+    if need_hw is not None:
+        Hp, Wp = max(Hp, need_hw[0]), max(Wp, need_hw[1])
+    if (Hp, Wp) == (H, W):
+        return x
+    out = np.full((N, Hp, Wp, C), fill, dtype=x.dtype)
+    out[:, top:top + H, left:left + W] = x
+    return out
+
+
+def _taps(kh, kw, sh, sw, dh, dw, Ho, Wo):
+    """Every kernel tap with the slices it reads from the padded input: ``(ky, kx, rows, cols)``."""
+    for ky in range(kh):
+        for kx in range(kw):
+            yield (ky, kx, slice(ky * dh, ky * dh + (Ho - 1) * sh + 1, sh),
+                   slice(kx * dw, kx * dw + (Wo - 1) * sw + 1, sw))
+
+
+def _im2col(xp, kh, kw, strides, dilation, Ho, Wo, groups):
+    """(G, N·Ho·Wo, kh·kw·cg) columns of the padded batch ``xp``: one strided copy per tap and group."""
+    N, _, _, C = xp.shape
+    cg = C // groups
+    col = np.empty((groups, N, Ho, Wo, kh, kw, cg), dtype=xp.dtype)
+    for ky, kx, rs, cs in _taps(kh, kw, *strides, *dilation, Ho, Wo):
+        src = xp[:, rs, cs]
+        for g in range(groups):
+            col[g, :, :, :, ky, kx] = src[..., g * cg:(g + 1) * cg]
+    return col.reshape(groups, N * Ho * Wo, kh * kw * cg)
+
+
+def _col2im(dcol, padded_shape, kh, kw, strides, dilation, Ho, Wo, groups):
+    """The transpose of :func:`_im2col`: tap-by-tap strided slice adds into a zero padded-input gradient."""
+    N, Hp, Wp, C = padded_shape
+    cg = C // groups
+    dcol = dcol.reshape(groups, N, Ho, Wo, kh, kw, cg)
+    dxp = np.zeros(padded_shape, dtype=dcol.dtype)
+    for ky, kx, rs, cs in _taps(kh, kw, *strides, *dilation, Ho, Wo):
+        for g in range(groups):
+            dxp[:, rs, cs, g * cg:(g + 1) * cg] += dcol[g, :, :, :, ky, kx]
+    return dxp
+
+
+def _unpad(dxp, x_shape, pads):
+    (top, _), (left, _) = pads
+    _, H, W, _ = x_shape
+    if dxp.shape == tuple(x_shape):
+        return dxp
+    return np.ascontiguousarray(dxp[:, top:top + H, left:left + W])
+
+
+def _conv_forward(info, x, w, ctx):
+    layer = info.layer
+    kernel = w["kernel"].astype(x.dtype, copy=False)
+    kh, kw, cg, F = kernel.shape
+    G = layer.groups
+    pads = layer_pads(info)
+    Ho, Wo = info.output_shape[:2]
+    xp = _padded(x, pads)
+    col = _im2col(xp, kh, kw, layer.strides, layer.dilation_rate, Ho, Wo, G)
+    kmat = kernel.reshape(kh * kw * cg, G, F // G).transpose(1, 0, 2)       # (G, K, F/G)
+    if G == 1:
+        z = col[0] @ kmat[0]
+    else:
+        z = np.matmul(col, kmat).transpose(1, 0, 2).reshape(-1, F)
+    z = z.reshape(x.shape[0], Ho, Wo, F)
+    if "bias" in w:
+        z += w["bias"].astype(x.dtype, copy=False)
+    return z, (col, xp.shape, x.shape)
+
+
+def _conv_backward(info, cache, dz, w, need_dx=True):
+    layer = info.layer
+    col, padded_shape, x_shape = cache
+    kernel = w["kernel"].astype(dz.dtype, copy=False)
+    kh, kw, cg, F = kernel.shape
+    G = layer.groups
+    Ho, Wo = dz.shape[1:3]
+    grads = {}
+    dzm = dz.reshape(-1, F)
+    if "bias" in w:
+        grads["bias"] = dzm.sum(axis=0)
+    kmat = kernel.reshape(kh * kw * cg, G, F // G).transpose(1, 0, 2)
+    if G == 1:
+        grads["kernel"] = (col[0].T @ dzm).reshape(kernel.shape)
+        dcol = (dzm @ kmat[0].T)[None] if need_dx else None
+    else:
+        dzg = dzm.reshape(-1, G, F // G).transpose(1, 0, 2)                  # (G, rows, F/G)
+        dk = np.matmul(col.transpose(0, 2, 1), dzg)                          # (G, K, F/G)
+        grads["kernel"] = np.ascontiguousarray(dk.transpose(1, 0, 2)).reshape(kernel.shape)
+        dcol = np.matmul(dzg, kmat.transpose(0, 2, 1)) if need_dx else None  # (G, rows, K)
+    if not need_dx:
+        return None, grads
+    dxp = _col2im(dcol, padded_shape, kh, kw, layer.strides, layer.dilation_rate, Ho, Wo, G)
+    return _unpad(dxp, x_shape, layer_pads(info)), grads
+
+
+def _depthwise_forward(info, x, w, ctx):
+    layer = info.layer
+    kernel = w["kernel"].astype(x.dtype, copy=False)                          # (kh, kw, C, M)
+    kh, kw, C, M = kernel.shape
+    Ho, Wo = info.output_shape[:2]
+    xp = _padded(x, layer_pads(info))
+    N = x.shape[0]
+    z = np.zeros((N, Ho, Wo, C, M), dtype=x.dtype)
+    for ky, kx, rs, cs in _taps(kh, kw, *layer.strides, *layer.dilation_rate, Ho, Wo):
+        z += xp[:, rs, cs, :, None] * kernel[ky, kx]
+    z = z.reshape(N, Ho, Wo, C * M)
+    if "bias" in w:
+        z += w["bias"].astype(x.dtype, copy=False)
+    return z, (xp, x.shape)
+
+
+def _depthwise_backward(info, cache, dz, w, need_dx=True):
+    layer = info.layer
+    xp, x_shape = cache
+    kernel = w["kernel"].astype(dz.dtype, copy=False)
+    kh, kw, C, M = kernel.shape
+    N, Ho, Wo, _ = dz.shape
+    grads = {}
+    if "bias" in w:
+        grads["bias"] = dz.reshape(-1, C * M).sum(axis=0)
+    dz5 = dz.reshape(N, Ho, Wo, C, M)
+    dk = np.empty_like(kernel)
+    dxp = np.zeros(xp.shape, dtype=dz.dtype)
+    for ky, kx, rs, cs in _taps(kh, kw, *layer.strides, *layer.dilation_rate, Ho, Wo):
+        src = xp[:, rs, cs]                                                    # (N, Ho, Wo, C)
+        dk[ky, kx] = np.einsum("nhwcm,nhwc->cm", dz5, src, optimize=True)
+        dxp[:, rs, cs] += (dz5 * kernel[ky, kx]).sum(axis=-1)
+    grads["kernel"] = dk
+    return _unpad(dxp, x_shape, layer_pads(info)), grads
+
+
+# --- pooling --------------------------------------------------------------------------------------------
+def _pool_taps(info):
+    layer = info.layer
+    kh, kw = layer.pool_size
+    sh, sw = layer.effective_strides
+    Ho, Wo = info.output_shape[:2]
+    return list(_taps(kh, kw, sh, sw, 1, 1, Ho, Wo))
+
+
+def _pool_setup(info, x, fill):
+    """The padded batch (padding and ceil-mode overhang = ``fill``) and the taps of the pooling window."""
+    layer = info.layer
+    (kh, kw), (sh, sw) = layer.pool_size, layer.effective_strides
+    Ho, Wo = info.output_shape[:2]
+    need = ((Ho - 1) * sh + kh, (Wo - 1) * sw + kw)
+    return _padded(x, layer_pads(info), fill, need), _pool_taps(info)
+
+
+def _max_pool_forward(info, x, w, ctx):
+    xp, taps = _pool_setup(info, x, -np.inf)
+    y = None
+    for _, _, rs, cs in taps:
+        y = xp[:, rs, cs].copy() if y is None else np.maximum(y, xp[:, rs, cs], out=y)
+    return y, (xp, x.shape, y)
+
+
+def _max_pool_backward(info, cache, dy, w, need_dx=True):
+    """The gradient goes to the first maximum of each window (TensorFlow's and PyTorch's choice)."""
+    xp, x_shape, y = cache
+    taps = _pool_taps(info)
+    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    taken = np.zeros(y.shape, dtype=bool)
+    for _, _, rs, cs in taps:
+        hit = xp[:, rs, cs] == y
+        hit &= ~taken
+        taken |= hit
+        dxp[:, rs, cs] += dy * hit
+    return _unpad(dxp, x_shape, layer_pads(info)), {}
+
+
+def _avg_inverse_counts(info, dtype):
+    layer = info.layer
+    (top, bottom), (left, right) = layer_pads(info)
+    H, W = info.input_shape[:2]
+    Ho, Wo = info.output_shape[:2]
+    (kh, kw), (sh, sw) = layer.pool_size, layer.effective_strides
+    include = avg_pool_counts_padding(layer)
+    ch = kernels._window_counts(Ho, sh, kh, top, H, bottom, include)
+    cw = kernels._window_counts(Wo, sw, kw, left, W, right, include)
+    return (1.0 / np.outer(ch, cw)).astype(dtype)[:, :, None]
+
+
+def _avg_pool_forward(info, x, w, ctx):
+    xp, taps = _pool_setup(info, x, 0.0)
+    y = None
+    for _, _, rs, cs in taps:
+        y = xp[:, rs, cs].copy() if y is None else np.add(y, xp[:, rs, cs], out=y)
+    y *= _avg_inverse_counts(info, x.dtype)
+    return y, (xp.shape, x.shape)
+
+
+def _avg_pool_backward(info, cache, dy, w, need_dx=True):
+    padded_shape, x_shape = cache
+    taps = _pool_taps(info)
+    share = dy * _avg_inverse_counts(info, dy.dtype)
+    dxp = np.zeros(padded_shape, dtype=dy.dtype)
+    for _, _, rs, cs in taps:
+        dxp[:, rs, cs] += share
+    return _unpad(dxp, x_shape, layer_pads(info)), {}
+
+
+def _global_shape(info, v):
+    return v.reshape(v.shape[0], 1, 1, -1) if info.layer.keepdims else v
+
+
+def _gap_forward(info, x, w, ctx):
+    return _global_shape(info, x.mean(axis=(1, 2))), x.shape
+
+
+def _gap_backward(info, x_shape, dy, w, need_dx=True):
+    N, H, W, C = x_shape
+    d = dy.reshape(N, 1, 1, C) / (H * W)
+    return np.broadcast_to(d, x_shape).copy(), {}
+
+
+def _gmp_forward(info, x, w, ctx):
+    N, H, W, C = x.shape
+    first = x.reshape(N, H * W, C).argmax(axis=1)                              # first maximum, as TF
+    return _global_shape(info, x.max(axis=(1, 2))), (x.shape, first)
+
+
+def _gmp_backward(info, cache, dy, w, need_dx=True):
+    (N, H, W, C), first = cache
+    dx = np.zeros((N, H * W, C), dtype=dy.dtype)
+    np.put_along_axis(dx, first[:, None, :], dy.reshape(N, 1, C), axis=1)
+    return dx.reshape(N, H, W, C), {}
+
+
+# --- shape layers, Dense --------------------------------------------------------------------------------
+def _zeropad_forward(info, x, w, ctx):
+    return _padded(x, info.layer.padding).copy(), x.shape
+
+
+def _zeropad_backward(info, x_shape, dy, w, need_dx=True):
+    return _unpad(dy, x_shape, info.layer.padding), {}
+
+
+def _flatten_forward(info, x, w, ctx):
+    return np.ascontiguousarray(x).reshape(x.shape[0], -1), x.shape
+
+
+def _flatten_backward(info, x_shape, dy, w, need_dx=True):
+    return dy.reshape(x_shape), {}
+
+
+def _dense_forward(info, x, w, ctx):
+    kernel = w["kernel"].astype(x.dtype, copy=False)
+    a = x.reshape(-1, kernel.shape[0])
+    z = a @ kernel
+    if "bias" in w:
+        z += w["bias"].astype(x.dtype, copy=False)
+    return z.reshape(x.shape[:-1] + (kernel.shape[1],)), a
+
+
+def _dense_backward(info, a, dz, w, need_dx=True):
+    kernel = w["kernel"].astype(dz.dtype, copy=False)
+    dzm = dz.reshape(-1, kernel.shape[1])
+    grads = {"kernel": a.T @ dzm}
+    if "bias" in w:
+        grads["bias"] = dzm.sum(axis=0)
+    if not need_dx:
+        return None, grads
+    return (dzm @ kernel.T).reshape(dz.shape[:-1] + (kernel.shape[0],)), grads
+
+
+def _identity_forward(info, x, w, ctx):
+    return x, None
+
+
+def _identity_backward(info, cache, dy, w, need_dx=True):
+    return dy, {}
+
+
+# --- BatchNormalization, Dropout, LRN -------------------------------------------------------------------
+def _bn_forward(info, x, w, ctx):
+    layer = info.layer
+    axes = tuple(range(x.ndim - 1))
+    dt = x.dtype
+    gamma = w["gamma"].astype(dt, copy=False) if "gamma" in w else None
+    beta = w["beta"].astype(dt, copy=False) if "beta" in w else None
+    if not ctx.training:
+        y = (x - w["moving_mean"].astype(dt)) / np.sqrt(w["moving_variance"].astype(dt) + dt.type(layer.epsilon))
+        y = y * gamma if gamma is not None else y
+        return (y + beta if beta is not None else y), None
+    mean = x.mean(axis=axes)
+    centred = x - mean
+    var = (centred * centred).mean(axis=axes)                                  # biased, as Keras
+    inv_std = 1.0 / np.sqrt(var + dt.type(layer.epsilon))
+    xhat = centred * inv_std
+    y = xhat * gamma if gamma is not None else xhat.copy()
+    if beta is not None:
+        y += beta
+    m = layer.momentum
+    for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+        moving = np.asarray(w[name], dtype=np.float64)
+        ctx.updates[f"{info.name}/{name}"] = (moving * m + batch.astype(np.float64) * (1.0 - m)).astype(
+            w[name].dtype)
+    return y, (xhat, inv_std)
+
+
+def _bn_backward(info, cache, dy, w, need_dx=True):
+    xhat, inv_std = cache
+    axes = tuple(range(dy.ndim - 1))
+    grads = {}
+    if "beta" in w:
+        grads["beta"] = dy.sum(axis=axes)
+    if "gamma" in w:
+        grads["gamma"] = (dy * xhat).sum(axis=axes)
+        dxhat = dy * w["gamma"].astype(dy.dtype, copy=False)
+    else:
+        dxhat = dy
+    dx = (dxhat - dxhat.mean(axis=axes) - xhat * (dxhat * xhat).mean(axis=axes)) * inv_std
+    return dx, grads
+
+
+def _dropout_forward(info, x, w, ctx):
+    rate = info.layer.rate
+    if not ctx.training or rate == 0:
+        return x, None
+    keep = ctx.rng.random(x.shape, dtype=np.float32) >= rate
+    scale = x.dtype.type(1.0 / (1.0 - rate))
+    return x * keep * scale, (keep, scale)
+
+
+def _dropout_backward(info, cache, dy, w, need_dx=True):
+    if cache is None:
+        return dy, {}
+    keep, scale = cache
+    return dy * keep * scale, {}
+
+
+def _lrn_window_sum(v, size):
+    """Sum over the ``size`` neighbouring channels ``[c - size//2, c + (size-1)//2]`` (zero outside)."""
+    C = v.shape[-1]
+    lo, hi = size // 2, (size - 1) // 2
+    padded = np.zeros(v.shape[:-1] + (C + lo + hi,), dtype=v.dtype)
+    padded[..., lo:lo + C] = v
+    acc = np.zeros_like(v)
+    for off in range(size):
+        acc += padded[..., off:off + C]
+    return acc
+
+
+def _lrn_forward(info, x, w, ctx):
+    layer = info.layer
+    s = layer.k + (layer.alpha / layer.size) * _lrn_window_sum(x * x, layer.size)
+    y = x * s ** -layer.beta
+    return y, (x, s, y)
+
+
+def _lrn_backward(info, cache, dy, w, need_dx=True):
+    layer = info.layer
+    x, s, y = cache
+    # y_j = x_j s_j^-β with s_j = k + α/n Σ_{i in win(j)} x_i²; channel c is in win(j) for j in [c-hi, c+lo]
+    t = dy * y / s                                                             # dy_j x_j s_j^(-β-1)
+    lo, hi = layer.size // 2, (layer.size - 1) // 2
+    C = x.shape[-1]
+    padded = np.zeros(t.shape[:-1] + (C + lo + hi,), dtype=t.dtype)
+    padded[..., hi:hi + C] = t
+    back = np.zeros_like(t)
+    for off in range(layer.size):
+        back += padded[..., off:off + C]
+    dx = dy * s ** -layer.beta - (2.0 * layer.alpha * layer.beta / layer.size) * x * back
+    return dx.astype(dy.dtype, copy=False), {}
+
+
+def _activation_layer_forward(info, x, w, ctx):
+    return x, None          # the walker applies the activation (the same step fused activations use)
+
+
+TRAIN_OPS: dict[str, TrainOp] = {
+    "Conv2D": TrainOp(_conv_forward, _conv_backward),
+    "DepthwiseConv2D": TrainOp(_depthwise_forward, _depthwise_backward),
+    "MaxPooling2D": TrainOp(_max_pool_forward, _max_pool_backward),
+    "AveragePooling2D": TrainOp(_avg_pool_forward, _avg_pool_backward),
+    "GlobalAveragePooling2D": TrainOp(_gap_forward, _gap_backward),
+    "GlobalMaxPooling2D": TrainOp(_gmp_forward, _gmp_backward),
+    "ZeroPadding2D": TrainOp(_zeropad_forward, _zeropad_backward),
+    "Flatten": TrainOp(_flatten_forward, _flatten_backward),
+    "Dense": TrainOp(_dense_forward, _dense_backward),
+    "Activation": TrainOp(_activation_layer_forward, _identity_backward),
+    "BatchNormalization": TrainOp(_bn_forward, _bn_backward),
+    "Dropout": TrainOp(_dropout_forward, _dropout_backward),
+    "LocalResponseNormalization": TrainOp(_lrn_forward, _lrn_backward),
+}
+
+
+def layer_activation(info: LayerInfo) -> str:
+    """The activation a layer applies after its own computation (``"linear"`` for none)."""
+    return getattr(info.layer, "activation", None) or "linear"
+
+
+def weights_of(info: LayerInfo, weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {n: weights[f"{info.name}/{n}"] for n in info.weight_shapes}

@@ -1,0 +1,266 @@
+"""Slow, obviously correct backward passes: the twins the fast kernels of :mod:`.backward` are tested against.
+
+Each function takes the layer, its input ``x`` (N, …), its weights and the output gradient ``dy`` and returns
+``(dx, {weight name: gradient})`` for the layer's computation *before* its activation (activations have their own
+twins in :data:`REFERENCE_ACTIVATION_GRADS`).  They loop over output positions and kernel taps, written straight
+from the definitions; nothing is shared with the fast kernels except the core's geometry (padding amounts).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backward import layer_pads
+
+__all__ = ["REFERENCE_BACKWARD", "REFERENCE_ACTIVATION_GRADS"]
+
+
+def _window_positions(info):
+    """``(oy, ox, [(ky, kx, iy, ix), ...])`` for every output position; input coordinates are unpadded and may
+    fall outside the input (padding) — the caller skips those."""
+    layer = info.layer
+    kh, kw = getattr(layer, "kernel_size", None) or layer.pool_size
+    sh, sw = getattr(layer, "effective_strides", None) or layer.strides
+    dh, dw = getattr(layer, "dilation_rate", (1, 1))
+    (top, _), (left, _) = layer_pads(info)
+    Ho, Wo = info.output_shape[:2]
+    for oy in range(Ho):
+        for ox in range(Wo):
+            yield oy, ox, [(ky, kx, oy * sh + ky * dh - top, ox * sw + kx * dw - left)
+                           for ky in range(kh) for kx in range(kw)]
+
+
+def _inside(info, iy, ix):
+    H, W = info.input_shape[:2]
+    return 0 <= iy < H and 0 <= ix < W
+
+
+def conv2d(info, x, w, dy, **_):
+    k = w["kernel"]
+    kh, kw, cg, F = k.shape
+    G = info.layer.groups
+    fg = F // G
+    dx, dk = np.zeros_like(x), np.zeros_like(k)
+    for oy, ox, taps in _window_positions(info):
+        for ky, kx, iy, ix in taps:
+            if not _inside(info, iy, ix):
+                continue
+            for f in range(F):
+                g = f // fg
+                xs = x[:, iy, ix, g * cg:(g + 1) * cg]             # (N, cg)
+                dk[ky, kx, :, f] += (xs * dy[:, oy, ox, f:f + 1]).sum(axis=0)
+                dx[:, iy, ix, g * cg:(g + 1) * cg] += dy[:, oy, ox, f:f + 1] * k[ky, kx, :, f]
+    grads = {"kernel": dk}
+    if "bias" in w:
+        grads["bias"] = dy.sum(axis=(0, 1, 2))
+    return dx, grads
+
+
+def depthwise_conv2d(info, x, w, dy, **_):
+    k = w["kernel"]
+    kh, kw, C, M = k.shape
+    dx, dk = np.zeros_like(x), np.zeros_like(k)
+    for oy, ox, taps in _window_positions(info):
+        for ky, kx, iy, ix in taps:
+            if not _inside(info, iy, ix):
+                continue
+            for c in range(C):
+                for m in range(M):
+                    o = c * M + m
+                    dk[ky, kx, c, m] += (x[:, iy, ix, c] * dy[:, oy, ox, o]).sum()
+                    dx[:, iy, ix, c] += dy[:, oy, ox, o] * k[ky, kx, c, m]
+    grads = {"kernel": dk}
+    if "bias" in w:
+        grads["bias"] = dy.sum(axis=(0, 1, 2))
+    return dx, grads
+
+
+def max_pool(info, x, w, dy, **_):
+    dx = np.zeros_like(x)
+    N, _, _, C = x.shape
+    for oy, ox, taps in _window_positions(info):
+        inside = [(iy, ix) for _, _, iy, ix in taps if _inside(info, iy, ix)]
+        for n in range(N):
+            for c in range(C):
+                values = [x[n, iy, ix, c] for iy, ix in inside]
+                iy, ix = inside[int(np.argmax(values))]          # the first maximum
+                dx[n, iy, ix, c] += dy[n, oy, ox, c]
+    return dx, {}
+
+
+def avg_pool(info, x, w, dy, **_):
+    from .backward import avg_pool_counts_padding
+
+    layer = info.layer
+    (top, bottom), (left, right) = layer_pads(info)
+    H, W = info.input_shape[:2]
+    dx = np.zeros_like(x)
+    for oy, ox, taps in _window_positions(info):
+        inside = [(iy, ix) for _, _, iy, ix in taps if _inside(info, iy, ix)]
+        if avg_pool_counts_padding(layer):   # positions inside the padded extent (ceil-mode overhang excluded)
+            count = sum(1 for _, _, iy, ix in taps if -top <= iy < H + bottom and -left <= ix < W + right)
+        else:
+            count = len(inside)
+        for iy, ix in inside:
+            dx[:, iy, ix] += dy[:, oy, ox] / count
+    return dx, {}
+
+
+def global_avg_pool(info, x, w, dy, **_):
+    N, H, W, C = x.shape
+    dy = dy.reshape(N, C)
+    dx = np.zeros_like(x)
+    for i in range(H):
+        for j in range(W):
+            dx[:, i, j] = dy / (H * W)
+    return dx, {}
+
+
+def global_max_pool(info, x, w, dy, **_):
+    N, H, W, C = x.shape
+    dy = dy.reshape(N, C)
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            flat = x[n, :, :, c].reshape(-1)
+            i = int(np.argmax(flat))
+            dx[n, i // W, i % W, c] = dy[n, c]
+    return dx, {}
+
+
+def zero_pad(info, x, w, dy, **_):
+    (top, _), (left, _) = info.layer.padding
+    _, H, W, _ = x.shape
+    return dy[:, top:top + H, left:left + W].copy(), {}
+
+
+def flatten(info, x, w, dy, **_):
+    return dy.reshape(x.shape), {}
+
+
+def dense(info, x, w, dy, **_):
+    k = w["kernel"]
+    n_in, units = k.shape
+    xs, ds = x.reshape(-1, n_in), dy.reshape(-1, units)
+    dx, dk = np.zeros_like(xs), np.zeros_like(k)
+    for r in range(xs.shape[0]):
+        for i in range(n_in):
+            for u in range(units):
+                dk[i, u] += xs[r, i] * ds[r, u]
+                dx[r, i] += ds[r, u] * k[i, u]
+    grads = {"kernel": dk}
+    if "bias" in w:
+        grads["bias"] = ds.sum(axis=0)
+    return dx.reshape(x.shape), grads
+
+
+def identity(info, x, w, dy, **_):
+    return dy.copy(), {}
+
+
+def batch_norm(info, x, w, dy, training=True, **_):
+    """Per channel: y = γ·x̂ + β with x̂ = (x − μ)/√(σ² + ε) over the batch (biased σ²); the textbook gradient."""
+    eps = info.layer.epsilon
+    C = x.shape[-1]
+    xs, ds = x.reshape(-1, C), dy.reshape(-1, C)
+    m = xs.shape[0]
+    dx = np.zeros_like(xs)
+    grads = {k: np.zeros(C) for k in ("gamma", "beta") if k in w}
+    for c in range(C):
+        gamma = w["gamma"][c] if "gamma" in w else 1.0
+        if not training:
+            dx[:, c] = ds[:, c] * gamma / math.sqrt(w["moving_variance"][c] + eps)
+            xhat = (xs[:, c] - w["moving_mean"][c]) / math.sqrt(w["moving_variance"][c] + eps)
+        else:
+            mu = xs[:, c].sum() / m
+            var = ((xs[:, c] - mu) ** 2).sum() / m
+            std = math.sqrt(var + eps)
+            xhat = (xs[:, c] - mu) / std
+            dxhat = ds[:, c] * gamma
+            dvar = (dxhat * (xs[:, c] - mu)).sum() * -0.5 * std ** -3
+            dmu = -dxhat.sum() / std + dvar * (-2.0 * (xs[:, c] - mu)).sum() / m
+            dx[:, c] = dxhat / std + dvar * 2.0 * (xs[:, c] - mu) / m + dmu / m
+        if "gamma" in grads:
+            grads["gamma"][c] = (ds[:, c] * xhat).sum()
+        if "beta" in grads:
+            grads["beta"][c] = ds[:, c].sum()
+    return dx.reshape(x.shape), grads
+
+
+def dropout(info, x, w, dy, keep=None, **_):
+    if keep is None:
+        return dy.copy(), {}
+    return dy * keep / (1.0 - info.layer.rate), {}
+
+
+def lrn(info, x, w, dy, **_):
+    """b_j = x_j·s_j^−β, s_j = k + α/n·Σ_{i ∈ win(j)} x_i²; differentiate term by term."""
+    layer = info.layer
+    n, alpha, beta, k = layer.size, layer.alpha, layer.beta, layer.k
+    C = x.shape[-1]
+    lo, hi = n // 2, (n - 1) // 2
+    xs, ds = x.reshape(-1, C), dy.reshape(-1, C)
+    dx = np.zeros_like(xs)
+    for r in range(xs.shape[0]):
+        s = [k + alpha / n * sum(xs[r, i] ** 2 for i in range(max(0, j - lo), min(C, j + hi + 1)))
+             for j in range(C)]
+        for j in range(C):
+            dx[r, j] += ds[r, j] * s[j] ** -beta
+            for i in range(max(0, j - lo), min(C, j + hi + 1)):
+                dx[r, i] += ds[r, j] * xs[r, j] * -beta * s[j] ** (-beta - 1) * alpha / n * 2 * xs[r, i]
+    return dx.reshape(x.shape), {}
+
+
+REFERENCE_BACKWARD = {
+    "Conv2D": conv2d,
+    "DepthwiseConv2D": depthwise_conv2d,
+    "MaxPooling2D": max_pool,
+    "AveragePooling2D": avg_pool,
+    "GlobalAveragePooling2D": global_avg_pool,
+    "GlobalMaxPooling2D": global_max_pool,
+    "ZeroPadding2D": zero_pad,
+    "Flatten": flatten,
+    "Dense": dense,
+    "Activation": identity,
+    "BatchNormalization": batch_norm,
+    "Dropout": dropout,
+    "LocalResponseNormalization": lrn,
+}
+
+
+def _scalar(f):
+    return np.vectorize(f, otypes=[float])
+
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+def _softmax_grad(z, dy):
+    out = np.zeros_like(z)
+    for idx in np.ndindex(z.shape[:-1]):
+        e = np.exp(z[idx] - z[idx].max())
+        p = e / e.sum()
+        jac = np.diag(p) - np.outer(p, p)
+        out[idx] = jac @ dy[idx]
+    return out
+
+
+#: ``grad(z, dy) -> dz``: derivatives of each activation written element by element with ``math``.
+REFERENCE_ACTIVATION_GRADS = {
+    "linear": lambda z, dy: dy.copy(),
+    "relu": lambda z, dy: dy * _scalar(lambda v: 1.0 if v > 0 else 0.0)(z),
+    "relu6": lambda z, dy: dy * _scalar(lambda v: 1.0 if 0 < v < 6 else 0.0)(z),
+    "leaky_relu": lambda z, dy: dy * _scalar(lambda v: 1.0 if v >= 0 else 0.2)(z),
+    "elu": lambda z, dy: dy * _scalar(lambda v: 1.0 if v > 0 else math.exp(v))(z),
+    "gelu": lambda z, dy: dy * _scalar(lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))
+                                       + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi))(z),
+    "silu": lambda z, dy: dy * _scalar(lambda v: _sigmoid(v) * (1 + v * (1 - _sigmoid(v))))(z),
+    "swish": lambda z, dy: dy * _scalar(lambda v: _sigmoid(v) * (1 + v * (1 - _sigmoid(v))))(z),
+    "sigmoid": lambda z, dy: dy * _scalar(lambda v: _sigmoid(v) * (1 - _sigmoid(v)))(z),
+    "tanh": lambda z, dy: dy * _scalar(lambda v: 1 - math.tanh(v) ** 2)(z),
+    "softplus": lambda z, dy: dy * _scalar(_sigmoid)(z),
+    "softmax": _softmax_grad,
+}
