@@ -90,7 +90,8 @@ class TrainingJob:
     ``validation`` after each epoch.
 
     Hooks (called in the training thread): ``on_batch(point, progress)`` after every batch, where ``progress`` is
-    a dict with ``fraction``, ``images_per_second``, ``eta_seconds``, ``epoch``, ``epochs``; ``on_epoch(epoch,
+    a dict with ``fraction``, ``images_per_second``, ``eta_seconds``, ``epoch``, ``epochs``, ``step``, ``batches``
+    (per epoch); ``on_epoch(epoch,
     logs, report, weights)`` after every epoch (``report`` is ``None`` without validation, ``weights`` the trained
     weights so far, read-only).  :meth:`live_weights` gives the weights as they are between two batches.
     """
@@ -115,6 +116,7 @@ class TrainingJob:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.held = threading.Event()        # set while the training thread waits in a pause
         self._params = None
         self._lock = threading.Lock()
         self.paused_seconds = 0.0
@@ -178,10 +180,12 @@ class TrainingJob:
                     self.on_batch(BatchPoint(step, epoch, event.loss, event.accuracy),
                                   {"fraction": step / total, "images_per_second": rate,
                                    "eta_seconds": (total - step) * self.batch_size / rate if rate else 0.0,
-                                   "epoch": epoch, "epochs": self.epochs})
+                                   "epoch": epoch, "epochs": self.epochs, "step": step, "batches": batches})
                 if not self._running.is_set():
                     waited = time.perf_counter()
+                    self.held.set()
                     self._running.wait()
+                    self.held.clear()
                     self.paused_seconds += time.perf_counter() - waited
                 if self._stop.is_set():
                     event.stop()
@@ -205,3 +209,48 @@ class TrainingJob:
                 self.on_epoch(epoch, logs, report, weights)
         self.stopped = self.stopped or self._stop.is_set()
         return dict(weights) if weights is not None else {}
+
+
+# --------------------------------------------------------------------------------------- pictures for the window
+def to_rgb8(images: np.ndarray) -> np.ndarray:
+    """Images (N, H, W, C) float in [0, 1] (C = 1 or 3; others show channel 0) → (N, H, W, 3) uint8."""
+    x = np.asarray(images, dtype=np.float32)
+    x = x if x.shape[-1] == 3 else np.repeat(x[..., :1], 3, axis=-1)
+    return np.ascontiguousarray(np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8))
+
+
+def mosaic(tiles: np.ndarray, columns: int, gap: int = 1, scale: int = 1, background: int = 255) -> np.ndarray:
+    """Tiles (N, h, w, 3) uint8 laid out row by row in ``columns`` with ``gap`` pixels between them, each enlarged
+    ``scale`` times (nearest neighbour) → one (H, W, 3) uint8 picture."""
+    n, h, w, _ = tiles.shape
+    if scale > 1:
+        tiles = np.repeat(np.repeat(tiles, scale, axis=1), scale, axis=2)
+        h, w = h * scale, w * scale
+    columns = max(1, min(columns, n))
+    rows = max(1, -(-n // columns))
+    out = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), background, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        out[gap + r * (h + gap):gap + r * (h + gap) + h, gap + c * (w + gap):gap + c * (w + gap) + w] = tiles[i]
+    return out
+
+
+def dataset_preview(dataset: Dataset, per_class: int = 3, max_classes: int = 10, seed: int = 0):
+    """A grid of samples — one column per class (the first ``max_classes``), ``per_class`` images each — as
+    (N, H, W, 3) uint8 tiles in row-major order for :func:`mosaic` with ``columns`` = the classes shown, and
+    the number of images in every class (C,)."""
+    counts = np.bincount(dataset.y, minlength=dataset.num_classes)
+    shown = min(max_classes, dataset.num_classes)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in range(shown):
+        members = np.flatnonzero(dataset.y == c)
+        chosen = rng.permutation(members)[:per_class] if members.size else members
+        picks.append(list(chosen) + [-1] * (per_class - len(chosen)))
+    index = np.array(picks, dtype=np.intp).T.reshape(-1)                 # row r holds sample r of every class
+    h, w, _ = dataset.input_shape
+    tiles = np.full((len(index), h, w, 3), 255, np.uint8)
+    present = index >= 0
+    if present.any():
+        tiles[present] = to_rgb8(dataset.batch(index[present]))
+    return tiles, shown, counts
