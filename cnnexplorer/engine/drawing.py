@@ -62,7 +62,7 @@ def preprocess_drawing(canvas: np.ndarray, input_shape, style: str = "mnist", bl
     ink = np.argwhere(a > INK_THRESHOLD)
     out = np.zeros((H, W), np.float32)
     if style == "plain":
-        out = _resize(a[:, :, None], H, W)[:, :, 0]
+        out = np.clip(_resize(a[:, :, None], H, W)[:, :, 0], 0.0, 1.0)     # (Lanczos rings a little)
     elif ink.size:
         (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0) + 1
         crop = a[top:bottom, left:right]

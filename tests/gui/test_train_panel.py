@@ -183,10 +183,10 @@ def test_top5_names_from_the_dataset_and_imagenet(tiny, qtbot, tmp_path):
 
 
 def test_gradcam_tab_overlays_the_photo(window, qtbot):
-    from cnnexplorer.engine.images import sample_images
+    from cnnexplorer._resources import resource_path
 
     with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT):
-        window.open_image(sample_images()["digit_7.png"])
+        window.open_image(resource_path("images", "digit_7.png"))
     view = window.gradcam_view
     with qtbot.waitSignal(view.computed, timeout=TIMEOUT):
         window.tabs.setCurrentIndex(window.tabs.count() - 1)
