@@ -305,12 +305,11 @@ class _Plot(pg.PlotWidget):
 
     def __init__(self, title: str, y_label: str):
         super().__init__(background="w")
-        self.setMinimumSize(180, 150)
+        self.setMinimumSize(140, 140)
         self.setTitle(title, color="#333", size="9pt")
         self.setLabel("bottom", "epoch")
         self.setLabel("left", y_label)
         self.showGrid(x=True, y=True, alpha=0.25)
-        self.addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.setMenuEnabled(False)
         self.batch_curve = self.plot([], [], pen=pg.mkPen("#90b4d8", width=1), name="training (batches)")
         self.train_curve = self.plot([], [], pen=pg.mkPen("#1f5fa8", width=2), symbol="o", symbolSize=6,
@@ -391,6 +390,7 @@ class TrainPanel(QWidget):
         self.stop_button.clicked.connect(self.controller.stop)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
+            b.setMinimumWidth(56)
             buttons.addWidget(b)
         self.progress = QProgressBar(objectName="trainProgress", maximum=1000, textVisible=True)
         self.progress_label = QLabel("", objectName="trainProgressLabel")
@@ -428,7 +428,9 @@ class TrainPanel(QWidget):
         left.addStretch(1)
         left_box = QWidget()
         left_box.setLayout(left)
-        left_box.setFixedWidth(230)
+        left_scroll = scrolled(left_box)              # the settings scroll on their own; the views fill the rest
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        left_scroll.setFixedWidth(262)
 
         # curves
         self.loss_plot = _Plot("Loss", "cross-entropy")
@@ -437,7 +439,7 @@ class TrainPanel(QWidget):
 
         # filters, confusion, worst
         self.filters_view = QLabel(objectName="trainFilters", alignment=Qt.AlignCenter)
-        self.filters_view.setMinimumSize(120, 80)
+        self.filters_view.setMinimumSize(120, 60)
         self.filters_caption = QLabel("", wordWrap=True)
         self.filters_caption.setStyleSheet("color: #555; font-size: 8pt")
         filters_group = self._group("First conv layer's filters", self.filters_view, self.filters_caption)
@@ -447,35 +449,40 @@ class TrainPanel(QWidget):
         self.confusion_plot.setMouseEnabled(False, False)
         self.confusion_plot.getViewBox().invertY(True)
         self.confusion_plot.getViewBox().setAspectLocked(True)
-        self.confusion_plot.setLabel("left", "true")
-        self.confusion_plot.setLabel("bottom", "predicted")
-        self.confusion_plot.setMinimumSize(150, 150)
+        self.confusion_plot.setLabel("left", "true", **{"font-size": "8pt"})
+        self.confusion_plot.setLabel("bottom", "predicted", **{"font-size": "8pt"})
+        self.confusion_plot.setMinimumSize(130, 130)
         self.confusion_image = pg.ImageItem()
         self.confusion_plot.addItem(self.confusion_image)
         self._confusion_texts: list[pg.TextItem] = []
         self.confusion: np.ndarray | None = None
         confusion_group = self._group("Confusion (validation)", self.confusion_plot)
         self.worst_view = QWidget(objectName="trainWorst")
-        self.worst_layout = QHBoxLayout(self.worst_view)
+        self.worst_layout = QGridLayout(self.worst_view)
         self.worst_layout.setContentsMargins(0, 0, 0, 0)
-        self.worst_layout.addStretch(1)
+        self.worst_layout.setSpacing(2)
         self.worst_labels: list[QLabel] = []
-        worst_group = self._group("Worst-classified validation images (predicted / true)", self.worst_view)
+        worst_group = self._group("Worst validation images (predicted / true)", self.worst_view)
 
-        plots = QHBoxLayout()
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.accuracy_plot)
-        views = QHBoxLayout()
-        views.addWidget(filters_group, 3)
-        views.addWidget(confusion_group, 2)
-        middle = QVBoxLayout()
-        middle.addLayout(plots, 3)
-        middle.addLayout(views, 3)
-        middle.addWidget(worst_group)
+        self.legend = QLabel("<span style='color:#90b4d8'>━</span> training, per batch &nbsp; "
+                             "<span style='color:#1f5fa8'>●</span> training, per epoch &nbsp; "
+                             "<span style='color:#d2691e'>■</span> validation", objectName="trainLegend")
+        self.legend.setStyleSheet("font-size: 8pt; color: #444")
+        middle = QGridLayout()
+        middle.setSpacing(4)
+        middle.addWidget(self.legend, 0, 0, 1, 3)
+        middle.addWidget(self.loss_plot, 1, 0)
+        middle.addWidget(self.accuracy_plot, 1, 1)
+        middle.addWidget(confusion_group, 1, 2)
+        middle.addWidget(filters_group, 2, 0)
+        middle.addWidget(worst_group, 2, 1, 1, 2)
+        middle.setRowStretch(1, 1)
+        for col in range(3):
+            middle.setColumnStretch(col, 1)
 
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 6, 6, 6)
-        row.addWidget(left_box)
+        row.addWidget(left_scroll)
         row.addLayout(middle, 1)
         self.preview_dataset("digits")
 
@@ -666,7 +673,7 @@ class TrainPanel(QWidget):
         tiles = pictures.tiles[:64]
         kh = tiles.shape[1]
         columns = int(np.ceil(np.sqrt(len(tiles) * 1.5)))
-        picture = mosaic(tiles, columns, gap=1, scale=max(1, 16 // kh), background=240)
+        picture = mosaic(tiles, columns, gap=1, scale=max(1, 18 // kh), background=110)
         self.filters_view.setPixmap(rgb_pixmap(picture))
         shown = f"{len(tiles)} of {pictures.tiles.shape[0]}" if pictures.tiles.shape[0] > len(tiles) \
             else f"{len(tiles)}"
@@ -707,23 +714,27 @@ class TrainPanel(QWidget):
         if not index:
             return
         pictures = to_rgb8(val.batch(np.asarray(index)))
-        scale = max(1, 48 // max(pictures.shape[1:3]))
+        scale = max(1, 36 // max(pictures.shape[1:3]))
+        name = (lambda k: names[k] if k < len(names) else str(k))
         for slot, (i, picture) in enumerate(zip(index, pictures)):
             pred, true = int(report.predicted[i]), int(val.y[i])
-            label = QLabel(objectName=f"trainWorst{slot}")
-            label.setPixmap(rgb_pixmap(picture, scale))
-            name = (lambda k: names[k] if k < len(names) else str(k))
-            label.setToolTip(f"predicted {name(pred)}, true {name(true)} "
-                             f"(p(true) = {report.true_probability[i]:.1%})")
+            image = QLabel(objectName=f"trainWorst{slot}")
+            pixmap = rgb_pixmap(picture, scale)
+            if max(pixmap.width(), pixmap.height()) > 48:
+                pixmap = pixmap.scaled(48, 48, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+            image.setPixmap(pixmap)
+            image.setFixedSize(pixmap.size())
             caption = QLabel(f"{name(pred)} / {name(true)}")
             caption.setStyleSheet("font-size: 8pt; color: " + ("#b22" if pred != true else "#262"))
-            cell = QLabel()
+            cell = QWidget()
+            cell.setToolTip(f"predicted {name(pred)}, true {name(true)} "
+                            f"(p(true) = {report.true_probability[i]:.1%})")
             cell_layout = QVBoxLayout(cell)
-            cell_layout.setContentsMargins(0, 0, 0, 0)
+            cell_layout.setContentsMargins(2, 0, 2, 0)
             cell_layout.setSpacing(0)
-            cell_layout.addWidget(label, 0, Qt.AlignHCenter)
+            cell_layout.addWidget(image, 0, Qt.AlignHCenter)
             cell_layout.addWidget(caption, 0, Qt.AlignHCenter)
-            self.worst_layout.insertWidget(slot, cell)
+            self.worst_layout.addWidget(cell, slot // 4, slot % 4)
             self.worst_labels.append(cell)
 
 

@@ -29,8 +29,8 @@ def install_training(window) -> None:
                                     lambda: style_for_dataset(controller.dataset_name or window.train_panel.dataset))
     window.gradcam_view = GradCamView(window.session, class_names)
     big_tabs = []
-    for widget, title in ((window.train_panel, "Train"), (window.drawing_pad, "Draw"),
-                          (window.gradcam_view, "Where it looked")):
+    big_tabs.append(window.tabs.addTab(window.train_panel, "Train"))     # its settings column scrolls itself
+    for widget, title in ((window.drawing_pad, "Draw"), (window.gradcam_view, "Where it looked")):
         big_tabs.append(window.tabs.addTab(scrolled(widget), title))
 
     def tab_changed(index: int):

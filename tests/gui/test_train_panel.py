@@ -145,6 +145,7 @@ def test_save_load_and_compare_trained_weights(tiny, qtbot, tmp_path):
     for key, value in c.trained_weights.items():
         assert np.array_equal(loaded[key], value)
     # Show untrained (a real click), then trained again
+    assert panel.compare_box.isEnabled(), (c.trained_weights is None, c.state)
     with qtbot.waitSignal(tiny.session.weightsChanged):
         qtbot.mouseClick(panel.compare_box, Qt.LeftButton, pos=panel.compare_box.rect().center())
     assert panel.compare_box.isChecked() and np.array_equal(tiny.session.layer_weights(0)["kernel"], untrained)
