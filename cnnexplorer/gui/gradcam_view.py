@@ -167,8 +167,11 @@ class GradCamView(QWidget):
         self.input_item.setImage(picture, levels=(0, 1))
         self.heat_item.setImage(visualize.colourise(result.heatmap, 0.0, 1.0, self._lut))
         names = class_names_for(len(result.probabilities), self.class_names())
-        what = f"Grad-CAM at {result.layer}" if result.layer else "Gradient saliency"
+        if result.layer:
+            what = f"Grad-CAM at {result.layer}"
+            meaning = "Bright: where the layer's features raised this class's score."
+        else:
+            what, meaning = "Gradient saliency", "Bright: the pixels whose change would change this class's score most."
         self.note.setText(f"{what} for “{names[result.class_index]}” "
-                          f"(probability {result.probabilities[result.class_index]:.1%}). Bright: where changing "
-                          f"the image would change this class's score most.")
+                          f"(probability {result.probabilities[result.class_index]:.1%}). {meaning}")
         self.computed.emit()

@@ -246,7 +246,8 @@ class TrainingController(QObject):
 
     def _on_done(self, weights, history: dict, error: str) -> None:
         self._thread = None
-        if weights:
+        last = self.trained_weights or {}
+        if weights and not all(last.get(k) is v for k, v in weights.items()):    # stopped within an epoch
             self.trained_weights = weights
             self.session.set_weights(weights)
         self.history = dict(history) if history else self.history

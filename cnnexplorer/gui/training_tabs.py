@@ -30,8 +30,8 @@ def install_training(window) -> None:
     window.gradcam_view = GradCamView(window.session, class_names)
     big_tabs = []
     big_tabs.append(window.tabs.addTab(window.train_panel, "Train"))     # its settings column scrolls itself
-    for widget, title in ((window.drawing_pad, "Draw"), (window.gradcam_view, "Where it looked")):
-        big_tabs.append(window.tabs.addTab(scrolled(widget), title))
+    big_tabs.append(window.tabs.addTab(scrolled(window.drawing_pad), "Draw"))
+    big_tabs.append(window.tabs.addTab(window.gradcam_view, "Where it looked"))   # the picture fits the tab
 
     def tab_changed(index: int):
         window.gradcam_view.set_active(index == big_tabs[2])
