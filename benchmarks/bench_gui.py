@@ -63,8 +63,8 @@ def edit_latency(window, row, argument, values, repeat):
     return times, engine, window.session.result.computed
 
 
-def longest_stall(window, trigger, tick_ms=2):
-    """The longest gap between timer ticks on the GUI thread while ``trigger()``'s run goes on."""
+def gap_timer(tick_ms=2):
+    """A started timer on the GUI thread and the list it fills with the seconds between its ticks."""
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -76,6 +76,12 @@ def longest_stall(window, trigger, tick_ms=2):
     timer.setInterval(tick_ms)
     timer.timeout.connect(tick)
     timer.start()
+    return timer, gaps
+
+
+def longest_stall(window, trigger, tick_ms=2):
+    """The longest gap between timer ticks on the GUI thread while ``trigger()``'s run goes on."""
+    timer, gaps = gap_timer(tick_ms)
     started = time.perf_counter()
     trigger()
     wait_for(window.runFinished)
@@ -104,16 +110,7 @@ def training_rates(digit, repeat=2, epochs=1):
         QApplication.processEvents()
         seen = {}
         window.training.progressed.connect(lambda p: seen.update(rate=p["images_per_second"]))
-        gaps, previous = [], [time.perf_counter()]
-
-        def tick():
-            now = time.perf_counter()
-            gaps.append(now - previous[0])
-            previous[0] = now
-        timer = QTimer()
-        timer.setInterval(2)
-        timer.timeout.connect(tick)
-        timer.start()
+        timer, gaps = gap_timer()
         window.training.start("digits", epochs=epochs, batch_size=32)
         wait_for(window.training.trainingFinished)
         wait_for(window.runFinished)              # the maps and the prediction redrawn with the trained weights

@@ -7,6 +7,7 @@ output, else ``class i``.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from PySide6.QtCore import Qt
@@ -96,6 +97,8 @@ class PredictionPanel(QWidget):
         bars = visualize.bars(act, getattr(out.info.layer, "activation", None), k=TOP_K)
         if not bars.probabilities:
             return self._show_note("not a classifier: the output is not softmax probabilities")
+        if not all(math.isfinite(p) for _, p in bars.top):
+            return self._show_note("no prediction: the output overflowed (inf or NaN)")
         names = class_names_for(act.shape[0], self.class_names())
         self._top = [(names[i], p) for i, p in bars.top]
         self.note.setVisible(False)

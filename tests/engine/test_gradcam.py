@@ -15,8 +15,9 @@ H = W = 12
 def bright_dark_model():
     """conv: channel 0 = brightness (x), channel 1 = darkness (1 - x), both relu; class 1's logit sums channel 0
     everywhere, class 0's logit sums channel 1.  The answer 'class 1' comes from where the image is bright."""
-    arch = Architecture((H, W, 1), [Conv2D(filters=2, kernel_size=1, activation="relu", name="conv"), Flatten(name="flat"),
-                                    Dense(units=2, activation="softmax", name="out")], "bright-dark")
+    arch = Architecture((H, W, 1), [Conv2D(filters=2, kernel_size=1, activation="relu", name="conv"),
+                                    Flatten(name="flat"), Dense(units=2, activation="softmax", name="out")],
+                        "bright-dark")
     weights = {"conv/kernel": np.array([1.0, -1.0], np.float32).reshape(1, 1, 1, 2),
                "conv/bias": np.array([0.0, 1.0], np.float32)}
     dense = np.zeros((H, W, 2, 2), np.float32)
@@ -69,7 +70,8 @@ def test_saliency_is_zero_where_the_score_does_not_look():
 def small_cnn(seed=0):
     from cnnexplorer.engine import init_weights
 
-    arch = Architecture((10, 9, 2), [Conv2D(filters=3, kernel_size=3, activation="relu", name="c1"), MaxPooling2D(pool_size=2, name="p"),
+    arch = Architecture((10, 9, 2), [Conv2D(filters=3, kernel_size=3, activation="relu", name="c1"),
+                                     MaxPooling2D(pool_size=2, name="p"),
                                      Conv2D(filters=4, kernel_size=2, activation="tanh", name="c2"), Flatten(name="f"),
                                      Dense(units=3, activation="softmax", name="d")], "small")
     return arch, init_weights(arch, seed)

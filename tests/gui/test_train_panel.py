@@ -42,7 +42,8 @@ def test_start_pause_resume_stop_with_the_buttons(tiny, qtbot):
     panel.epochs_box.setValue(200)
     with qtbot.waitSignal(c.progressed, timeout=TIMEOUT):
         click(qtbot, panel.start_button)
-    assert c.state == "running" and not panel.start_button.isEnabled() and not panel.epochs_box.isEnabled()
+    assert c.state == "running", c.last_error
+    assert not panel.start_button.isEnabled() and not panel.epochs_box.isEnabled()
     click(qtbot, panel.pause_button)
     assert c.state == "paused" and panel.pause_button.text() == "Resume"
     qtbot.waitUntil(c._job.held.is_set, timeout=TIMEOUT)      # the training thread is held between two batches
@@ -124,8 +125,8 @@ def test_editing_while_training_asks_to_stop_first(tiny, qtbot):
     with qtbot.waitSignal(c.progressed, timeout=TIMEOUT):
         c.start(epochs=100)
     tiny.editor.set_argument(0, "filters", 6)
-    qtbot.waitUntil(lambda: asked == [1])
-    assert tiny.architecture[0].filters == 4 and tiny.undo_stack.canRedo() and tiny.architecture[0].filters == 4 and c.state == "running"
+    qtbot.waitUntil(lambda: asked == [1], timeout=TIMEOUT)
+    assert tiny.architecture[0].filters == 4 and tiny.undo_stack.canRedo() and c.state == "running"
     c.confirm_stop = lambda: asked.append(2) or True              # "Yes": training stops, the edit stays
     with qtbot.waitSignal(c.trainingFinished, timeout=TIMEOUT):
         tiny.editor.set_argument(0, "filters", 6)
@@ -146,10 +147,10 @@ def test_save_load_and_compare_trained_weights(tiny, qtbot, tmp_path):
         assert np.array_equal(loaded[key], value)
     # Show untrained (a real click), then trained again
     assert panel.compare_box.isEnabled(), (c.trained_weights is None, c.state)
-    with qtbot.waitSignal(tiny.session.weightsChanged):
+    with qtbot.waitSignal(tiny.session.weightsChanged, timeout=TIMEOUT):
         qtbot.mouseClick(panel.compare_box, Qt.LeftButton, pos=panel.compare_box.rect().center())
     assert panel.compare_box.isChecked() and np.array_equal(tiny.session.layer_weights(0)["kernel"], untrained)
-    with qtbot.waitSignal(tiny.session.weightsChanged):
+    with qtbot.waitSignal(tiny.session.weightsChanged, timeout=TIMEOUT):
         qtbot.mouseClick(panel.compare_box, Qt.LeftButton, pos=panel.compare_box.rect().center())
     assert np.array_equal(tiny.session.layer_weights(0)["kernel"], c.trained_weights["conv/kernel"])
     # the saved file, loaded as the model's weights, gives the same prediction
@@ -201,3 +202,10 @@ def test_gradcam_tab_overlays_the_photo(window, qtbot):
     with qtbot.waitSignal(view.computed, timeout=TIMEOUT):
         view.mode_box.activated.emit(1)
     assert view.explanation.layer is None and view.explanation.heatmap.shape == (28, 28)
+
+
+def test_an_overflowing_output_shows_no_prediction_instead_of_failing(window, qtbot):
+    with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT):
+        window.open_image(np.full((28, 28, 1), 3e38, np.float32))
+    assert window.predictions.top() == []
+    assert window.predictions.note.text() == "no prediction: the output overflowed (inf or NaN)"
