@@ -106,6 +106,9 @@ class GradCamView(QWidget):
         self.class_box.setCurrentIndex(chosen if 0 <= chosen < self.class_box.count() else 0)
         self.class_box.blockSignals(False)
 
+    def names_changed(self):
+        self._fill_boxes()
+
     def set_active(self, active: bool):
         self.active = active
         if active:

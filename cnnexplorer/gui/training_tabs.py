@@ -28,6 +28,8 @@ def install_training(window) -> None:
     window.drawing_pad = DrawingPad(window.open_image, lambda: window.architecture.input_shape,
                                     lambda: style_for_dataset(controller.dataset_name or window.train_panel.dataset))
     window.gradcam_view = GradCamView(window.session, class_names)
+    window.train_panel.previewed.connect(window.predictions.refresh)     # the chosen dataset names the classes
+    window.train_panel.previewed.connect(window.gradcam_view.names_changed)
     big_tabs = []
     big_tabs.append(window.tabs.addTab(window.train_panel, "Train"))     # its settings column scrolls itself
     big_tabs.append(window.tabs.addTab(scrolled(window.drawing_pad), "Draw"))

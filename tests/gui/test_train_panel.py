@@ -169,6 +169,8 @@ def test_top5_names_from_the_dataset_and_imagenet(tiny, qtbot, tmp_path):
     x = load_dataset("digits", (8, 8, 1), limit=1).x[0]
     with qtbot.waitSignal(tiny.runFinished, timeout=TIMEOUT):
         tiny.open_image(x)
+    qtbot.waitUntil(lambda: bool(tiny.train_panel.preview_class_names), timeout=TIMEOUT)   # read off the GUI thread
+    assert tiny.train_panel.counts_label.text().startswith("1,797 images, 10 classes: 0 178, 1 182")
     top = tiny.predictions.top()
     assert len(top) == 5 and all(name in [str(i) for i in range(10)] for name, _ in top)
     assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
