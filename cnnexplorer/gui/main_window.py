@@ -272,6 +272,9 @@ class MainWindow(QMainWindow):
         self.session.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.setMinimumSize(900, 560)
         self.resize(1280, 800)
+        from .training_tabs import install_training   # issue 13: Train, Draw and Grad-CAM tabs, top-5 strip
+
+        install_training(self)
 
     def _pin_summary_rows(self, *_):
         """The layers in the table, the totals row in the one-row table under it."""
@@ -803,6 +806,8 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.autosave_path().unlink(missing_ok=True)
+        self.training.stop()
+        self.training.wait()
         self.session.shutdown()
         self.graph_view.shutdown()
         event.accept()
@@ -810,13 +815,18 @@ class MainWindow(QMainWindow):
     # --- the input image and the live run ---------------------------------------------------------------
     def open_image(self, path) -> bool:
         """Use an image (or ``.npy`` array) file as the model's input and run the model on it.  On failure the
-        error is shown, the previous image is kept, and False is returned."""
-        error = self.session.set_image(path)
+        error is shown, the previous image is kept, and False is returned.  ``path`` may also be an (H, W, C)
+        array, e.g. a drawing from the Draw tab."""
+        drawn = hasattr(path, "shape")
+        error = self.session.set_image(path, "drawing" if drawn else None)
         if error:
             self.show_error(error)
             return False
-        name = Path(path).name if isinstance(path, (str, os.PathLike)) else "array"
-        self.statusBar().showMessage(f"Opening {name}…", 8000)   # decoded in the engine thread
+        name = "drawing" if drawn else Path(path).name if isinstance(path, (str, os.PathLike)) else "array"
+        if drawn:   # a drawing converts at once; a file is decoded in the engine thread
+            self.statusBar().showMessage(f"Image {name}", 4000)
+        else:
+            self.statusBar().showMessage(f"Opening {name}…", 8000)
         return True
 
     def open_image_dialog(self):

@@ -1,0 +1,183 @@
+"""A drawing pad as an image source: draw with the mouse (white ink on black), clear, undo a stroke, choose the pen
+width.  Every stroke (and, throttled, every movement while drawing) is pre-processed the way the dataset was
+(:func:`cnnexplorer.engine.drawing.preprocess_drawing`) and handed to the window as its input image, so every
+layer's maps and the prediction follow the pen.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from ..engine.drawing import DRAWING_STYLES, preprocess_drawing
+from ..engine.training_job import to_rgb8
+from .train_panel import rgb_pixmap
+
+CANVAS = 224
+#: while the pen moves, the drawing is sent to the model at most this often (seconds)
+LIVE_INTERVAL = 0.05
+
+
+class DrawingCanvas(QWidget):
+    """The surface drawn on (``objectName`` ``drawingCanvas``).  ``strokes``: lists of points in canvas pixels;
+    ``changed`` after every stroke, undo and clear; ``moved`` while drawing."""
+
+    changed = Signal()
+    moved = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("drawingCanvas")
+        self.setFixedSize(CANVAS, CANVAS)
+        self.setCursor(Qt.CrossCursor)
+        self.strokes: list[tuple[int, list[QPointF]]] = []     # (pen width, points)
+        self.pen_width = 18
+        self._drawing = False
+
+    # --- strokes --------------------------------------------------------------------------------------
+    def clear(self):
+        self.strokes.clear()
+        self.update()
+        self.changed.emit()
+
+    def undo_stroke(self):
+        if self.strokes:
+            self.strokes.pop()
+            self.update()
+            self.changed.emit()
+
+    def mousePressEvent(self, event):
+        if event.button() == Qt.LeftButton:
+            self._drawing = True
+            self.strokes.append((self.pen_width, [event.position()]))
+            self.update()
+            self.moved.emit()
+
+    def mouseMoveEvent(self, event):
+        if self._drawing and self.strokes:
+            self.strokes[-1][1].append(event.position())
+            self.update()
+            self.moved.emit()
+
+    def mouseReleaseEvent(self, event):
+        if event.button() == Qt.LeftButton and self._drawing:
+            self._drawing = False
+            if self.strokes:
+                self.strokes[-1][1].append(event.position())
+            self.update()
+            self.changed.emit()
+
+    # --- pictures -------------------------------------------------------------------------------------
+    def _paint_strokes(self, painter: QPainter):
+        painter.setRenderHint(QPainter.Antialiasing)
+        for width, points in self.strokes:
+            pen = QPen(QColor("white"), width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+            painter.setPen(pen)
+            if len(points) == 1:
+                painter.drawPoint(points[0])
+                continue
+            path = QPainterPath(points[0])
+            for p in points[1:]:
+                path.lineTo(p)
+            painter.drawPath(path)
+
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("black"))
+        self._paint_strokes(painter)
+        if not self.strokes:
+            painter.setPen(QColor("#888"))
+            painter.drawText(self.rect(), Qt.AlignCenter, "draw here")
+        painter.end()
+
+    def ink(self) -> np.ndarray:
+        """The drawing as ``(CANVAS, CANVAS)`` float32 ink in [0, 1]."""
+        image = QImage(CANVAS, CANVAS, QImage.Format_Grayscale8)
+        image.fill(0)
+        painter = QPainter(image)
+        self._paint_strokes(painter)
+        painter.end()
+        rows = np.frombuffer(image.constBits(), np.uint8).reshape(CANVAS, image.bytesPerLine())
+        return rows[:, :CANVAS].astype(np.float32) / 255.0
+
+
+class DrawingPad(QWidget):
+    """The Draw tab (``objectName`` ``drawingPad``): the canvas, Clear, Undo stroke, pen width, the pre-processing
+    and a preview of what the model receives.  ``image()`` is that (H, W, C) array; ``send`` (a callable taking
+    it) is how it becomes the input (the window's ``open_image``)."""
+
+    def __init__(self, send, input_shape=lambda: (28, 28, 1), style=lambda: "mnist", parent=None):
+        super().__init__(parent)
+        self.setObjectName("drawingPad")
+        self.send = send
+        self.input_shape = input_shape
+        self.default_style = style
+        self._last_sent = 0.0
+        self.last_image: np.ndarray | None = None
+        self.canvas = DrawingCanvas()
+        self.canvas.changed.connect(self.update_input)
+        self.canvas.moved.connect(self._moved)
+        self.clear_button = QPushButton("Clear", objectName="drawClear")
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.undo_button = QPushButton("Undo stroke", objectName="drawUndo")
+        self.undo_button.clicked.connect(self.canvas.undo_stroke)
+        self.pen_box = QSpinBox(objectName="drawPenWidth", minimum=2, maximum=60, value=self.canvas.pen_width,
+                                suffix=" px")
+        self.pen_box.valueChanged.connect(lambda v: setattr(self.canvas, "pen_width", v))
+        self.style_box = QComboBox(objectName="drawStyle")
+        labels = {"mnist": "Like MNIST (20×20 box, centred by mass)", "digits": "Like the 8×8 digits (fill the box)",
+                  "plain": "Plain (resize the whole pad)"}
+        for s in DRAWING_STYLES:
+            self.style_box.addItem(labels[s], s)
+        self.style_box.setCurrentIndex(max(0, self.style_box.findData(style())))
+        self.style_box.activated.connect(lambda _: self.update_input())
+        self.blur_box = QCheckBox("Blur a little", objectName="drawBlur")
+        self.blur_box.toggled.connect(lambda _: self.update_input())
+        self.preview = QLabel(objectName="drawPreview", alignment=Qt.AlignCenter)
+        self.preview.setFixedSize(112, 112)
+        self.preview.setStyleSheet("background: #222; border: 1px solid #999")
+        self.preview_caption = QLabel("What the model receives", wordWrap=True)
+        self.preview_caption.setStyleSheet("color: #555; font-size: 8pt")
+
+        tools = QGridLayout()
+        tools.addWidget(self.clear_button, 0, 0)
+        tools.addWidget(self.undo_button, 0, 1)
+        tools.addWidget(QLabel("Pen width"), 1, 0)
+        tools.addWidget(self.pen_box, 1, 1)
+        tools.addWidget(QLabel("Pre-process"), 2, 0, 1, 2)
+        tools.addWidget(self.style_box, 3, 0, 1, 2)
+        tools.addWidget(self.blur_box, 4, 0, 1, 2)
+        side = QVBoxLayout()
+        side.addLayout(tools)
+        side.addWidget(self.preview, 0, Qt.AlignLeft)
+        side.addWidget(self.preview_caption)
+        side.addStretch(1)
+        row = QHBoxLayout(self)
+        row.addWidget(self.canvas, 0, Qt.AlignTop)
+        row.addLayout(side)
+        row.addStretch(1)
+
+    def set_style(self, style: str) -> None:
+        self.style_box.setCurrentIndex(max(0, self.style_box.findData(style)))
+
+    def image(self) -> np.ndarray:
+        """The drawing pre-processed for the model: float32 (H, W, C) in [0, 1]."""
+        return preprocess_drawing(self.canvas.ink(), self.input_shape(), self.style_box.currentData(),
+                                  0.6 if self.blur_box.isChecked() else 0.0)
+
+    def _moved(self):
+        if time.perf_counter() - self._last_sent >= LIVE_INTERVAL:
+            self.update_input()
+
+    def update_input(self):
+        self._last_sent = time.perf_counter()
+        x = self.image()
+        self.last_image = x
+        picture = to_rgb8(x[None])[0]
+        self.preview.setPixmap(rgb_pixmap(picture).scaled(112, 112, Qt.KeepAspectRatio, Qt.FastTransformation))
+        self.send(x)

@@ -1,0 +1,179 @@
+"""The "Where it looked" tab: Grad-CAM (at a chosen layer, for the predicted or a chosen class) or gradient
+saliency, overlaid on the input with an opacity slider.  Computed by :mod:`cnnexplorer.engine.gradcam` in a
+worker thread whenever the image, the model or its weights change while the tab is shown."""
+
+from __future__ import annotations
+
+import threading
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ..engine import visualize
+from ..engine.errors import EngineError
+from ..engine.gradcam import gradcam, saliency, spatial_layers
+from ..model import CnnExplorerError
+from .live import LiveSession
+from .predictions import class_names_for
+
+MODES = ("Grad-CAM", "Saliency")
+
+
+class GradCamView(QWidget):
+    """``objectName`` ``gradCam``.  ``explanation`` is the last result; ``computed`` is emitted when one is shown
+    (or ``failed`` with a one-line reason)."""
+
+    computed = Signal()
+    failed = Signal(str)
+    _ready = Signal(int, object, str)
+
+    def __init__(self, session: LiveSession, class_names=lambda: None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("gradCam")
+        self.session = session
+        self.class_names = class_names
+        self.explanation = None
+        self.error = ""
+        self._token = 0
+        self.active = False                       # computes only while shown (or asked to)
+        self.mode_box = QComboBox(objectName="gradCamMode")
+        self.mode_box.addItems(MODES)
+        self.layer_box = QComboBox(objectName="gradCamLayer")
+        self.class_box = QComboBox(objectName="gradCamClass")
+        self.opacity = QSlider(Qt.Horizontal, objectName="gradCamOpacity", minimum=0, maximum=100, value=55)
+        for box in (self.mode_box, self.layer_box, self.class_box):
+            box.activated.connect(lambda _: self.request())
+        self.mode_box.activated.connect(lambda _: self.layer_box.setEnabled(self.mode_box.currentIndex() == 0))
+        self.opacity.valueChanged.connect(lambda v: self.heat_item.setOpacity(v / 100))
+        self.note = QLabel("", objectName="gradCamNote", wordWrap=True)
+        self.note.setStyleSheet("color: #444")
+        form = QFormLayout()
+        form.addRow("Show", self.mode_box)
+        form.addRow("Layer", self.layer_box)
+        form.addRow("Class", self.class_box)
+        form.addRow("Opacity", self.opacity)
+        side = QVBoxLayout()
+        side.addLayout(form)
+        side.addWidget(self.note)
+        side.addStretch(1)
+        side_box = QWidget()
+        side_box.setLayout(side)
+        side_box.setFixedWidth(260)
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setObjectName("gradCamImage")
+        self.view.setBackground("#f4f4f4")
+        self.box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.box.setMouseEnabled(False, False)
+        self.view.addItem(self.box)
+        self.input_item = pg.ImageItem()
+        self.heat_item = pg.ImageItem()
+        self.heat_item.setOpacity(self.opacity.value() / 100)
+        self.box.addItem(self.input_item)
+        self.box.addItem(self.heat_item)
+        self.view.setMinimumSize(200, 200)
+        row = QHBoxLayout(self)
+        row.addWidget(side_box)
+        row.addWidget(self.view, 1)
+        self._lut = pg.colormap.get("inferno").getLookupTable(nPts=256, alpha=False)
+        self._ready.connect(self._show)
+        session.resultReady.connect(self._on_result)
+        session.architecture.events.connect(lambda event: self._fill_boxes())
+        self._fill_boxes()
+
+    def _fill_boxes(self):
+        arch = self.session.architecture
+        layers = spatial_layers(arch) if arch.is_valid else []
+        current = self.layer_box.currentText()
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        self.layer_box.addItems(layers)
+        if current in layers:
+            self.layer_box.setCurrentText(current)
+        elif layers:
+            self.layer_box.setCurrentIndex(len(layers) - 1)
+        self.layer_box.blockSignals(False)
+        infos = arch.infer()
+        classes = infos[-1].output_shape[0] if infos and infos[-1].status == "ok" and \
+            len(infos[-1].output_shape) == 1 else 0
+        chosen = self.class_box.currentIndex()
+        self.class_box.blockSignals(True)
+        self.class_box.clear()
+        self.class_box.addItem("the predicted class", None)
+        for i, name in enumerate(class_names_for(classes, self.class_names()) if classes else []):
+            self.class_box.addItem(f"{i}: {name}", i)
+        self.class_box.setCurrentIndex(chosen if 0 <= chosen < self.class_box.count() else 0)
+        self.class_box.blockSignals(False)
+
+    def names_changed(self):
+        self._fill_boxes()
+
+    def set_active(self, active: bool):
+        self.active = active
+        if active:
+            self._fill_boxes()
+            self.request()
+
+    def _on_result(self):
+        if self.active:
+            self.request()
+
+    def request(self) -> None:
+        """Compute the overlay for the current image, model and weights (in a worker thread)."""
+        s = self.session
+        if s.prepared is None:
+            self._show(self._token, None, "Open an image (or draw one) to see where the network looked.")
+            return
+        arch = s.architecture
+        if not arch.is_valid:
+            self._show(self._token, None, "The model has an error; fix it to see where it looked.")
+            return
+        self._token += 1
+        token = self._token
+        try:
+            weights = {f"{info.name}/{n}": a for info in arch.infer()
+                       for n, a in s.layer_weights(info.index).items()}
+        except (EngineError, CnnExplorerError) as exc:
+            self._show(token, None, str(exc))
+            return
+        x = s.prepared.array
+        arch = arch.copy()
+        mode, layer, cls = self.mode_box.currentIndex(), self.layer_box.currentText() or None, \
+            self.class_box.currentData()
+        self.note.setText("Computing…")
+
+        def work():
+            try:
+                result = gradcam(arch, x, weights, layer, cls) if mode == 0 else saliency(arch, x, weights, cls)
+                self._ready.emit(token, (x, result), "")
+            except (EngineError, CnnExplorerError, ValueError) as exc:
+                self._ready.emit(token, None, " ".join(str(exc).split()))
+            except MemoryError:
+                self._ready.emit(token, None, "not enough memory for the backward pass of this model")
+        threading.Thread(target=work, name="cnnexplorer-gradcam", daemon=True).start()
+
+    def _show(self, token: int, payload, error: str):
+        if token != self._token:
+            return
+        self.error = error
+        if payload is None:
+            self.explanation = None
+            self.heat_item.clear()
+            self.note.setText(error)
+            self.failed.emit(error)
+            return
+        x, result = payload
+        self.explanation = result
+        picture, _ = visualize.display_input(x)
+        self.input_item.setImage(picture, levels=(0, 1))
+        self.heat_item.setImage(visualize.colourise(result.heatmap, 0.0, 1.0, self._lut))
+        names = class_names_for(len(result.probabilities), self.class_names())
+        if result.layer:
+            what = f"Grad-CAM at {result.layer}"
+            meaning = "Bright: where the layer's features raised this class's score."
+        else:
+            what, meaning = "Gradient saliency", "Bright: the pixels whose change would change this class's score most."
+        self.note.setText(f"{what} for “{names[result.class_index]}” "
+                          f"(probability {result.probabilities[result.class_index]:.1%}). {meaning}")
+        self.computed.emit()

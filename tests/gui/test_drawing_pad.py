@@ -1,0 +1,52 @@
+"""The drawing pad with real mouse events: strokes become the model's input and a prediction; undo and clear."""
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+TIMEOUT = 60_000
+
+
+def stroke(qtbot, canvas, points):
+    qtbot.mousePress(canvas, Qt.LeftButton, pos=QPoint(*points[0]))
+    for p in points[1:]:
+        qtbot.mouseMove(canvas, QPoint(*p))
+    qtbot.mouseRelease(canvas, Qt.LeftButton, pos=QPoint(*points[-1]))
+
+
+def open_draw_tab(window):
+    window.tabs.setCurrentWidget(window.tabs.widget(window.tabs.count() - 2))
+    return window.drawing_pad
+
+
+def test_strokes_make_an_image_and_a_prediction(window, qtbot):
+    pad = open_draw_tab(window)
+    canvas = pad.canvas
+    qtbot.waitExposed(canvas)
+    assert window.session.prepared is None or window.session.source_name != "drawing"
+    with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT):
+        stroke(qtbot, canvas, [(112, 30), (112, 80), (112, 130), (112, 190)])      # a "1"
+    assert len(canvas.strokes) == 1 and len(canvas.strokes[0][1]) >= 2
+    ink = canvas.ink()
+    assert ink[100:150, 105:120].mean() > 0.9 and ink[:, :60].max() == 0
+    x = window.session.prepared.array
+    assert window.session.source_name == "drawing"
+    assert x.shape == (28, 28, 1) and np.array_equal(x, pad.last_image)
+    assert x.max() > 0.5 and x[:, :5].max() == 0              # fitted and centred like MNIST
+    top = window.predictions.top()
+    assert len(top) == 5 and abs(sum(p for _, p in top)) <= 1.0001 and top[0][1] > 0
+    assert window.predictions.names[0].text() == top[0][0]
+
+
+def test_undo_stroke_clear_and_pen_width_with_clicks(window, qtbot):
+    pad = open_draw_tab(window)
+    qtbot.waitExposed(pad.canvas)
+    pad.pen_box.setValue(30)
+    stroke(qtbot, pad.canvas, [(40, 40), (180, 40)])
+    stroke(qtbot, pad.canvas, [(40, 180), (180, 180)])
+    assert [w for w, _ in pad.canvas.strokes] == [30, 30]
+    assert pad.canvas.ink()[170:190, 100].min() > 0.9
+    qtbot.mouseClick(pad.undo_button, Qt.LeftButton)
+    assert len(pad.canvas.strokes) == 1 and pad.canvas.ink()[170:190, 100].max() == 0
+    assert pad.last_image.any()
+    qtbot.mouseClick(pad.clear_button, Qt.LeftButton)
+    assert pad.canvas.strokes == [] and not pad.last_image.any()
