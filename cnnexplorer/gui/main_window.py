@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         # called before discarding unsaved changes; returns True to go on (tests replace it)
         self.confirm_discard = self._ask_discard
         self.session = LiveSession(self.architecture, self)
+        shipped, shipped_path = self._shipped_weights(self.architecture)
+        if shipped is not None:   # the window opens with a network that recognises the bundled digits
+            self.session.set_weights(shipped, shipped_path)
 
         self._build_widgets()
         # the one selection; connected to the model's events after every view, so it sees them updated
@@ -582,8 +585,11 @@ class MainWindow(QMainWindow):
             return False
         is_preset = target in PRESET_NAMES and not os.path.exists(target)
         path = None if is_preset else Path(target).resolve()
+        weights_path = Path(target) if weights is not None else None
+        if weights is None:   # a preset that ships trained weights runs with them (issue 12)
+            weights, weights_path = self._shipped_weights(new)
         # one undoable step: undo gives back the previous model, its file path and its loaded weights
-        new_state = (path, weights, Path(target) if weights is not None else None)
+        new_state = (path, weights, weights_path)
         self.editor.replace_architecture(new, f"Open {'preset ' if is_preset else ''}{Path(target).name}",
                                          old_tag=self._state(), new_tag=new_state, on_change=self._set_state)
         self.undo_stack.setClean()
@@ -598,6 +604,17 @@ class MainWindow(QMainWindow):
         self.last_error = None
         self.architectureOpened.emit(target)
         return True
+
+    @staticmethod
+    def _shipped_weights(arch) -> tuple[dict | None, Path | None]:
+        """The trained weights shipped for a preset (and their file), or (None, None)."""
+        from .._resources import resource_path
+        from ..engine.pretrained import default_weights
+
+        shipped = default_weights(arch)
+        if shipped is None:
+            return None, None
+        return shipped.weights, resource_path("weights", f"{shipped.preset}.npz")
 
     def _show_model_view(self):
         """Graphs open on the canvas, with room for it; chains on the card stack."""

@@ -65,6 +65,15 @@ def use_runner(window, runner):
 
 
 # --- loading images --------------------------------------------------------------------------------
+def test_the_window_opens_with_a_network_that_recognises_the_bundled_seven(qtbot, window):
+    """Issue 12: presets ship trained weights and the window uses them; the sample CNN reads the 7 as a 7."""
+    load_and_wait(qtbot, window, DIGIT)
+    probabilities = window.session.result.activations[window.architecture[-1].name]
+    assert int(np.argmax(probabilities)) == 7 and probabilities[7] > 0.5
+    assert "sample-cnn.npz" in window.weights_panel.note.text()      # the Weights tab says which weights
+
+
+
 def test_open_image_api_draws_one_tile_per_channel(qtbot, window):
     load_and_wait(qtbot, window, DIGIT)
     window.select_row(0)
@@ -73,8 +82,10 @@ def test_open_image_api_draws_one_tile_per_channel(qtbot, window):
     assert window.feature_maps.shown_channels() == list(range(64))
     assert window.session.prepared.array.shape == (28, 28, 1)
     assert "digit_7.png" in window.feature_maps.image_note.text()
-    # every layer of the model was computed, in order, and matches the engine run on the same input
-    expected = cnnexplorer.run(window.architecture, window.session.prepared.array, classic_filters=True)
+    # every layer of the model was computed, in order, and matches the engine run on the same input with the
+    # same weights (the preset's shipped trained weights, issue 12)
+    assert window.session.weights_path is not None and window.session.weights_path.name == "sample-cnn.npz"
+    expected = cnnexplorer.run(window.architecture, window.session.prepared.array, weights=window.session.weights)
     assert list(window.session.result.activations) == list(expected)
     for name, act in expected.items():
         np.testing.assert_allclose(window.session.result.activations[name], act, rtol=1e-5, atol=1e-6)
