@@ -5,7 +5,9 @@ of its input: the trainer feeds float32 for speed, the gradient checks float64. 
 (see :mod:`.weights`); ``w`` maps one layer's weight names (``kernel``, ``bias``, ``gamma`` …) to arrays.
 
 One registry, :data:`TRAIN_OPS`, keyed by layer type: ``TRAIN_OPS[type].forward(info, x, w, ctx) -> (y, cache)``
-and ``TRAIN_OPS[type].backward(info, cache, dy, w) -> (dx, {weight name: gradient})``.  Conv2D,
+and ``TRAIN_OPS[type].backward(info, cache, dy, w) -> (dx, {weight name: gradient})``.  Merges (the types in
+:data:`MULTI_INPUT`) take the list of their inputs and return a list of gradients, each summed back over the axes
+its input was broadcast along.  Conv2D,
 DepthwiseConv2D and Dense compute their linear part here; their activation is applied as a separate step through
 :data:`ACTIVATION_GRADS` (the same step an ``Activation`` layer uses).
 
@@ -29,7 +31,7 @@ from . import kernels
 #: Layer types whose forward returns a new array of their own (an activation may overwrite it).
 FRESH_OUTPUT = frozenset({"Conv2D", "DepthwiseConv2D", "Dense"})
 
-__all__ = ["TRAIN_OPS", "FRESH_OUTPUT", "ACTIVATION_GRADS", "TrainContext", "TrainOp", "activation_forward",
+__all__ = ["TRAIN_OPS", "FRESH_OUTPUT", "MULTI_INPUT", "reduce_to", "ACTIVATION_GRADS", "TrainContext", "TrainOp", "activation_forward",
            "activation_backward", "layer_pads", "avg_pool_counts_padding"]
 
 
@@ -102,6 +104,12 @@ def _silu_grad(z, y, dy):
     return dy * (s * (1 + z * (1 - s)))
 
 
+def _hard_silu_grad(z, y, dy):
+    # y = z·relu6(z + 3)/6: 0 below −3, 1 above 3, (2z + 3)/6 between
+    inner = (z > -3) & (z < 3)
+    return dy * np.where(inner, (2 * z + 3) / z.dtype.type(6), (z >= 3).astype(z.dtype))
+
+
 def _softmax_grad(z, y, dy):
     return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 
@@ -120,6 +128,9 @@ ACTIVATION_GRADS: dict[str, Callable] = {
     "tanh": lambda z, y, dy: dy * (1 - y * y),
     "softplus": lambda z, y, dy: dy * _sig(z),
     "softmax": _softmax_grad,
+    "hard_sigmoid": lambda z, y, dy: dy * (((z > -3) & (z < 3)) / z.dtype.type(6)),
+    "hard_silu": _hard_silu_grad,
+    "hard_swish": _hard_silu_grad,
 }
 
 
@@ -501,6 +512,118 @@ def _lrn_backward(info, cache, dy, w, need_dx=True):
     return dx.astype(dy.dtype, copy=False), {}
 
 
+
+# --- merges (several inputs; broadcasting as Keras: a lower-rank input gets 1-axes after the batch axis) ---
+def _batched_broadcast(xs):
+    """Each batched input ``(N, …)`` reshaped to the output's rank (``(N, 1, …, 1, *shape)``: NumPy's rule for one
+    image, which is Keras'), and the batched output shape."""
+    rank = max(x.ndim for x in xs)
+    ex = [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in xs]
+    return ex, np.broadcast_shapes(*(x.shape for x in ex))
+
+
+def reduce_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """``g`` summed over the axes an input of batched ``shape`` was broadcast along, in that input's shape."""
+    rank = g.ndim
+    expanded = shape[:1] + (1,) * (rank - len(shape)) + tuple(shape[1:])
+    axes = tuple(i for i, (n, m) in enumerate(zip(expanded, g.shape)) if n == 1 and m != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _fold_forward(ufunc):
+    def forward(info, xs, w, ctx):
+        ex, shape = _batched_broadcast(xs)
+        y = np.empty(shape, dtype=np.result_type(*ex))
+        if len(ex) == 1:
+            np.copyto(y, ex[0])
+        else:
+            ufunc(ex[0], ex[1], out=y)
+            for x in ex[2:]:
+                ufunc(y, x, out=y)
+        return y, (xs, ex)
+    return forward
+
+
+def _add_backward(info, cache, dy, w, need_dx=True):
+    xs, _ = cache
+    return [reduce_to(dy, x.shape) for x in xs], {}
+
+
+def _subtract_backward(info, cache, dy, w, need_dx=True):
+    (a, b), _ = cache
+    return [reduce_to(dy, a.shape), reduce_to(-dy, b.shape)], {}
+
+
+def _average_forward(info, xs, w, ctx):
+    y, cache = _fold_forward(np.add)(info, xs, w, ctx)
+    y /= y.dtype.type(len(xs))
+    return y, cache
+
+
+def _average_backward(info, cache, dy, w, need_dx=True):
+    xs, _ = cache
+    share = dy / dy.dtype.type(len(xs))
+    return [reduce_to(share, x.shape) for x in xs], {}
+
+
+def _multiply_backward(info, cache, dy, w, need_dx=True):
+    xs, ex = cache
+    dxs = []
+    for i, x in enumerate(xs):
+        g = dy
+        for j, other in enumerate(ex):
+            if j != i:
+                g = g * other
+        dxs.append(reduce_to(g, x.shape))
+    return dxs, {}
+
+
+def _extreme_forward(ufunc):
+    fold = _fold_forward(ufunc)
+
+    def forward(info, xs, w, ctx):
+        y, (xs, ex) = fold(info, xs, w, ctx)
+        return y, (xs, ex, y)
+    return forward
+
+
+def _extreme_backward(info, cache, dy, w, need_dx=True):
+    """Maximum/Minimum: each output's gradient goes to the first input holding the winning value (TensorFlow's
+    choice for ties: ``max(a, b)`` sends it to ``a`` where ``a >= b``)."""
+    xs, ex, y = cache
+    taken = np.zeros(y.shape, dtype=bool)
+    dxs = []
+    for x, e in zip(xs, ex):
+        hit = e == y
+        hit &= ~taken
+        taken |= hit
+        dxs.append(reduce_to(dy * hit, x.shape))
+    return dxs, {}
+
+
+def _concat_forward(info, xs, w, ctx):
+    axis = info.layer.resolved_axis(len(info.input_shape)) + 1
+    return np.concatenate(xs, axis=axis), (axis, [x.shape[axis] for x in xs])
+
+
+def _concat_backward(info, cache, dy, w, need_dx=True):
+    axis, sizes = cache
+    cuts = np.cumsum(sizes)[:-1]
+    return [np.ascontiguousarray(part) for part in np.split(dy, cuts, axis=axis)], {}
+
+
+def _custom_scale_forward(info, xs, w, ctx):
+    (a, b), _ = _batched_broadcast(xs)
+    return a + b * a.dtype.type(info.layer.scale), xs
+
+
+def _custom_scale_backward(info, xs, dy, w, need_dx=True):
+    a, b = xs
+    return [reduce_to(dy, a.shape), reduce_to(dy * dy.dtype.type(info.layer.scale), b.shape)], {}
+
+
 def _activation_layer_forward(info, x, w, ctx):
     return x, None          # the walker applies the activation (the same step fused activations use)
 
@@ -519,7 +642,20 @@ TRAIN_OPS: dict[str, TrainOp] = {
     "BatchNormalization": TrainOp(_bn_forward, _bn_backward),
     "Dropout": TrainOp(_dropout_forward, _dropout_backward),
     "LocalResponseNormalization": TrainOp(_lrn_forward, _lrn_backward),
+    # merges: forward takes the list of inputs, backward returns one gradient per input
+    "Add": TrainOp(_fold_forward(np.add), _add_backward),
+    "Subtract": TrainOp(_fold_forward(np.subtract), _subtract_backward),
+    "Multiply": TrainOp(_fold_forward(np.multiply), _multiply_backward),
+    "Average": TrainOp(_average_forward, _average_backward),
+    "Maximum": TrainOp(_extreme_forward(np.maximum), _extreme_backward),
+    "Minimum": TrainOp(_extreme_forward(np.minimum), _extreme_backward),
+    "Concatenate": TrainOp(_concat_forward, _concat_backward),
+    "CustomScaleLayer": TrainOp(_custom_scale_forward, _custom_scale_backward),
 }
+
+#: Layer types whose ``forward`` takes the list of its inputs and whose ``backward`` returns a list of gradients.
+MULTI_INPUT = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+                         "CustomScaleLayer"})
 
 
 def layer_activation(info: LayerInfo) -> str:

@@ -213,6 +213,67 @@ def lrn(info, x, w, dy, **_):
     return dx.reshape(x.shape), {}
 
 
+# --- merges: ``x`` is the list of inputs, ``dx`` a list; every output element is visited and sends its gradient
+# to the element of each input it read (a broadcast input: index 0 on its length-1 axes, Keras' rule of
+# 1-axes inserted after the batch axis for a lower rank) ----------------------------------------------------
+def _source_index(out_index, shape):
+    """The element of an input of batched ``shape`` that output element ``out_index`` reads."""
+    tail = out_index[len(out_index) - len(shape) + 1:]
+    return (out_index[0],) + tuple(0 if n == 1 else i for i, n in zip(tail, shape[1:]))
+
+
+def _merge_walk(xs, dy, share):
+    """``share(values, k)``: d output / d input ``k`` at one element, from the inputs' values there."""
+    dxs = [np.zeros_like(x) for x in xs]
+    for idx in np.ndindex(dy.shape):
+        src = [_source_index(idx, x.shape) for x in xs]
+        values = [float(x[i]) for x, i in zip(xs, src)]
+        for k, i in enumerate(src):
+            dxs[k][i] += dy[idx] * share(values, k)
+    return dxs, {}
+
+
+def add(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: 1.0)
+
+
+def subtract(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: 1.0 if k == 0 else -1.0)
+
+
+def multiply(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: math.prod(v[:k] + v[k + 1:]))
+
+
+def average(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: 1.0 / len(v))
+
+
+def maximum(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: 1.0 if k == int(np.argmax(v)) else 0.0)   # the first maximum
+
+
+def minimum(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: 1.0 if k == int(np.argmin(v)) else 0.0)
+
+
+def custom_scale(info, xs, w, dy, **_):
+    return _merge_walk(xs, dy, lambda v, k: 1.0 if k == 0 else info.layer.scale)
+
+
+def concatenate(info, xs, w, dy, **_):
+    axis = info.layer.resolved_axis(len(info.input_shape)) + 1
+    dxs = [np.zeros_like(x) for x in xs]
+    for idx in np.ndindex(dy.shape):
+        pos = idx[axis]
+        for k, x in enumerate(xs):
+            if pos < x.shape[axis]:
+                dxs[k][idx[:axis] + (pos,) + idx[axis + 1:]] += dy[idx]
+                break
+            pos -= x.shape[axis]
+    return dxs, {}
+
+
 REFERENCE_BACKWARD = {
     "Conv2D": conv2d,
     "DepthwiseConv2D": depthwise_conv2d,
@@ -227,6 +288,14 @@ REFERENCE_BACKWARD = {
     "BatchNormalization": batch_norm,
     "Dropout": dropout,
     "LocalResponseNormalization": lrn,
+    "Add": add,
+    "Subtract": subtract,
+    "Multiply": multiply,
+    "Average": average,
+    "Maximum": maximum,
+    "Minimum": minimum,
+    "Concatenate": concatenate,
+    "CustomScaleLayer": custom_scale,
 }
 
 
@@ -236,6 +305,14 @@ def _scalar(f):
 
 def _sigmoid(v):
     return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+def _hard_silu_slope(v):
+    if v <= -3:
+        return 0.0
+    if v >= 3:
+        return 1.0
+    return min(max(v + 3, 0), 6) / 6 + v / 6
 
 
 def _softmax_grad(z, dy):
@@ -263,4 +340,8 @@ REFERENCE_ACTIVATION_GRADS = {
     "tanh": lambda z, dy: dy * _scalar(lambda v: 1 - math.tanh(v) ** 2)(z),
     "softplus": lambda z, dy: dy * _scalar(_sigmoid)(z),
     "softmax": _softmax_grad,
+    # hard_sigmoid(v) = min(max(v + 3, 0), 6) / 6; hard_silu(v) = v · hard_sigmoid(v)
+    "hard_sigmoid": lambda z, dy: dy * _scalar(lambda v: 1 / 6 if -3 < v < 3 else 0.0)(z),
+    "hard_silu": lambda z, dy: dy * _scalar(_hard_silu_slope)(z),
+    "hard_swish": lambda z, dy: dy * _scalar(_hard_silu_slope)(z),
 }

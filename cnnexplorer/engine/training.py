@@ -3,7 +3,8 @@
 The model is walked layer by layer in order; each layer takes its inputs through :func:`input_names` (the
 architecture's own ``inputs_of`` when it has one — graphs — else the layer above), and activations and
 gradients are kept in dicts keyed by tensor name (``"input"`` = the model input), so a tensor feeding several
-layers accumulates its gradients.  Batches stream from the caller's array: no im2col of the whole set is ever
+layers accumulates its gradients.  A merge (:data:`~.backward.MULTI_INPUT`) receives the list of its inputs and
+returns one gradient per input.  Batches stream from the caller's array: no im2col of the whole set is ever
 held.  Loss: sparse categorical cross-entropy from integer labels, averaged over the batch, computed from the
 logits when the last layer applies softmax (otherwise the outputs are taken as logits).
 """
@@ -19,7 +20,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..model import Architecture
-from .backward import FRESH_OUTPUT, TRAIN_OPS, TrainContext, activation_backward, activation_forward, \
+from .backward import FRESH_OUTPUT, MULTI_INPUT, TRAIN_OPS, TrainContext, activation_backward, activation_forward, \
     layer_activation, weights_of
 from .errors import EngineInputError
 from .losses import sparse_categorical_crossentropy
@@ -54,10 +55,6 @@ class Network:
         if missing:  # pragma: no cover - the registry test guarantees an entry per layer type
             raise EngineInputError(f"{arch.name}: no training kernel for {', '.join(missing)}")
         self.inputs = [input_names(arch, i) for i in range(len(self.infos))]
-        for info, names in zip(self.infos, self.inputs):
-            if len(names) != 1:
-                raise EngineInputError(f"layer '{info.name}' ({info.type_name}) takes {len(names)} inputs; "
-                                       f"only single-input layers can be trained so far")
         self.output = self.infos[-1].name
         self.softmax_head = layer_activation(self.infos[-1]) == "softmax"
 
@@ -73,16 +70,19 @@ class Network:
         tape = [] if keep else None
         last = len(self.infos) - 1
         for i, info in enumerate(self.infos):
-            (src,) = self.inputs[i]
+            srcs = self.inputs[i]
             w = weights_of(info, weights)
-            z, cache = TRAIN_OPS[info.type_name].forward(info, values[src], w, ctx)
+            if info.type_name in MULTI_INPUT:
+                z, cache = TRAIN_OPS[info.type_name].forward(info, [values[s] for s in srcs], w, ctx)
+            else:
+                z, cache = TRAIN_OPS[info.type_name].forward(info, values[srcs[0]], w, ctx)
             act = layer_activation(info)
             if i == last and logits and self.softmax_head:
                 act = "linear"
             y = activation_forward(z, act, in_place=info.type_name in FRESH_OUTPUT)
             values[info.name] = y
             if keep:
-                tape.append((info, src, w, cache, act, z, y))
+                tape.append((info, srcs, w, cache, act, z, y))
             else:
                 # inference keeps only what later layers read
                 readers = {n for names in self.inputs[i + 1:] for n in names}
@@ -94,18 +94,21 @@ class Network:
         """Gradients ``{"layer/weight": array}`` of every trainable weight from ``d_out`` = dLoss/dOutput."""
         grads: dict[str, np.ndarray] = {}
         d = {self.output: d_out}
-        for info, src, w, cache, act, z, y in reversed(tape):
+        for info, srcs, w, cache, act, z, y in reversed(tape):
             dy = d.pop(info.name, None)
             if dy is None:        # nothing downstream depends on this layer
                 continue
             dz = activation_backward(act, z, y, dy) if act != "linear" else dy
-            need_dx = src != INPUT
+            need_dx = any(s != INPUT for s in srcs)
             dx, dw = TRAIN_OPS[info.type_name].backward(info, cache, dz, w, need_dx)
             for name, g in dw.items():
                 if info.weight_shapes[name][1]:
                     grads[f"{info.name}/{name}"] = g
-            if need_dx:
-                d[src] = dx if src not in d else d[src] + dx     # a tensor read by several layers sums
+            if not need_dx:
+                continue
+            for src, g in zip(srcs, dx if info.type_name in MULTI_INPUT else (dx,)):
+                if src != INPUT:
+                    d[src] = g if src not in d else d[src] + g     # a tensor read by several layers sums
         return grads
 
 

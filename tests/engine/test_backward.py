@@ -4,15 +4,19 @@ reference twins; the registry covers every layer type."""
 import numpy as np
 import pytest
 
-from cnnexplorer.engine.backward import (ACTIVATION_GRADS, TRAIN_OPS, TrainContext, activation_backward,
-                                         activation_forward)
+from cnnexplorer.engine.backward import (ACTIVATION_GRADS, MULTI_INPUT, TRAIN_OPS, TrainContext,
+                                         activation_backward, activation_forward)
 from cnnexplorer.engine.reference_backward import REFERENCE_ACTIVATION_GRADS, REFERENCE_BACKWARD
 from cnnexplorer.engine.runner import forward as inference_forward
 from cnnexplorer.model import LAYER_TYPES, Architecture
 from cnnexplorer.model.args import ACTIVATIONS
-from cnnexplorer.model.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                                      DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D,
-                                      GlobalMaxPooling2D, LocalResponseNormalization, MaxPooling2D, ZeroPadding2D)
+from cnnexplorer.model.layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate,
+                                      Conv2D, Conv2DTranspose, Cropping2D, CustomScaleLayer, Dense,
+                                      DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+                                      LayerNormalization, LayerScale, LeakyReLU, LocalResponseNormalization,
+                                      MaxPooling2D, Maximum, Minimum, Multiply, Normalization, ReLU, Rescaling,
+                                      Reshape, SeparableConv2D, StochasticDepth, Subtract, UpSampling2D,
+                                      ZeroPadding2D)
 
 
 def test_every_layer_type_has_a_train_op_and_a_reference_twin():
@@ -213,3 +217,80 @@ def test_float32_conv_gradients_agree_with_float64():
     assert dx32.dtype == np.float32 and g32["kernel"].dtype == np.float32
     np.testing.assert_allclose(dx32, dx64, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(g32["kernel"], g64["kernel"], rtol=1e-4, atol=1e-4)
+
+
+# --- merges: several inputs, broadcasting ------------------------------------------------------------------
+def _merge_info(merge, sources, shape=(4, 4, 3)):
+    """``merge`` reading ``sources`` among: ``a`` (the input, shape), ``a2`` (another copy), ``b`` (its global
+    average: (C,), broadcast across rows and columns), ``c`` (the same kept as (1, 1, C))."""
+    layers = [Activation(activation="linear", name="a"), Activation(activation="linear", name="a2"),
+              GlobalAveragePooling2D(name="b"), GlobalAveragePooling2D(keepdims=True, name="c")]
+    arch = Architecture(shape, layers + [merge], inputs={"a2": ("input",), "b": ("input",), "c": ("input",),
+                                                          merge.name: tuple(sources)})
+    assert arch.is_valid, arch.invalid_message()
+    return arch.infer()[-1]
+
+
+MERGE_CASES = [
+    (Add(name="m"), ("a", "b", "c")),
+    (Add(name="m"), ("a", "a2")),
+    (Subtract(name="m"), ("a", "c")),
+    (Subtract(name="m"), ("b", "a")),
+    (Multiply(name="m"), ("a", "b", "c")),
+    (Multiply(name="m"), ("c", "a")),
+    (Average(name="m"), ("a", "a2", "b")),
+    (Maximum(name="m"), ("a", "a2", "c")),
+    (Minimum(name="m"), ("b", "a")),
+    (Concatenate(name="m"), ("a", "a2")),
+    (Concatenate(axis=1, name="m"), ("a", "a2", "a")),
+    (Concatenate(axis=-2, name="m"), ("a2", "a")),
+    (CustomScaleLayer(scale=0.3, name="m"), ("a", "b")),
+    (CustomScaleLayer(scale=-1.7, name="m"), ("c", "a")),
+]
+
+
+@pytest.mark.parametrize("merge,sources", MERGE_CASES,
+                         ids=[f"{m.type_name}-{m.key_args() or 'default'}-{'+'.join(s)}" for m, s in MERGE_CASES])
+def test_merge_gradients_match_central_differences_and_the_reference_twin(merge, sources):
+    info = _merge_info(merge, sources)
+    assert info.type_name in MULTI_INPUT
+    rng = np.random.default_rng(11)
+    xs = [rng.normal(0, 1, (3,) + s) for s in info.input_shapes]
+    ctx = TrainContext(training=True)
+    y, cache = TRAIN_OPS[info.type_name].forward(info, xs, {}, ctx)
+    assert y.shape == (3,) + info.output_shape
+    r = rng.normal(0, 1, y.shape)
+
+    def loss():
+        return float((TRAIN_OPS[info.type_name].forward(info, xs, {}, ctx)[0] * r).sum())
+
+    dxs, grads = TRAIN_OPS[info.type_name].backward(info, cache, r, {}, True)
+    assert grads == {} and len(dxs) == len(xs)
+    for x, dx in zip(xs, dxs):
+        assert dx.shape == x.shape
+        np.testing.assert_allclose(dx, _numeric(loss, x), rtol=1e-6, atol=1e-8)
+    ref, _ = REFERENCE_BACKWARD[info.type_name](info, xs, {}, r)
+    for dx, dx_ref in zip(dxs, ref):
+        np.testing.assert_allclose(dx, dx_ref, rtol=1e-9, atol=1e-12)
+    # predict mode is the runner's merge, image by image
+    xs32 = [x.astype(np.float32) for x in xs]
+    y32, _ = TRAIN_OPS[info.type_name].forward(info, xs32, {}, TrainContext(training=False))
+    for i in range(3):
+        np.testing.assert_allclose(y32[i], inference_forward(info, [x[i] for x in xs32], {}), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["Maximum", "Minimum"])
+def test_maximum_and_minimum_send_a_tied_gradient_to_the_first_input_as_tensorflow(kind):
+    merge = Maximum(name="m") if kind == "Maximum" else Minimum(name="m")
+    info = _merge_info(merge, ("a", "a2", "c"), shape=(1, 2, 1))
+    a = np.array([[[[1.0], [5.0]]]])
+    a2 = np.array([[[[1.0], [7.0]]]])
+    c = np.array([[[[1.0]]]])                                # ties with both at the first position
+    y, cache = TRAIN_OPS[kind].forward(info, [a, a2, c], {}, TrainContext())
+    (da, da2, dc), _ = TRAIN_OPS[kind].backward(info, cache, np.full(y.shape, 2.0), {}, True)
+    if kind == "Maximum":
+        assert da.reshape(-1).tolist() == [2.0, 0.0] and da2.reshape(-1).tolist() == [0.0, 2.0]
+        assert dc.reshape(-1).tolist() == [0.0]
+    else:   # the minimum of (5, 7, 1) is c
+        assert da.reshape(-1).tolist() == [2.0, 0.0] and da2.reshape(-1).tolist() == [0.0, 0.0]
+        assert dc.reshape(-1).tolist() == [2.0]
