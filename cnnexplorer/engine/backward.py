@@ -7,8 +7,8 @@ of its input: the trainer feeds float32 for speed, the gradient checks float64. 
 One registry, :data:`TRAIN_OPS`, keyed by layer type: ``TRAIN_OPS[type].forward(info, x, w, ctx) -> (y, cache)``
 and ``TRAIN_OPS[type].backward(info, cache, dy, w) -> (dx, {weight name: gradient})``.  Merges (the types in
 :data:`MULTI_INPUT`) take the list of their inputs and return a list of gradients, each summed back over the axes
-its input was broadcast along.  Conv2D,
-DepthwiseConv2D and Dense compute their linear part here; their activation is applied as a separate step through
+its input was broadcast along.  The
+convolutions and Dense compute their linear part here; their activation is applied as a separate step through
 :data:`ACTIVATION_GRADS` (the same step an ``Activation`` layer uses).
 
 Kernels: convolutions gather the whole batch with im2col (one strided copy per kernel tap) and multiply with one
@@ -29,7 +29,7 @@ from ..model.architecture import LayerInfo
 from . import kernels
 
 #: Layer types whose forward returns a new array of their own (an activation may overwrite it).
-FRESH_OUTPUT = frozenset({"Conv2D", "DepthwiseConv2D", "Dense"})
+FRESH_OUTPUT = frozenset({"Conv2D", "DepthwiseConv2D", "Dense", "SeparableConv2D", "Conv2DTranspose"})
 
 __all__ = ["TRAIN_OPS", "FRESH_OUTPUT", "MULTI_INPUT", "reduce_to", "ACTIVATION_GRADS", "TrainContext", "TrainOp", "activation_forward",
            "activation_backward", "layer_pads", "avg_pool_counts_padding"]
@@ -240,17 +240,37 @@ def _conv_backward(info, cache, dz, w, need_dx=True):
     return _unpad(dxp, x_shape, layer_pads(info)), grads
 
 
+def _depthwise_core(x, kernel, strides, dilation, pads, out_hw):
+    """Depthwise convolution of the batch: ``(N, Ho, Wo, C·M)`` and the padded input (the cache)."""
+    kh, kw, C, M = kernel.shape
+    Ho, Wo = out_hw
+    xp = _padded(x, pads)
+    N = x.shape[0]
+    z = np.zeros((N, Ho, Wo, C, M), dtype=x.dtype)
+    for ky, kx, rs, cs in _taps(kh, kw, *strides, *dilation, Ho, Wo):
+        z += xp[:, rs, cs, :, None] * kernel[ky, kx]
+    return z.reshape(N, Ho, Wo, C * M), xp
+
+
+def _depthwise_core_backward(xp, x_shape, kernel, dz, strides, dilation, pads, need_dx=True):
+    """``(dx, dkernel)`` of :func:`_depthwise_core` (``dx`` None unless ``need_dx``)."""
+    kh, kw, C, M = kernel.shape
+    N, Ho, Wo, _ = dz.shape
+    dz5 = dz.reshape(N, Ho, Wo, C, M)
+    dk = np.empty_like(kernel)
+    dxp = np.zeros(xp.shape, dtype=dz.dtype) if need_dx else None
+    for ky, kx, rs, cs in _taps(kh, kw, *strides, *dilation, Ho, Wo):
+        src = xp[:, rs, cs]                                                    # (N, Ho, Wo, C)
+        dk[ky, kx] = np.einsum("nhwcm,nhwc->cm", dz5, src, optimize=True)
+        if need_dx:
+            dxp[:, rs, cs] += (dz5 * kernel[ky, kx]).sum(axis=-1)
+    return (_unpad(dxp, x_shape, pads) if need_dx else None), dk
+
+
 def _depthwise_forward(info, x, w, ctx):
     layer = info.layer
     kernel = w["kernel"].astype(x.dtype, copy=False)                          # (kh, kw, C, M)
-    kh, kw, C, M = kernel.shape
-    Ho, Wo = info.output_shape[:2]
-    xp = _padded(x, layer_pads(info))
-    N = x.shape[0]
-    z = np.zeros((N, Ho, Wo, C, M), dtype=x.dtype)
-    for ky, kx, rs, cs in _taps(kh, kw, *layer.strides, *layer.dilation_rate, Ho, Wo):
-        z += xp[:, rs, cs, :, None] * kernel[ky, kx]
-    z = z.reshape(N, Ho, Wo, C * M)
+    z, xp = _depthwise_core(x, kernel, layer.strides, layer.dilation_rate, layer_pads(info), info.output_shape[:2])
     if "bias" in w:
         z += w["bias"].astype(x.dtype, copy=False)
     return z, (xp, x.shape)
@@ -260,20 +280,100 @@ def _depthwise_backward(info, cache, dz, w, need_dx=True):
     layer = info.layer
     xp, x_shape = cache
     kernel = w["kernel"].astype(dz.dtype, copy=False)
-    kh, kw, C, M = kernel.shape
-    N, Ho, Wo, _ = dz.shape
     grads = {}
     if "bias" in w:
-        grads["bias"] = dz.reshape(-1, C * M).sum(axis=0)
-    dz5 = dz.reshape(N, Ho, Wo, C, M)
-    dk = np.empty_like(kernel)
-    dxp = np.zeros(xp.shape, dtype=dz.dtype)
-    for ky, kx, rs, cs in _taps(kh, kw, *layer.strides, *layer.dilation_rate, Ho, Wo):
-        src = xp[:, rs, cs]                                                    # (N, Ho, Wo, C)
-        dk[ky, kx] = np.einsum("nhwcm,nhwc->cm", dz5, src, optimize=True)
-        dxp[:, rs, cs] += (dz5 * kernel[ky, kx]).sum(axis=-1)
-    grads["kernel"] = dk
-    return _unpad(dxp, x_shape, layer_pads(info)), grads
+        grads["bias"] = dz.reshape(-1, dz.shape[-1]).sum(axis=0)
+    dx, grads["kernel"] = _depthwise_core_backward(xp, x_shape, kernel, dz, layer.strides, layer.dilation_rate,
+                                                   layer_pads(info), need_dx)
+    return dx, grads
+
+
+def _separable_forward(info, x, w, ctx):
+    """Depthwise (strides, padding, dilation) then a 1×1 convolution = one matrix product over channels."""
+    layer = info.layer
+    dk = w["depthwise_kernel"].astype(x.dtype, copy=False)
+    pk = w["pointwise_kernel"].astype(x.dtype, copy=False)
+    mid, xp = _depthwise_core(x, dk, layer.strides, layer.dilation_rate, layer_pads(info), info.output_shape[:2])
+    F = pk.shape[3]
+    z = (mid.reshape(-1, mid.shape[-1]) @ pk.reshape(-1, F)).reshape(mid.shape[:3] + (F,))
+    if "bias" in w:
+        z += w["bias"].astype(x.dtype, copy=False)
+    return z, (xp, x.shape, mid)
+
+
+def _separable_backward(info, cache, dz, w, need_dx=True):
+    layer = info.layer
+    xp, x_shape, mid = cache
+    dk = w["depthwise_kernel"].astype(dz.dtype, copy=False)
+    pk = w["pointwise_kernel"].astype(dz.dtype, copy=False)
+    F = pk.shape[3]
+    dzm = dz.reshape(-1, F)
+    grads = {"pointwise_kernel": (mid.reshape(-1, mid.shape[-1]).T @ dzm).reshape(pk.shape)}
+    if "bias" in w:
+        grads["bias"] = dzm.sum(axis=0)
+    dmid = (dzm @ pk.reshape(-1, F).T).reshape(mid.shape)
+    dx, grads["depthwise_kernel"] = _depthwise_core_backward(xp, x_shape, dk, dmid, layer.strides,
+                                                             layer.dilation_rate, layer_pads(info), need_dx)
+    return dx, grads
+
+
+def _transpose_layout(info):
+    """Per axis ``(before, length)``: the output is ``length`` cells of the full transposed convolution starting
+    at ``before``, the full one extended with zeros where ``before + out`` passes its end."""
+    (bh, _, oh), (bw, _, ow) = info.layer.geometry(info.input_shape)
+    return (bh, oh), (bw, ow)
+
+
+def _transpose_taps(info, H, W):
+    """``(ky, kx, rows, cols)``: where input cells times tap (ky, kx) land in the (extended) full output."""
+    layer = info.layer
+    kh, kw = layer.kernel_size
+    return _taps(kh, kw, *layer.strides, *layer.dilation_rate, H, W)
+
+
+def _transpose_full_hw(info, H, W):
+    layer = info.layer
+    (bh, oh), (bw, ow) = _transpose_layout(info)
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+    return max((H - 1) * sh + dh * (kh - 1) + 1, bh + oh), max((W - 1) * sw + dw * (kw - 1) + 1, bw + ow)
+
+
+def _conv_transpose_forward(info, x, w, ctx):
+    """Every input cell times every tap (one matrix product), scattered into the full transposed convolution
+    (tap by tap, strided slice adds), then the output window cut from it."""
+    kernel = w["kernel"].astype(x.dtype, copy=False)                           # (kh, kw, F, C)
+    kh, kw, F, C = kernel.shape
+    N, H, W, _ = x.shape
+    cols = (x.reshape(-1, C) @ kernel.transpose(3, 0, 1, 2).reshape(C, -1)).reshape(N, H, W, kh, kw, F)
+    full = np.zeros((N,) + _transpose_full_hw(info, H, W) + (F,), dtype=x.dtype)
+    for ky, kx, rs, cs in _transpose_taps(info, H, W):
+        full[:, rs, cs] += cols[:, :, :, ky, kx]
+    (bh, oh), (bw, ow) = _transpose_layout(info)
+    z = np.ascontiguousarray(full[:, bh:bh + oh, bw:bw + ow])
+    if "bias" in w:
+        z += w["bias"].astype(x.dtype, copy=False)
+    return z, x
+
+
+def _conv_transpose_backward(info, x, dz, w, need_dx=True):
+    kernel = w["kernel"].astype(dz.dtype, copy=False)
+    kh, kw, F, C = kernel.shape
+    N, H, W, _ = x.shape
+    grads = {}
+    if "bias" in w:
+        grads["bias"] = dz.reshape(-1, F).sum(axis=0)
+    (bh, oh), (bw, ow) = _transpose_layout(info)
+    dfull = np.zeros((N,) + _transpose_full_hw(info, H, W) + (F,), dtype=dz.dtype)
+    dfull[:, bh:bh + oh, bw:bw + ow] = dz
+    dcols = np.empty((N, H, W, kh, kw, F), dtype=dz.dtype)
+    for ky, kx, rs, cs in _transpose_taps(info, H, W):
+        dcols[:, :, :, ky, kx] = dfull[:, rs, cs]
+    dcols = dcols.reshape(N * H * W, -1)
+    kmat = kernel.transpose(3, 0, 1, 2).reshape(C, -1)
+    grads["kernel"] = (x.reshape(-1, C).T @ dcols).reshape(C, kh, kw, F).transpose(1, 2, 3, 0).copy()
+    if not need_dx:
+        return None, grads
+    return (dcols @ kmat.T).reshape(x.shape), grads
 
 
 # --- pooling --------------------------------------------------------------------------------------------
@@ -513,6 +613,183 @@ def _lrn_backward(info, cache, dy, w, need_dx=True):
 
 
 
+# --- resampling, shape and scaling layers (single input) ---------------------------------------------------
+def _bilinear_matrix(n, factor, dtype):
+    """``(n·factor, n)``: Keras' half-pixel bilinear resize along one axis as a matrix (the inference kernel's
+    taps; their weights recomputed in float64, which the kernel rounds to float32), so that the gradient is its
+    transpose."""
+    lo, hi, _ = kernels._bilinear_taps(n, factor)
+    src = np.maximum((np.arange(n * factor) + 0.5) / factor - 0.5, 0.0)
+    frac = src - np.floor(src)
+    a = np.zeros((n * factor, n), dtype=np.float64)
+    rows = np.arange(n * factor)
+    np.add.at(a, (rows, lo), 1 - frac)
+    np.add.at(a, (rows, hi), frac)
+    return a.astype(dtype)
+
+
+def _upsampling_forward(info, x, w, ctx):
+    layer = info.layer
+    fh, fw = layer.size
+    N, H, W, C = x.shape
+    if layer.interpolation == "nearest":
+        y = np.empty((N, H, fh, W, fw, C), dtype=x.dtype)
+        y[...] = x[:, :, None, :, None, :]
+        return y.reshape(N, H * fh, W * fw, C), x.shape
+    ah, aw = _bilinear_matrix(H, fh, x.dtype), _bilinear_matrix(W, fw, x.dtype)
+    return np.einsum("oh,pw,nhwc->nopc", ah, aw, x, optimize=True), (x.shape, ah, aw)
+
+
+def _upsampling_backward(info, cache, dy, w, need_dx=True):
+    fh, fw = info.layer.size
+    if info.layer.interpolation == "nearest":
+        N, H, W, C = cache
+        return dy.reshape(N, H, fh, W, fw, C).sum(axis=(2, 4)), {}
+    _, ah, aw = cache
+    return np.einsum("oh,pw,nopc->nhwc", ah.astype(dy.dtype), aw.astype(dy.dtype), dy, optimize=True), {}
+
+
+def _cropping_forward(info, x, w, ctx):
+    (t, b), (left, right) = info.layer.cropping
+    _, H, W, _ = x.shape
+    return np.ascontiguousarray(x[:, t:H - b, left:W - right]), x.shape
+
+
+def _cropping_backward(info, x_shape, dy, w, need_dx=True):
+    (t, _), (left, _) = info.layer.cropping
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    dx[:, t:t + dy.shape[1], left:left + dy.shape[2]] = dy
+    return dx, {}
+
+
+def _reshape_forward(info, x, w, ctx):
+    return np.ascontiguousarray(x).reshape((x.shape[0],) + tuple(info.output_shape)), x.shape
+
+
+def _channel(v, dtype):
+    """A number or per-channel values (a weight may carry leading 1-axes) in ``dtype``: broadcasts against a
+    batch ``(N, …, C)``."""
+    v = np.asarray(v, dtype=dtype)
+    return v.reshape(-1) if v.ndim > 1 and v.size == v.shape[-1] else v
+
+
+def _rescaling_forward(info, x, w, ctx):
+    layer = info.layer
+    return x * _channel(layer.scale, x.dtype) + _channel(layer.offset, x.dtype), None
+
+
+def _rescaling_backward(info, cache, dy, w, need_dx=True):
+    return dy * _channel(info.layer.scale, dy.dtype), {}
+
+
+def _normalization_std(info, w, dtype):
+    """Keras' ``max(√variance, 1e-7)`` and the mean, from the layer's fixed values or its (non-trainable)
+    weights."""
+    layer = info.layer
+    mean, variance = (layer.mean, layer.variance) if layer.mean is not None else (w["mean"], w["variance"])
+    std = np.maximum(np.sqrt(_channel(variance, dtype)), dtype.type(1e-7))
+    return _channel(mean, dtype), std
+
+
+def _normalization_forward(info, x, w, ctx):
+    mean, std = _normalization_std(info, w, x.dtype)
+    return (x * std + mean if info.layer.invert else (x - mean) / std), None
+
+
+def _normalization_backward(info, cache, dy, w, need_dx=True):
+    _, std = _normalization_std(info, w, dy.dtype)
+    return (dy * std if info.layer.invert else dy / std), {}
+
+
+def _relu_layer_forward(info, x, w, ctx):
+    """Keras' ``ReLU`` layer in the steps of the inference kernel, in the dtype of ``x``."""
+    layer = info.layer
+    t = x.dtype.type
+    slope, thr = t(layer.negative_slope), t(layer.threshold)
+    if slope != 0 and layer.max_value is None and thr == 0:
+        return np.where(x >= 0, x, x * slope), x
+    y = np.where(x > thr, x, t(0)) if thr != 0 else np.maximum(x, t(0))
+    if layer.max_value is not None:
+        np.clip(y, t(0), t(layer.max_value), out=y)
+    if slope != 0:
+        y -= slope * np.maximum(thr - x, t(0))
+    return y, x
+
+
+def _relu_layer_backward(info, x, dy, w, need_dx=True):
+    layer = info.layer
+    t = x.dtype.type
+    slope, thr = t(layer.negative_slope), t(layer.threshold)
+    if slope != 0 and layer.max_value is None and thr == 0:
+        return np.where(x >= 0, dy, dy * slope), {}
+    through = (x > thr) & (x > 0)
+    if layer.max_value is not None:
+        through &= x < t(layer.max_value)
+    g = dy * through
+    if slope != 0:
+        g += dy * (slope * (x < thr))
+    return g, {}
+
+
+def _leaky_layer_forward(info, x, w, ctx):
+    return np.where(x >= 0, x, x * x.dtype.type(info.layer.negative_slope)), x
+
+
+def _leaky_layer_backward(info, x, dy, w, need_dx=True):
+    return np.where(x >= 0, dy, dy * dy.dtype.type(info.layer.negative_slope)), {}
+
+
+def _layer_norm_forward(info, x, w, ctx):
+    """Over the channels of every position (the same in training and predicting); biased variance, as Keras."""
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + x.dtype.type(info.layer.epsilon))
+    xhat = centred * inv_std
+    y = xhat * w["gamma"].astype(x.dtype, copy=False) if "gamma" in w else xhat.copy()
+    if "beta" in w:
+        y += w["beta"].astype(x.dtype, copy=False)
+    return y, (xhat, inv_std)
+
+
+def _layer_norm_backward(info, cache, dy, w, need_dx=True):
+    xhat, inv_std = cache
+    lead = tuple(range(dy.ndim - 1))
+    grads = {}
+    if "beta" in w:
+        grads["beta"] = dy.sum(axis=lead)
+    if "gamma" in w:
+        grads["gamma"] = (dy * xhat).sum(axis=lead)
+        dxhat = dy * w["gamma"].astype(dy.dtype, copy=False)
+    else:
+        dxhat = dy
+    dx = (dxhat - dxhat.mean(axis=-1, keepdims=True)
+          - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * inv_std
+    return dx, grads
+
+
+def _layer_scale_forward(info, x, w, ctx):
+    return x * w["gamma"].astype(x.dtype, copy=False), x
+
+
+def _layer_scale_backward(info, x, dy, w, need_dx=True):
+    return dy * w["gamma"].astype(dy.dtype, copy=False), {"gamma": (dy * x).sum(axis=tuple(range(dy.ndim - 1)))}
+
+
+def _stochastic_depth_forward(info, x, w, ctx):
+    """Training: each sample's whole input (a residual branch) is dropped with probability ``drop_path_rate`` and
+    kept ones are scaled by 1/keep (Keras' ConvNeXt ``StochasticDepth``); predicting: the identity."""
+    rate = info.layer.drop_path_rate
+    if not ctx.training or rate == 0:
+        return x, None
+    keep = ctx.rng.random((x.shape[0],) + (1,) * (x.ndim - 1), dtype=np.float32) >= rate
+    scale = keep * x.dtype.type(1.0 / (1.0 - rate))
+    return x * scale, scale
+
+
+def _stochastic_depth_backward(info, scale, dy, w, need_dx=True):
+    return (dy if scale is None else dy * scale), {}
+
+
 # --- merges (several inputs; broadcasting as Keras: a lower-rank input gets 1-axes after the batch axis) ---
 def _batched_broadcast(xs):
     """Each batched input ``(N, …)`` reshaped to the output's rank (``(N, 1, …, 1, *shape)``: NumPy's rule for one
@@ -642,6 +919,18 @@ TRAIN_OPS: dict[str, TrainOp] = {
     "BatchNormalization": TrainOp(_bn_forward, _bn_backward),
     "Dropout": TrainOp(_dropout_forward, _dropout_backward),
     "LocalResponseNormalization": TrainOp(_lrn_forward, _lrn_backward),
+    "SeparableConv2D": TrainOp(_separable_forward, _separable_backward),
+    "Conv2DTranspose": TrainOp(_conv_transpose_forward, _conv_transpose_backward),
+    "UpSampling2D": TrainOp(_upsampling_forward, _upsampling_backward),
+    "Cropping2D": TrainOp(_cropping_forward, _cropping_backward),
+    "Reshape": TrainOp(_reshape_forward, _flatten_backward),
+    "Rescaling": TrainOp(_rescaling_forward, _rescaling_backward),
+    "Normalization": TrainOp(_normalization_forward, _normalization_backward),
+    "ReLU": TrainOp(_relu_layer_forward, _relu_layer_backward),
+    "LeakyReLU": TrainOp(_leaky_layer_forward, _leaky_layer_backward),
+    "LayerNormalization": TrainOp(_layer_norm_forward, _layer_norm_backward),
+    "LayerScale": TrainOp(_layer_scale_forward, _layer_scale_backward),
+    "StochasticDepth": TrainOp(_stochastic_depth_forward, _stochastic_depth_backward),
     # merges: forward takes the list of inputs, backward returns one gradient per input
     "Add": TrainOp(_fold_forward(np.add), _add_backward),
     "Subtract": TrainOp(_fold_forward(np.subtract), _subtract_backward),

@@ -38,7 +38,7 @@ def _info(layer, input_shape):
 def _weights(info, rng):
     w = {}
     for name, (shape, _) in info.weight_shapes.items():
-        if name == "moving_variance":
+        if name in ("moving_variance", "variance"):
             w[name] = rng.uniform(0.5, 2.0, shape)
         else:
             w[name] = rng.normal(0, 0.7, shape)
@@ -110,6 +110,43 @@ CASES = [
     (Dropout(rate=0.4), (4, 4, 3)),
     (LocalResponseNormalization(size=3, alpha=0.5, beta=0.75, k=1.5), (2, 3, 6)),
     (LocalResponseNormalization(size=4, alpha=0.3, beta=0.6, k=2.0), (2, 2, 7)),
+    # graph-era single-input layers
+    (SeparableConv2D(filters=3, kernel_size=(3, 3), padding="same", activation="relu"), (5, 6, 2)),
+    (SeparableConv2D(filters=2, kernel_size=(3, 2), strides=(2, 2), depth_multiplier=2, use_bias=False),
+     (7, 6, 2)),
+    (SeparableConv2D(filters=2, kernel_size=(2, 2), dilation_rate=(2, 2), padding=1, activation="hard_silu"),
+     (5, 5, 3)),
+    (Conv2DTranspose(filters=3, kernel_size=(3, 3)), (3, 4, 2)),
+    (Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2), padding="same", activation="tanh"), (3, 3, 2)),
+    (Conv2DTranspose(filters=2, kernel_size=(4, 3), strides=(2, 3), padding="same"), (3, 3, 2)),
+    (Conv2DTranspose(filters=2, kernel_size=(2, 2), strides=(3, 3)), (3, 2, 2)),           # zero-extended
+    (Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2), output_padding=(1, 0)), (3, 3, 2)),
+    (Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2), padding="same", output_padding=(0, 1)),
+     (3, 3, 2)),
+    (Conv2DTranspose(filters=2, kernel_size=(3, 2), dilation_rate=(2, 2), padding="same", use_bias=False),
+     (3, 3, 2)),
+    (UpSampling2D(size=(2, 3)), (3, 2, 2)),
+    (UpSampling2D(size=(2, 2), interpolation="bilinear"), (3, 4, 2)),
+    (UpSampling2D(size=(3, 2), interpolation="bilinear"), (2, 3, 2)),
+    (Cropping2D(cropping=((1, 0), (2, 1))), (4, 5, 2)),
+    (Reshape(target_shape=(-1,)), (3, 2, 2)),
+    (Reshape(target_shape=(2, 6, 1)), (3, 2, 2)),
+    (Rescaling(scale=1 / 255, offset=-0.5), (3, 3, 2)),
+    (Rescaling(scale=(0.5, -2.0, 3.0), offset=(0.1, 0.2, 0.3)), (2, 3, 3)),
+    (Normalization(mean=(0.5, -1.0), variance=(4.0, 0.25)), (3, 3, 2)),
+    (Normalization(), (3, 3, 2)),
+    (Normalization(mean=(0.5, -1.0), variance=(4.0, 0.25), invert=True), (3, 3, 2)),
+    (ReLU(), (3, 3, 3)),
+    (ReLU(max_value=0.8), (3, 3, 3)),
+    (ReLU(negative_slope=0.1), (3, 3, 3)),
+    (ReLU(max_value=1.5, negative_slope=0.2, threshold=0.4), (3, 3, 3)),
+    (LeakyReLU(), (3, 3, 3)),
+    (LeakyReLU(negative_slope=0.05), (4,)),
+    (LayerNormalization(), (3, 3, 4)),
+    (LayerNormalization(center=False, epsilon=0.1), (3, 4)),
+    (LayerNormalization(scale=False, center=False), (2, 2, 3)),
+    (LayerScale(projection_dim=3), (2, 3, 3)),
+    (StochasticDepth(drop_path_rate=0.5), (3, 3, 2)),
 ] + [(Activation(activation=name), (3, 3, 4)) for name in ACTIVATIONS]
 
 
@@ -122,7 +159,7 @@ def _case_id(case):
 def test_gradients_match_central_differences_and_the_reference_twin(layer, shape):
     rng = np.random.default_rng(7)
     info = _info(layer, shape)
-    x = rng.normal(0, 1, (2,) + shape)
+    x = rng.normal(0, 1, (4 if layer.type_name == "StochasticDepth" else 2,) + shape)
     w = _weights(info, rng)
     _, _, _, y, _ = _layer_out(info, x, w)
     r = rng.normal(0, 1, y.shape)          # loss = Σ r·y, so dLoss/dy = r
@@ -141,7 +178,8 @@ def test_gradients_match_central_differences_and_the_reference_twin(layer, shape
         np.testing.assert_allclose(grads[name], _numeric(loss, w[name]), rtol=1e-5, atol=1e-7, err_msg=name)
 
     # the slow twin gives the same gradients
-    extra = {"keep": cache[0]} if layer.type_name == "Dropout" else {}
+    extra = {"Dropout": lambda: {"keep": cache[0]},
+             "StochasticDepth": lambda: {"keep": cache != 0}}.get(layer.type_name, dict)()
     dz_ref = REFERENCE_ACTIVATION_GRADS[act](z, r)
     # 1e-6: the engine's erfc (GELU) has a relative error below 1.2e-7; the twin uses math.erf
     np.testing.assert_allclose(dz, dz_ref, rtol=1e-6, atol=1e-12)
@@ -294,3 +332,30 @@ def test_maximum_and_minimum_send_a_tied_gradient_to_the_first_input_as_tensorfl
     else:   # the minimum of (5, 7, 1) is c
         assert da.reshape(-1).tolist() == [2.0, 0.0] and da2.reshape(-1).tolist() == [0.0, 0.0]
         assert dc.reshape(-1).tolist() == [2.0]
+
+
+def test_stochastic_depth_drops_whole_samples_from_the_seed_scaled_by_one_over_keep_and_is_the_identity_predicting():
+    info = _info(StochasticDepth(drop_path_rate=0.3), (3, 3, 2))
+    x = np.ones((400, 3, 3, 2))
+    _, _, _, y1, _ = _layer_out(info, x, {}, seed=5)
+    _, _, _, y2, _ = _layer_out(info, x, {}, seed=5)
+    _, _, _, y3, _ = _layer_out(info, x, {}, seed=6)
+    assert np.array_equal(y1, y2) and not np.array_equal(y1, y3)
+    per_sample = y1.reshape(400, -1)
+    assert np.all(per_sample == per_sample[:, :1])                  # a sample is dropped or kept whole
+    assert set(np.unique(per_sample)) == {0.0, 1 / 0.7}
+    assert abs((per_sample[:, 0] == 0).mean() - 0.3) < 0.07
+    _, _, _, y_pred, _ = _layer_out(info, x, {}, training=False)
+    assert np.array_equal(y_pred, x)
+
+
+def test_layer_normalization_is_the_same_in_training_and_predicting():
+    info = _info(LayerNormalization(), (3, 3, 4))
+    rng = np.random.default_rng(2)
+    x, w = rng.normal(0, 2, (5, 3, 3, 4)), _weights(info, rng)
+    _, _, _, y_train, ctx = _layer_out(info, x, w, training=True)
+    _, _, _, y_pred, _ = _layer_out(info, x, w, training=False)
+    np.testing.assert_array_equal(y_train, y_pred)
+    assert ctx.updates == {}
+    mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+    np.testing.assert_allclose(y_train, (x - mean) / np.sqrt(var + 1e-3) * w["gamma"] + w["beta"], rtol=1e-12)
