@@ -405,14 +405,18 @@ def _max_pool_forward(info, x, w, ctx):
 def _max_pool_backward(info, cache, dy, w, need_dx=True):
     """The gradient goes to the first maximum of each window (TensorFlow's and PyTorch's choice)."""
     xp, x_shape, y = cache
-    taps = _pool_taps(info)
+    (kh, kw), (sh, sw) = info.layer.pool_size, info.layer.effective_strides
+    disjoint = sh >= kh and sw >= kw            # windows do not overlap: each tap's cells are written once
     dxp = np.zeros(xp.shape, dtype=dy.dtype)
     taken = np.zeros(y.shape, dtype=bool)
-    for _, _, rs, cs in taps:
+    for _, _, rs, cs in _pool_taps(info):
         hit = xp[:, rs, cs] == y
         hit &= ~taken
         taken |= hit
-        dxp[:, rs, cs] += dy * hit
+        if disjoint:
+            np.multiply(dy, hit, out=dxp[:, rs, cs])
+        else:
+            dxp[:, rs, cs] += dy * hit
     return _unpad(dxp, x_shape, layer_pads(info)), {}
 
 

@@ -139,6 +139,17 @@ def test_a_residual_graph_trains():
     assert predicted.shape == (48, 3) and np.allclose(predicted.sum(axis=1), 1, atol=1e-5)
 
 
+def test_fit_on_the_mini_resnet_preset_lowers_the_loss():
+    arch = cnnexplorer.load("mini-resnet")
+    digits = load_dataset("digits").with_input_shape(arch.input_shape)
+    x, y = digits.x[:64], digits.y[:64]
+    result = cnnexplorer.fit(arch, x, y, epochs=3, batch_size=32, shuffle=False, learning_rate=3e-3)
+    losses = result.history["loss"]
+    assert losses[2] < losses[1] < losses[0]
+    moving = "block2_bn1/moving_mean"
+    assert not np.array_equal(result.weights[moving], cnnexplorer.init_weights(arch)[moving])
+
+
 def test_layers_read_their_inputs_through_one_function():
     arch = _small_model()
     assert input_names(arch, 0) == ("input",)
