@@ -524,45 +524,56 @@ def _identity_backward(info, cache, dy, w, need_dx=True):
 
 
 # --- BatchNormalization, Dropout, LRN -------------------------------------------------------------------
-def _bn_forward(info, x, w, ctx):
-    layer = info.layer
-    axes = tuple(range(x.ndim - 1))
+def _normalise(x, axes, epsilon, w):
+    """``γ·x̂ + β`` with ``x̂ = (x − mean)/√(var + ε)`` over ``axes`` (biased variance, as Keras), and the mean,
+    the variance (``axes`` kept as 1) and the cache of :func:`_normalise_backward`."""
     dt = x.dtype
-    gamma = w["gamma"].astype(dt, copy=False) if "gamma" in w else None
-    beta = w["beta"].astype(dt, copy=False) if "beta" in w else None
-    if not ctx.training:
-        y = (x - w["moving_mean"].astype(dt)) / np.sqrt(w["moving_variance"].astype(dt) + dt.type(layer.epsilon))
-        y = y * gamma if gamma is not None else y
-        return (y + beta if beta is not None else y), None
-    mean = x.mean(axis=axes)
+    mean = x.mean(axis=axes, keepdims=True)
     centred = x - mean
-    var = (centred * centred).mean(axis=axes)                                  # biased, as Keras
-    inv_std = 1.0 / np.sqrt(var + dt.type(layer.epsilon))
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + dt.type(epsilon))
     xhat = centred * inv_std
-    y = xhat * gamma if gamma is not None else xhat.copy()
-    if beta is not None:
-        y += beta
-    m = layer.momentum
-    for name, batch in (("moving_mean", mean), ("moving_variance", var)):
-        moving = np.asarray(w[name], dtype=np.float64)
-        ctx.updates[f"{info.name}/{name}"] = (moving * m + batch.astype(np.float64) * (1.0 - m)).astype(
-            w[name].dtype)
-    return y, (xhat, inv_std)
+    y = xhat * w["gamma"].astype(dt, copy=False) if "gamma" in w else xhat.copy()
+    if "beta" in w:
+        y += w["beta"].astype(dt, copy=False)
+    return y, mean, var, (xhat, inv_std)
 
 
-def _bn_backward(info, cache, dy, w, need_dx=True):
+def _normalise_backward(cache, dy, w, axes):
+    """Gradients of :func:`_normalise` over ``axes``; γ and β collect over every axis but the channels."""
     xhat, inv_std = cache
-    axes = tuple(range(dy.ndim - 1))
+    lead = tuple(range(dy.ndim - 1))
     grads = {}
     if "beta" in w:
-        grads["beta"] = dy.sum(axis=axes)
+        grads["beta"] = dy.sum(axis=lead)
     if "gamma" in w:
-        grads["gamma"] = (dy * xhat).sum(axis=axes)
+        grads["gamma"] = (dy * xhat).sum(axis=lead)
         dxhat = dy * w["gamma"].astype(dy.dtype, copy=False)
     else:
         dxhat = dy
-    dx = (dxhat - dxhat.mean(axis=axes) - xhat * (dxhat * xhat).mean(axis=axes)) * inv_std
+    dx = (dxhat - dxhat.mean(axis=axes, keepdims=True)
+          - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)) * inv_std
     return dx, grads
+
+
+def _bn_forward(info, x, w, ctx):
+    layer = info.layer
+    dt = x.dtype
+    if not ctx.training:
+        y = (x - w["moving_mean"].astype(dt)) / np.sqrt(w["moving_variance"].astype(dt) + dt.type(layer.epsilon))
+        y = y * w["gamma"].astype(dt, copy=False) if "gamma" in w else y
+        return (y + w["beta"].astype(dt, copy=False) if "beta" in w else y), None
+    y, mean, var, cache = _normalise(x, tuple(range(x.ndim - 1)), layer.epsilon, w)   # batch statistics
+    m = layer.momentum
+    for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+        moving = np.asarray(w[name], dtype=np.float64)
+        ctx.updates[f"{info.name}/{name}"] = (moving * m + batch.reshape(-1).astype(np.float64) * (1.0 - m)
+                                              ).astype(w[name].dtype)
+    return y, cache
+
+
+def _bn_backward(info, cache, dy, w, need_dx=True):
+    return _normalise_backward(cache, dy, w, tuple(range(dy.ndim - 1)))
 
 
 def _dropout_forward(info, x, w, ctx):
@@ -744,31 +755,13 @@ def _leaky_layer_backward(info, x, dy, w, need_dx=True):
 
 
 def _layer_norm_forward(info, x, w, ctx):
-    """Over the channels of every position (the same in training and predicting); biased variance, as Keras."""
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + x.dtype.type(info.layer.epsilon))
-    xhat = centred * inv_std
-    y = xhat * w["gamma"].astype(x.dtype, copy=False) if "gamma" in w else xhat.copy()
-    if "beta" in w:
-        y += w["beta"].astype(x.dtype, copy=False)
-    return y, (xhat, inv_std)
+    """Over the channels of every position (the same in training and predicting)."""
+    y, _, _, cache = _normalise(x, -1, info.layer.epsilon, w)
+    return y, cache
 
 
 def _layer_norm_backward(info, cache, dy, w, need_dx=True):
-    xhat, inv_std = cache
-    lead = tuple(range(dy.ndim - 1))
-    grads = {}
-    if "beta" in w:
-        grads["beta"] = dy.sum(axis=lead)
-    if "gamma" in w:
-        grads["gamma"] = (dy * xhat).sum(axis=lead)
-        dxhat = dy * w["gamma"].astype(dy.dtype, copy=False)
-    else:
-        dxhat = dy
-    dx = (dxhat - dxhat.mean(axis=-1, keepdims=True)
-          - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) * inv_std
-    return dx, grads
+    return _normalise_backward(cache, dy, w, -1)
 
 
 def _layer_scale_forward(info, x, w, ctx):

@@ -234,15 +234,8 @@ def separable_conv2d(info, x, w, dy, **_):
         for f in range(pk.shape[1]):
             dpk[j, f] = (mid[..., j] * dy[..., f]).sum()
             dmid[..., j] += dy[..., f] * pk[j, f]
-    dx, ddk = np.zeros_like(x), np.zeros_like(dk)
-    for oy, ox, taps in positions:
-        for ky, kx, iy, ix in taps:
-            if _inside(info, iy, ix):
-                for c in range(C):
-                    for m in range(M):
-                        ddk[ky, kx, c, m] += (x[:, iy, ix, c] * dmid[:, oy, ox, c * M + m]).sum()
-                        dx[:, iy, ix, c] += dmid[:, oy, ox, c * M + m] * dk[ky, kx, c, m]
-    grads = {"depthwise_kernel": ddk, "pointwise_kernel": dpk.reshape(w["pointwise_kernel"].shape)}
+    dx, depthwise = depthwise_conv2d(info, x, {"kernel": dk}, dmid)       # the same window walk
+    grads = {"depthwise_kernel": depthwise["kernel"], "pointwise_kernel": dpk.reshape(w["pointwise_kernel"].shape)}
     if "bias" in w:
         grads["bias"] = dy.sum(axis=(0, 1, 2))
     return dx, grads
