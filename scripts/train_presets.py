@@ -38,7 +38,7 @@ from cnnexplorer.engine.datasets import load_dataset, split  # noqa: E402
 
 PRESETS = ("sample-cnn", "lenet5", "simple-mnist", "mini-resnet")
 #: Epochs per preset.
-EPOCHS = {"sample-cnn": 5, "lenet5": 6, "simple-mnist": 6, "mini-resnet": 4}
+EPOCHS = {"sample-cnn": 5, "lenet5": 6, "simple-mnist": 6, "mini-resnet": 6}
 #: Digit heights as fractions of the frame: the whole frame, then MNIST-like sizes (an MNIST digit is ~20 of 28).
 SCALES = (1.0, 0.85, 0.72, 0.62)
 
