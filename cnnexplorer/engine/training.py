@@ -64,7 +64,8 @@ class Network:
 
     def forward(self, x: np.ndarray, weights: Mapping[str, np.ndarray], ctx: TrainContext,
                 keep: bool = True, logits: bool = True):
-        """Output ``(N, …)`` and the tape for :meth:`backward` (``None`` unless ``keep``).  With ``logits`` a final
+        """Output ``(N, …)`` and the tape for :meth:`backward` (``None`` unless ``keep``): per layer ``(info, src, w,
+        cache, activation, z, y)``, ``src`` the input's name (a tuple of names for a merge).  With ``logits`` a final
         softmax is left out (the loss applies it)."""
         values = {INPUT: x}
         tape = [] if keep else None
@@ -82,7 +83,8 @@ class Network:
             y = activation_forward(z, act, in_place=info.type_name in FRESH_OUTPUT)
             values[info.name] = y
             if keep:
-                tape.append((info, srcs, w, cache, act, z, y))
+                # the input's name for a single-input layer, the tuple of names for a merge
+                tape.append((info, srcs if info.type_name in MULTI_INPUT else srcs[0], w, cache, act, z, y))
             else:
                 # inference keeps only what later layers read
                 readers = {n for names in self.inputs[i + 1:] for n in names}
@@ -94,11 +96,12 @@ class Network:
         """Gradients ``{"layer/weight": array}`` of every trainable weight from ``d_out`` = dLoss/dOutput."""
         grads: dict[str, np.ndarray] = {}
         d = {self.output: d_out}
-        for info, srcs, w, cache, act, z, y in reversed(tape):
+        for info, src, w, cache, act, z, y in reversed(tape):
             dy = d.pop(info.name, None)
             if dy is None:        # nothing downstream depends on this layer
                 continue
             dz = activation_backward(act, z, y, dy) if act != "linear" else dy
+            srcs = src if info.type_name in MULTI_INPUT else (src,)
             need_dx = any(s != INPUT for s in srcs)
             dx, dw = TRAIN_OPS[info.type_name].backward(info, cache, dz, w, need_dx)
             for name, g in dw.items():
