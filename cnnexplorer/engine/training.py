@@ -27,7 +27,7 @@ from .losses import sparse_categorical_crossentropy
 from .optimizers import make_optimizer
 from .weights import check_weights, init_weights, load_weights, require_valid
 
-__all__ = ["fit", "predict", "FitResult", "TrainEvent", "Network", "input_names", "evaluate"]
+__all__ = ["fit", "predict", "FitResult", "TrainEvent", "Network", "input_names", "evaluate", "add_input_gradients"]
 
 INPUT = "input"
 #: Images per forward pass in :func:`predict` and validation.
@@ -41,6 +41,16 @@ def input_names(arch: Architecture, index: int) -> tuple[str, ...]:
     if inputs_of is not None:
         return tuple(inputs_of(index))
     return (INPUT,) if index == 0 else (arch[index - 1].name,)
+
+
+def add_input_gradients(store: dict, info, src, dx, skip=()) -> None:
+    """Add a layer's input gradient ``dx`` to ``store`` under the name of the tensor it read (a merge: ``src`` and
+    ``dx`` hold one per input); a tensor read by several layers sums their gradients.  Names in ``skip`` are left
+    out."""
+    pairs = zip(src, dx) if info.type_name in MULTI_INPUT else ((src, dx),)
+    for name, g in pairs:
+        if name not in skip:
+            store[name] = g if name not in store else store[name] + g
 
 
 class Network:
@@ -101,17 +111,13 @@ class Network:
             if dy is None:        # nothing downstream depends on this layer
                 continue
             dz = activation_backward(act, z, y, dy) if act != "linear" else dy
-            srcs = src if info.type_name in MULTI_INPUT else (src,)
-            need_dx = any(s != INPUT for s in srcs)
+            need_dx = src != INPUT if isinstance(src, str) else any(s != INPUT for s in src)
             dx, dw = TRAIN_OPS[info.type_name].backward(info, cache, dz, w, need_dx)
             for name, g in dw.items():
                 if info.weight_shapes[name][1]:
                     grads[f"{info.name}/{name}"] = g
-            if not need_dx:
-                continue
-            for src, g in zip(srcs, dx if info.type_name in MULTI_INPUT else (dx,)):
-                if src != INPUT:
-                    d[src] = g if src not in d else d[src] + g     # a tensor read by several layers sums
+            if need_dx:
+                add_input_gradients(d, info, src, dx, skip=(INPUT,))
         return grads
 
 
