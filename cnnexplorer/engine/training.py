@@ -3,7 +3,8 @@
 The model is walked layer by layer in order; each layer takes its inputs through :func:`input_names` (the
 architecture's own ``inputs_of`` when it has one — graphs — else the layer above), and activations and
 gradients are kept in dicts keyed by tensor name (``"input"`` = the model input), so a tensor feeding several
-layers accumulates its gradients.  Batches stream from the caller's array: no im2col of the whole set is ever
+layers accumulates its gradients.  A merge (:data:`~.backward.MULTI_INPUT`) receives the list of its inputs and
+returns one gradient per input.  Batches stream from the caller's array: no im2col of the whole set is ever
 held.  Loss: sparse categorical cross-entropy from integer labels, averaged over the batch, computed from the
 logits when the last layer applies softmax (otherwise the outputs are taken as logits).
 """
@@ -19,14 +20,14 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..model import Architecture
-from .backward import FRESH_OUTPUT, TRAIN_OPS, TrainContext, activation_backward, activation_forward, \
+from .backward import FRESH_OUTPUT, MULTI_INPUT, TRAIN_OPS, TrainContext, activation_backward, activation_forward, \
     layer_activation, weights_of
 from .errors import EngineInputError
 from .losses import sparse_categorical_crossentropy
 from .optimizers import make_optimizer
 from .weights import check_weights, init_weights, load_weights, require_valid
 
-__all__ = ["fit", "predict", "FitResult", "TrainEvent", "Network", "input_names", "evaluate"]
+__all__ = ["fit", "predict", "FitResult", "TrainEvent", "Network", "input_names", "evaluate", "add_input_gradients"]
 
 INPUT = "input"
 #: Images per forward pass in :func:`predict` and validation.
@@ -42,6 +43,16 @@ def input_names(arch: Architecture, index: int) -> tuple[str, ...]:
     return (INPUT,) if index == 0 else (arch[index - 1].name,)
 
 
+def add_input_gradients(store: dict, info, src, dx, skip=()) -> None:
+    """Add a layer's input gradient ``dx`` to ``store`` under the name of the tensor it read (a merge: ``src`` and
+    ``dx`` hold one per input); a tensor read by several layers sums their gradients.  Names in ``skip`` are left
+    out."""
+    pairs = zip(src, dx) if info.type_name in MULTI_INPUT else ((src, dx),)
+    for name, g in pairs:
+        if name not in skip:
+            store[name] = g if name not in store else store[name] + g
+
+
 class Network:
     """An architecture prepared for batched forward and backward passes."""
 
@@ -54,10 +65,6 @@ class Network:
         if missing:  # pragma: no cover - the registry test guarantees an entry per layer type
             raise EngineInputError(f"{arch.name}: no training kernel for {', '.join(missing)}")
         self.inputs = [input_names(arch, i) for i in range(len(self.infos))]
-        for info, names in zip(self.infos, self.inputs):
-            if len(names) != 1:
-                raise EngineInputError(f"layer '{info.name}' ({info.type_name}) takes {len(names)} inputs; "
-                                       f"only single-input layers can be trained so far")
         self.output = self.infos[-1].name
         self.softmax_head = layer_activation(self.infos[-1]) == "softmax"
 
@@ -67,22 +74,27 @@ class Network:
 
     def forward(self, x: np.ndarray, weights: Mapping[str, np.ndarray], ctx: TrainContext,
                 keep: bool = True, logits: bool = True):
-        """Output ``(N, …)`` and the tape for :meth:`backward` (``None`` unless ``keep``).  With ``logits`` a final
+        """Output ``(N, …)`` and the tape for :meth:`backward` (``None`` unless ``keep``): per layer ``(info, src, w,
+        cache, activation, z, y)``, ``src`` the input's name (a tuple of names for a merge).  With ``logits`` a final
         softmax is left out (the loss applies it)."""
         values = {INPUT: x}
         tape = [] if keep else None
         last = len(self.infos) - 1
         for i, info in enumerate(self.infos):
-            (src,) = self.inputs[i]
+            srcs = self.inputs[i]
             w = weights_of(info, weights)
-            z, cache = TRAIN_OPS[info.type_name].forward(info, values[src], w, ctx)
+            if info.type_name in MULTI_INPUT:
+                z, cache = TRAIN_OPS[info.type_name].forward(info, [values[s] for s in srcs], w, ctx)
+            else:
+                z, cache = TRAIN_OPS[info.type_name].forward(info, values[srcs[0]], w, ctx)
             act = layer_activation(info)
             if i == last and logits and self.softmax_head:
                 act = "linear"
             y = activation_forward(z, act, in_place=info.type_name in FRESH_OUTPUT)
             values[info.name] = y
             if keep:
-                tape.append((info, src, w, cache, act, z, y))
+                # the input's name for a single-input layer, the tuple of names for a merge
+                tape.append((info, srcs if info.type_name in MULTI_INPUT else srcs[0], w, cache, act, z, y))
             else:
                 # inference keeps only what later layers read
                 readers = {n for names in self.inputs[i + 1:] for n in names}
@@ -99,13 +111,13 @@ class Network:
             if dy is None:        # nothing downstream depends on this layer
                 continue
             dz = activation_backward(act, z, y, dy) if act != "linear" else dy
-            need_dx = src != INPUT
+            need_dx = src != INPUT if isinstance(src, str) else any(s != INPUT for s in src)
             dx, dw = TRAIN_OPS[info.type_name].backward(info, cache, dz, w, need_dx)
             for name, g in dw.items():
                 if info.weight_shapes[name][1]:
                     grads[f"{info.name}/{name}"] = g
             if need_dx:
-                d[src] = dx if src not in d else d[src] + dx     # a tensor read by several layers sums
+                add_input_gradients(d, info, src, dx, skip=(INPUT,))
         return grads
 
 

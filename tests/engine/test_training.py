@@ -10,8 +10,11 @@ from cnnexplorer.engine.datasets import load_dataset, split
 from cnnexplorer.engine.losses import sparse_categorical_crossentropy
 from cnnexplorer.engine.training import Network, input_names
 from cnnexplorer.model import Architecture
-from cnnexplorer.model.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                                      DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, MaxPooling2D)
+from cnnexplorer.model.layers import (Activation, Add, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+                                      Conv2DTranspose, Cropping2D, Dense, DepthwiseConv2D, Dropout, Flatten,
+                                      GlobalAveragePooling2D, LayerNormalization, LayerScale, LeakyReLU,
+                                      MaxPooling2D, Multiply, Normalization, ReLU, Rescaling, Reshape,
+                                      SeparableConv2D, StochasticDepth, UpSampling2D)
 
 
 def _small_model():
@@ -34,13 +37,9 @@ def _float64_weights(arch, seed=1):
             for k, v in cnnexplorer.init_weights(arch).items()}
 
 
-def test_whole_model_gradient_of_the_loss_matches_central_differences():
-    arch = _small_model()
+def _check_whole_model_gradients(arch, x, y):
+    """The network's gradients of every trainable weight against central differences of the loss (float64)."""
     net = Network(arch)
-    assert net.softmax_head
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 1, (4, 6, 6, 2))
-    y = np.array([0, 2, 1, 2])
     w = _float64_weights(arch)
 
     def loss():
@@ -51,7 +50,7 @@ def test_whole_model_gradient_of_the_loss_matches_central_differences():
     logits, tape = net.forward(x, w, TrainContext(rng=np.random.default_rng(9)))
     _, d_logits = sparse_categorical_crossentropy(logits, y)
     grads = net.backward(tape, d_logits)
-    trainable = {k for k in w if not k.endswith(("moving_mean", "moving_variance"))}
+    trainable = {f"{i.name}/{n}" for i in arch.infer() for n, (_, t) in i.weight_shapes.items() if t}
     assert set(grads) == trainable
     for key in sorted(trainable):
         numeric = np.zeros_like(w[key])
@@ -65,6 +64,90 @@ def test_whole_model_gradient_of_the_loss_matches_central_differences():
             flat[i] = old
             numeric.reshape(-1)[i] = (up - down) / 2e-6
         np.testing.assert_allclose(grads[key], numeric, rtol=1e-5, atol=1e-8, err_msg=key)
+
+
+def test_whole_model_gradient_of_the_loss_matches_central_differences():
+    arch = _small_model()
+    assert Network(arch).softmax_head
+    rng = np.random.default_rng(0)
+    _check_whole_model_gradients(arch, rng.normal(0, 1, (4, 6, 6, 2)), np.array([0, 2, 1, 2]))
+
+
+def _residual_graph():
+    """Tensors read by several layers (c1 by c2 and the Add; the input by c1 and c3; the block by the squeeze
+    branch and the Multiply), a broadcast merge and a Concatenate."""
+    return Architecture((6, 6, 2), [
+        Conv2D(filters=3, kernel_size=(3, 3), padding="same", activation="relu", name="c1"),
+        Conv2D(filters=3, kernel_size=(3, 3), padding="same", name="c2"),
+        Add(name="add"),
+        Activation(activation="tanh", name="act"),
+        GlobalAveragePooling2D(keepdims=True, name="squeeze"),
+        Dense(units=3, activation="sigmoid", name="excite"),
+        Multiply(name="scale"),
+        Conv2D(filters=2, kernel_size=(1, 1), name="c3"),
+        Concatenate(name="cat"),
+        GlobalAveragePooling2D(name="gap"),
+        Dense(units=3, activation="softmax", name="out"),
+    ], inputs={"add": ("c1", "c2"), "scale": ("act", "excite"), "c3": ("input",), "cat": ("scale", "c3")})
+
+
+def test_whole_model_gradients_of_a_residual_graph_match_central_differences():
+    arch = _residual_graph()
+    assert arch.is_valid, arch.invalid_message()
+    rng = np.random.default_rng(4)
+    _check_whole_model_gradients(arch, rng.normal(0, 1, (3, 6, 6, 2)), np.array([2, 0, 1]))
+
+
+def _graph_era_model():
+    """Every graph-era single-input type in one model, with a skip connection around the up/down path."""
+    return Architecture((6, 6, 2), [
+        Rescaling(scale=0.5, offset=0.1, name="rescale"),
+        Normalization(name="norm"),
+        SeparableConv2D(filters=3, kernel_size=(3, 3), strides=(2, 2), padding="same", activation="hard_silu",
+                        name="sep"),
+        Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2), padding="same", name="up"),
+        ReLU(max_value=2.0, negative_slope=0.1, name="relu"),
+        LayerNormalization(name="ln"),
+        LayerScale(projection_dim=2, init_values=0.5, name="ls"),
+        StochasticDepth(drop_path_rate=0.4, name="drop_path"),
+        Add(name="skip"),
+        UpSampling2D(size=(2, 2), interpolation="bilinear", name="bilinear"),
+        Cropping2D(cropping=((1, 2), (2, 1)), name="crop"),
+        LeakyReLU(name="leaky"),
+        UpSampling2D(size=(1, 2), name="nearest"),
+        Reshape(target_shape=(-1, 6), name="reshape"),
+        Flatten(name="flat"),
+        Dense(units=3, activation="softmax", name="out"),
+    ], inputs={"skip": ("norm", "drop_path")})
+
+
+def test_whole_model_gradients_of_the_graph_era_layers_match_central_differences():
+    arch = _graph_era_model()
+    assert arch.is_valid, arch.invalid_message()
+    rng = np.random.default_rng(5)
+    _check_whole_model_gradients(arch, rng.normal(0, 1, (4, 6, 6, 2)), np.array([2, 0, 1, 1]))
+
+
+def test_a_residual_graph_trains():
+    arch = _residual_graph()
+    x, y = _toy(n=48, shape=(6, 6, 2))
+    x[..., 0] += y[:, None, None] * 0.5            # learnable: the class shows in the first channel's level
+    result = cnnexplorer.fit(arch, x, y, epochs=10, batch_size=8, learning_rate=0.01, shuffle=False)
+    assert result.history["loss"][-1] < 0.6 * result.history["loss"][0]
+    assert result.history["accuracy"][-1] > 0.8
+    predicted = cnnexplorer.predict(arch, x, result.weights)
+    assert predicted.shape == (48, 3) and np.allclose(predicted.sum(axis=1), 1, atol=1e-5)
+
+
+def test_fit_on_the_mini_resnet_preset_lowers_the_loss():
+    arch = cnnexplorer.load("mini-resnet")
+    digits = load_dataset("digits").with_input_shape(arch.input_shape)
+    x, y = digits.x[:64], digits.y[:64]
+    result = cnnexplorer.fit(arch, x, y, epochs=3, batch_size=32, shuffle=False, learning_rate=3e-3)
+    losses = result.history["loss"]
+    assert losses[2] < losses[1] < losses[0]
+    moving = "block2_bn1/moving_mean"
+    assert not np.array_equal(result.weights[moving], cnnexplorer.init_weights(arch)[moving])
 
 
 def test_layers_read_their_inputs_through_one_function():

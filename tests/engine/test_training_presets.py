@@ -15,7 +15,7 @@ from cnnexplorer.engine import default_weights, init_weights, sample_images
 from cnnexplorer.engine.datasets import load_dataset, split
 from cnnexplorer.engine.pretrained import resolve_weights, trained_presets
 
-TRAINED = ("sample-cnn", "lenet5", "simple-mnist")
+TRAINED = ("sample-cnn", "lenet5", "simple-mnist", "mini-resnet")
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
