@@ -22,7 +22,7 @@ import numpy as np
 from ..model import Architecture
 from .backward import TRAIN_OPS, TrainContext, activation_backward
 from .errors import EngineInputError
-from .training import INPUT, Network
+from .training import INPUT, Network, add_input_gradients
 
 __all__ = ["Explanation", "gradcam", "saliency", "spatial_layers", "resize_map"]
 
@@ -116,7 +116,7 @@ def _gradients(arch: Architecture, x, weights: Mapping[str, np.ndarray], class_i
             continue
         dz = activation_backward(act, z, y, dy) if act != "linear" else dy
         dx = _backward_inference(info, cache, dz, w)
-        grads[src] = dx if src not in grads else grads[src] + dx
+        add_input_gradients(grads, info, src, dx)   # merges: one gradient per input, summed where shared
     return int(class_index), _softmax(logits), acts, grads
 
 

@@ -129,3 +129,17 @@ def test_resize_map_keeps_a_constant_and_enlarges_by_pixel_centres():
     assert np.allclose(resize_map(np.full((3, 4), 0.5), 7, 9), 0.5)
     m = resize_map(np.array([[0.0, 1.0]]), 1, 4)
     assert np.allclose(m, [[0.0, 0.25, 0.75, 1.0]])
+
+
+def test_saliency_and_gradcam_flow_through_merges():
+    """A residual graph: the gradient reaches the input through both the block and its skip connection."""
+    import cnnexplorer
+    from cnnexplorer.engine import init_weights
+    from cnnexplorer.engine.gradcam import gradcam, saliency
+
+    arch = cnnexplorer.load("mini-resnet")
+    weights = init_weights(arch, seed=3)
+    x = np.random.default_rng(0).random((28, 28, 1), dtype=np.float32)
+    cam = gradcam(arch, x, weights, layer="block1_conv1")
+    assert cam.heatmap.max() > 0
+    assert saliency(arch, x, weights).heatmap.max() > 0
