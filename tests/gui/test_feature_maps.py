@@ -378,6 +378,9 @@ def test_seed_and_classic_filters_rerun_and_draw_kernels(qtbot, window):
     load_and_wait(qtbot, window, DIGIT)
     panel = window.weights_panel
     window.tabs.setCurrentWidget(panel)
+    # the preset runs with its shipped trained weights; "Use initialised weights" brings the seeded ones
+    edit_and_wait(qtbot, window, lambda: qtbot.mouseClick(panel.forget_button, Qt.LeftButton))
+    assert window.session.weights is None
     from cnnexplorer.engine.weights import classic_kernel
     kernel, names = classic_kernel(3, 3, 1, 64)
     # the window starts with classic filters in the first conv layer, drawn with their names

@@ -99,14 +99,15 @@ def test_import_onnx_runs_with_its_own_weights(qtbot, window, tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     onnx_weights = window.session.weights
     wait_run(qtbot, window, lambda: window.open_architecture("lenet5"))
-    assert window.session.weights is None                          # weights of the ONNX model are not lenet5's
+    assert window.session.weights is not onnx_weights             # weights of the ONNX model are not lenet5's:
+    assert window.session.weights_path.name == "lenet5.npz"        # lenet5 runs with its shipped trained weights
     wait_run(qtbot, window, window.undo_stack.undo)               # back to the ONNX model: with its weights
     assert window.session.weights is onnx_weights
     np.testing.assert_allclose(list(window.session.result.activations.values())[-1], expected, rtol=1e-4,
                                atol=1e-5)
-    wait_run(qtbot, window, window.undo_stack.undo)               # before the import: no loaded weights
+    wait_run(qtbot, window, window.undo_stack.undo)               # before the import: sample-cnn's weights again
     assert window.architecture == before
-    assert window.session.weights is None and window.current_path is None
+    assert window.session.weights_path.name == "sample-cnn.npz" and window.current_path is None
 
 
 def test_bad_onnx_keeps_the_model_and_a_dropped_onnx_imports(qtbot, window, tmp_path):
