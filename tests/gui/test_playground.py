@@ -337,8 +337,11 @@ def test_explain_from_the_window_uses_the_sessions_weights_and_activation(qtbot,
     from cnnexplorer.engine.images import sample_images
 
     digit = next(p for name, p in sample_images().items() if "7" in name)
-    with qtbot.waitSignal(window.runFinished, timeout=30_000):
-        assert window.open_image(digit)
+    assert window.open_image(digit)
+    # the run of this image (not an earlier one) has finished: its activations are the session's result
+    qtbot.waitUntil(lambda: not window.session.running and window.session.result is not None
+                    and window.session.source_name == digit.name
+                    and window.session.result.activations.get("max_pooling2d") is not None, timeout=60_000)
     window.select_row(2)
     window.activateWindow()
     qtbot.keyClick(window.findChild(type(window.stack_view), "modelStack"), Qt.Key.Key_F1)
