@@ -40,7 +40,7 @@ def click(qtbot, button):
 def test_start_pause_resume_stop_with_the_buttons(tiny, qtbot):
     panel, c = tiny.train_panel, tiny.training
     panel.epochs_box.setValue(1000)
-    panel.batch_box.setValue(1)          # minutes of training at most: it cannot end before the clicks below
+    panel.batch_box.setValue(8)          # 1,000 epochs of 8-image batches: it cannot end before the clicks below
     with qtbot.waitSignal(c.progressed, timeout=TIMEOUT):
         click(qtbot, panel.start_button)
     assert c.state == "running", c.last_error
@@ -106,7 +106,7 @@ def test_start_refuses_while_running_and_reports_bad_datasets(tiny, qtbot, tmp_p
     assert c.state == "idle" and c.trained_weights is None
     tiny.train_panel.epochs_box.setValue(1000)
     with qtbot.waitSignal(c.progressed, timeout=TIMEOUT):
-        c.start(epochs=1000, batch_size=1)   # cannot end before the next lines
+        c.start(epochs=1000, batch_size=8)   # cannot end before the next lines
     assert c.start() is False and "already running" in c.last_error
     with qtbot.waitSignal(c.trainingFinished, timeout=TIMEOUT):
         c.stop()
@@ -124,7 +124,7 @@ def test_editing_while_training_asks_to_stop_first(tiny, qtbot):
     asked = []
     c.confirm_stop = lambda: asked.append(1) or False             # "No": the edit is undone, training goes on
     with qtbot.waitSignal(c.progressed, timeout=TIMEOUT):
-        c.start(epochs=1000, batch_size=1)   # cannot end before the edits below
+        c.start(epochs=1000, batch_size=8)   # cannot end before the edits below
     tiny.editor.set_argument(0, "filters", 6)
     qtbot.waitUntil(lambda: asked == [1], timeout=TIMEOUT)
     assert tiny.architecture[0].filters == 4 and tiny.undo_stack.canRedo() and c.state == "running"
