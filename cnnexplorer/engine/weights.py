@@ -288,7 +288,7 @@ def load_weights(path: str | os.PathLike, arch: Architecture | None = None) -> W
             if magic == b"\x93NUMPY":
                 raise EngineInputError(f"{where}: expected an .npz weights file (several named arrays), "
                                        f"got a single .npy array")
-            if magic[:4] != b"PK\x03\x04":
+            if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):  # an archive, or an empty one (no weights)
                 raise EngineInputError(f"{where}: not an .npz weights file (expected a NumPy archive"
                                        + (", got an empty file)" if not magic else ")"))
             f.seek(0)

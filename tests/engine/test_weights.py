@@ -204,3 +204,12 @@ def test_other_compression_methods_and_stray_members_are_refused(tmp_path):
         archive.writestr("readme.txt", "hello")
     with pytest.raises(EngineInputError, match=r"member 'readme.txt' is not a .npy array"):
         load_weights(stray)
+
+
+def test_a_model_without_weights_round_trips_through_an_empty_archive(tmp_path):
+    """A model of only weightless layers (pooling, reshape...) saves an archive with no members; it must load."""
+    arch = Architecture((8, 8, 2), [Flatten()])
+    path = tmp_path / "none.npz"
+    save_weights({}, path)
+    assert path.read_bytes()[:4] == b"PK\x05\x06"  # the empty zip's only record
+    assert dict(load_weights(path, arch)) == {}
