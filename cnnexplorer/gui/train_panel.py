@@ -2,15 +2,15 @@
 the confusion matrix and the worst-classified validation images; and :class:`TrainingController`, the window's
 automation surface ``MainWindow.training``.
 
-Training runs in a worker thread (:class:`~cnnexplorer.engine.training_job.TrainingJob`); the worker hands
-batch figures to the GUI at most every :data:`EMIT_INTERVAL` seconds and the trained weights after every epoch,
+Training runs in a child process (:class:`~cnnexplorer.engine.training_process.TrainingProcess`, so that it
+never holds this process's GIL while the window paints); it hands batch figures to the GUI at most every
+:data:`EMIT_INTERVAL` seconds and the trained weights after every epoch,
 when they become the model's weights for every panel (the live maps and predictions re-run on them).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from ..engine import visualize
 from ..engine.datasets import DATASET_NAMES, load_dataset, split
 from ..engine.errors import EngineError
-from ..engine.training_job import TrainingJob, dataset_preview, first_conv_kernel, mosaic, to_rgb8
+from ..engine.training_job import dataset_preview, mosaic, to_rgb8
+from ..engine.training_process import TrainingProcess
 from ..engine.weights import save_weights
 from ..model import CnnExplorerError
+from ..model.files import dumps
 from .live import lower_engine_priority
 
 #: the worker sends batch figures (and the first conv layer's filters) to the GUI at most this often
@@ -71,6 +73,7 @@ class TrainingController(QObject):
     _batch = Signal(dict, object)
     _epoch = Signal(int, dict, object, object, object)
     _done = Signal(object, dict, str)
+    _data = Signal(object, list)
 
     def __init__(self, window):
         super().__init__(window)
@@ -90,8 +93,8 @@ class TrainingController(QObject):
         self.showing_untrained = False
         self.last_error = ""
         self.confirm_stop = self._ask_stop
-        self._job: TrainingJob | None = None
-        self._thread: threading.Thread | None = None
+        self._job: TrainingProcess | None = None
+        self._val = None
         self._pending: list = []
         self._lock = threading.Lock()
         self._reverting = False
@@ -99,6 +102,7 @@ class TrainingController(QObject):
         self._batch.connect(self._on_batch)
         self._epoch.connect(self._on_epoch)
         self._done.connect(self._on_done)
+        self._data.connect(self._on_data)
         window.architecture.events.connect(self._on_architecture_event)
 
     # --- automation surface ---------------------------------------------------------------------------
@@ -129,16 +133,15 @@ class TrainingController(QObject):
         self.dataset_name = str(dataset)
         self.history, self.points, self._pending = {}, [], []
         self.last_error = ""
-        job = TrainingJob(arch.copy(), None, None, weights, epochs=int(epochs), batch_size=int(batch_size),
-                          optimizer=optimizer, learning_rate=float(learning_rate), momentum=self.momentum,
-                          seed=self.seed, augment_shift=self.augment_shift)
-        job.on_batch, job.on_epoch = self._worker_batch, self._worker_epoch
-        self._job = job
-        self._last_emit = 0.0
+        try:
+            self._job = TrainingProcess(
+                dumps(arch), dataset, arch.input_shape, weights, on_message=self._message,
+                validation_fraction=self.validation_fraction, seed=self.seed, emit_interval=EMIT_INTERVAL,
+                epochs=int(epochs), batch_size=int(batch_size), optimizer=optimizer,
+                learning_rate=float(learning_rate), momentum=self.momentum, augment_shift=self.augment_shift)
+        except (OSError, ValueError) as exc:          # no process could be started (limits, resources)
+            return self._refuse(f"cannot start training: {_one_line(exc)}")
         self._set_state("running")
-        self._thread = threading.Thread(target=self._work, args=(job, dataset, arch.input_shape),
-                                        name="cnnexplorer-training", daemon=True)
-        self._thread.start()
         return True
 
     def pause(self) -> None:
@@ -158,8 +161,8 @@ class TrainingController(QObject):
             self._set_state("stopping")
 
     def wait(self, timeout: float = 30.0) -> None:  # for shutting down only: the GUI thread never waits otherwise
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._job is not None:
+            self._job.join(timeout)
 
     def save_weights(self, path) -> str:
         """Save the trained weights (npz).  Returns "" or the error."""
@@ -186,40 +189,21 @@ class TrainingController(QObject):
             self.trained_weights, self.showing_untrained = None, False
             self.weightsReplaced.emit()
 
-    # --- the worker thread ----------------------------------------------------------------------------
-    def _work(self, job: TrainingJob, dataset, input_shape) -> None:
-        lower_engine_priority()
-        try:
-            data = load_dataset(dataset, input_shape)
-            train, val = split(data, self.validation_fraction, seed=self.seed) if self.validation_fraction \
-                else (data, None)
-            job.train, job.validation = train, val
-            self._val, self.class_names = val, list(data.class_names)
-            weights = job.run()
-        except (EngineError, CnnExplorerError, ValueError, TypeError, OSError) as exc:
-            self._done.emit(None, {}, _one_line(exc))
-        except MemoryError:
-            self._done.emit(None, {}, "training ran out of memory; use a smaller batch size or model")
-        except Exception as exc:     # the window survives an engine bug and says what happened
-            self._done.emit(None, {}, f"training failed: {type(exc).__name__}: {_one_line(exc)}")
-        else:
-            self._done.emit(weights, job.history, "")
-
-    def _worker_batch(self, point, progress) -> None:
-        with self._lock:
-            self._pending.append((point.step, point.loss, point.accuracy))
-        now = time.perf_counter()
-        if now - self._last_emit >= EMIT_INTERVAL or progress["fraction"] >= 1.0:
-            self._last_emit = now
-            kernel = None
-            for info in self._job.arch.infer():
-                if info.type_name == "Conv2D":
-                    kernel = self._job.live_weights(f"{info.name}/kernel")
-                    break
-            self._batch.emit(progress, kernel)
-
-    def _worker_epoch(self, epoch, logs, report, weights) -> None:
-        self._epoch.emit(epoch, dict(logs), report, weights, first_conv_kernel(self._job.arch, weights))
+    # --- the training process's messages, in its reader thread ---------------------------------------
+    def _message(self, kind: str, *args) -> None:
+        if kind == "batch":
+            points, progress, kernel = args
+            with self._lock:
+                self._pending.extend(points)
+            if progress is not None:
+                self._batch.emit(progress, kernel)
+        elif kind == "epoch":
+            self._epoch.emit(*args)
+        elif kind == "data":
+            self._data.emit(*args)
+        elif kind == "done":
+            weights, history, error, _stopped = args
+            self._done.emit(weights, history, error)
 
     # --- back in the GUI thread -----------------------------------------------------------------------
     def take_points(self) -> list:
@@ -233,6 +217,9 @@ class TrainingController(QObject):
         if kernel is not None:
             self.filtersChanged.emit(kernel)
 
+    def _on_data(self, validation, class_names: list) -> None:
+        self._val, self.class_names = validation, class_names
+
     def _on_epoch(self, epoch: int, logs: dict, report, weights, kernel) -> None:
         for k, v in logs.items():
             self.history.setdefault(k, []).append(v)
@@ -245,7 +232,6 @@ class TrainingController(QObject):
         self.epochEnded.emit(epoch, logs)
 
     def _on_done(self, weights, history: dict, error: str) -> None:
-        self._thread = None
         last = self.trained_weights or {}
         if weights and not all(last.get(k) is v for k, v in weights.items()):    # stopped within an epoch
             self.trained_weights = weights
