@@ -11,8 +11,6 @@ accurate).
 from __future__ import annotations
 
 import math
-import tracemalloc
-import warnings
 
 import numpy as np
 import pytest
@@ -20,42 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnexplorer.engine import kernels, reference
-
-RTOL = 1e-5
-
-
-def assert_close(fast, ref, rtol=RTOL):
-    fast = np.asarray(fast)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert fast.shape == ref.shape, (fast.shape, ref.shape)
-    assert fast.dtype == np.float32
-    assert fast.flags.c_contiguous
-    err = np.max(np.abs(fast.astype(np.float64) - ref)) if ref.size else 0.0
-    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
-    assert err <= rtol * scale, f"max abs error {err:g} vs scale {scale:g}"
-
-
-def assert_elementwise_close(fast, ref, rtol=RTOL, atol=1e-37):
-    fast = np.asarray(fast, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert fast.shape == ref.shape
-    bad = np.abs(fast - ref) > rtol * np.abs(ref) + atol
-    assert not bad.any(), (fast[bad][:5], ref[bad][:5])
-
-
-def rand(rng, shape, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(np.float32)
-
+from kernel_checks import (  # noqa: F401  (warnings_are_errors: an autouse fixture)
+    assert_close, assert_elementwise_close, peak_bytes, rand, warnings_are_errors)
 
 def out_size(n, k, s, d, before, after):
     return (n + before + after - d * (k - 1) - 1) // s + 1
-
-
-@pytest.fixture(autouse=True)
-def _warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def test_assert_close_rejects_a_wrong_answer():
@@ -649,15 +616,8 @@ def test_conv_workspace_bound_holds_and_is_small(case):
     bound = kernels.conv2d_workspace_bytes(in_shape, kshape, strides, pads,
                                            dilation, groups)
     assert bound <= 64 * 2 ** 20
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        out = kernels.conv2d(x, k, None, strides, pads, dilation, groups)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    assert peak - out.nbytes <= bound, (peak - out.nbytes, bound)
+    used = peak_bytes(lambda: kernels.conv2d(x, k, None, strides, pads, dilation, groups))
+    assert used <= bound, (used, bound)
 
 
 def test_depthwise_workspace_bound_holds():
@@ -666,11 +626,5 @@ def test_depthwise_workspace_bound_holds():
     k = rand(np.random.default_rng(16), kshape)
     bound = kernels.depthwise_conv2d_workspace_bytes(
         shape, kshape, (2, 2), ((0, 1), (0, 1)))
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        out = kernels.depthwise_conv2d(x, k, None, (2, 2), ((0, 1), (0, 1)))
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    assert peak - out.nbytes <= bound
+    used = peak_bytes(lambda: kernels.depthwise_conv2d(x, k, None, (2, 2), ((0, 1), (0, 1))))
+    assert used <= bound, (used, bound)
