@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cnnexplorer.engine import kernels, reference
 from kernel_checks import (  # noqa: F401  (warnings_are_errors: an autouse fixture)
-    assert_close, assert_elementwise_close, peak_bytes, rand, warnings_are_errors)
+    assert_close, assert_elementwise_close, peak_bytes, rand, torch_or_skip, warnings_are_errors)
 
 def out_size(n, k, s, d, before, after):
     return (n + before + after - d * (k - 1) - 1) // s + 1
@@ -628,3 +628,126 @@ def test_depthwise_workspace_bound_holds():
         shape, kshape, (2, 2), ((0, 1), (0, 1)))
     used = peak_bytes(lambda: kernels.depthwise_conv2d(x, k, None, (2, 2), ((0, 1), (0, 1))))
     assert used <= bound, (used, bound)
+
+
+# --------------------------------------------------------------------------
+# training paths: kernels.matmul (BLAS threads), max-pool backward from the
+# first-max tap indices, the conv input gradient through tap-major columns
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((7, 5), (5, 3)),                     # far below SMALL_GEMM_MACS: one BLAS thread
+    ((3, 4, 7, 5), (3, 1, 5, 6)),         # batched, broadcast
+    ((4000, 200), (200, 100)),            # 80 M multiply-adds: above the threshold
+])
+def test_matmul_equals_numpy_and_restores_the_blas_thread_count(a_shape, b_shape):
+    rng = np.random.default_rng(20)
+    a, b = rand(rng, a_shape), rand(rng, b_shape)
+    before = kernels._BLAS
+    out = np.empty(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]) + (a_shape[-2], b_shape[-1]), np.float32)
+    got = kernels.matmul(a, b, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(kernels.matmul(a, b), out)
+    if kernels._BLAS:                                   # NumPy's bundled OpenBLAS with more than one thread
+        setter, threads = kernels._BLAS
+        assert setter(threads) == threads               # what it held after the call: the count it started with
+    else:
+        assert before in (None, False)
+
+
+def test_matmul_restores_the_thread_count_when_numpy_refuses_the_shapes():
+    with pytest.raises(ValueError):
+        kernels.matmul(np.ones((3, 4), np.float32), np.ones((5, 2), np.float32))
+    if kernels._BLAS:
+        setter, threads = kernels._BLAS
+        assert setter(threads) == threads
+
+
+def _pool_info(layer, shape):
+    from cnnexplorer.model import Architecture
+
+    arch = Architecture(shape, [layer])
+    assert arch.is_valid, arch.invalid_message()
+    return arch.infer()[0]
+
+
+POOL_CASES = [
+    # (pool, strides, padding, ceil_mode, input): tiled exactly; odd size (last row/column in no window);
+    # overlapping windows; padding; ceil-mode overhang
+    ((2, 2), None, "valid", False, (6, 8, 3)),
+    ((2, 2), None, "valid", False, (7, 5, 2)),
+    ((3, 3), (1, 1), "valid", False, (6, 6, 2)),
+    ((3, 3), (2, 2), "same", False, (7, 6, 2)),
+    ((3, 2), (2, 1), 1, True, (6, 5, 2)),
+]
+
+
+@pytest.mark.parametrize("pool, strides, padding, ceil_mode, shape", POOL_CASES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_backward_matches_the_reference_twin_with_and_without_ties(pool, strides, padding, ceil_mode,
+                                                                            shape, ties):
+    from cnnexplorer.engine.backward import TRAIN_OPS, TrainContext
+    from cnnexplorer.engine.reference_backward import REFERENCE_BACKWARD
+    from cnnexplorer.model.layers import MaxPooling2D
+
+    info = _pool_info(MaxPooling2D(pool_size=pool, strides=strides, padding=padding, ceil_mode=ceil_mode), shape)
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2,) + shape)
+    if ties:                          # relu outputs: many windows are all zeros, others hold repeated values
+        x = np.maximum(np.round(x), 0.0)
+    op = TRAIN_OPS["MaxPooling2D"]
+    for dtype in (np.float64, np.float32):
+        xd = x.astype(dtype)
+        y, cache = op.forward(info, xd, {}, TrainContext())
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dx, grads = op.backward(info, cache, dy, {}, True)
+        ref, _ = REFERENCE_BACKWARD["MaxPooling2D"](info, x, {}, dy.astype(np.float64))
+        assert dx.dtype == dtype and dx.shape == x.shape and grads == {}
+        np.testing.assert_allclose(dx, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_backward_matches_torch_on_ties():
+    torch = torch_or_skip()
+    from cnnexplorer.engine.backward import TRAIN_OPS, TrainContext
+    from cnnexplorer.model.layers import MaxPooling2D
+
+    info = _pool_info(MaxPooling2D(pool_size=(3, 3), strides=(2, 2)), (9, 9, 3))
+    rng = np.random.default_rng(22)
+    x = np.maximum(np.round(rng.standard_normal((2, 9, 9, 3))), 0).astype(np.float32)
+    y, cache = TRAIN_OPS["MaxPooling2D"].forward(info, x, {}, TrainContext())
+    dy = rand(rng, y.shape)
+    dx, _ = TRAIN_OPS["MaxPooling2D"].backward(info, cache, dy, {}, True)
+    xt = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_(True)
+    yt = torch.nn.functional.max_pool2d(xt, 3, 2)
+    yt.backward(torch.tensor(dy).permute(0, 3, 1, 2))
+    np.testing.assert_array_equal(y, yt.detach().permute(0, 2, 3, 1).numpy())
+    np.testing.assert_allclose(dx, xt.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size, strides, dilation, groups, padding, shape", [
+    ((3, 3), (1, 1), (1, 1), 1, "valid", (13, 13, 8)),      # the presets' second convolution, smaller
+    ((3, 2), (2, 1), (1, 2), 1, "same", (7, 8, 3)),
+    ((3, 3), (1, 1), (1, 1), 4, "same", (6, 5, 8)),
+])
+def test_conv_backward_float32_matches_the_reference_twin(kernel_size, strides, dilation, groups, padding, shape):
+    from cnnexplorer.engine.backward import TRAIN_OPS, TrainContext
+    from cnnexplorer.engine.reference_backward import REFERENCE_BACKWARD
+    from cnnexplorer.model.layers import Conv2D
+
+    layer = Conv2D(filters=8, kernel_size=kernel_size, strides=strides, dilation_rate=dilation, groups=groups,
+                   padding=padding)
+    info = _pool_info(layer, shape)
+    rng = np.random.default_rng(23)
+    x = rand(rng, (3,) + shape)
+    w = {name: rand(rng, s) for name, (s, _) in info.weight_shapes.items()}
+    z, cache = TRAIN_OPS["Conv2D"].forward(info, x, w, TrainContext())
+    dz = rand(rng, z.shape)
+    dx, grads = TRAIN_OPS["Conv2D"].backward(info, cache, dz, w, True)
+    wd = {k: v.astype(np.float64) for k, v in w.items()}
+    ref_dx, ref_grads = REFERENCE_BACKWARD["Conv2D"](info, x.astype(np.float64), wd, dz.astype(np.float64))
+    assert dx.dtype == np.float32
+    assert_close(dx, ref_dx, 1e-5)
+    for name in ("kernel", "bias"):
+        assert grads[name].dtype == np.float32
+        assert_close(grads[name], ref_grads[name], 1e-5)
