@@ -5,7 +5,9 @@ or torch is imported; ``torch.set_num_threads``), on the same data (Fashion-MNIS
 ``dataset-fashion-mnist`` when installed, else the bundled subset) from the same initial weights (ours, copied
 into the torch model), batch 64, Adam (lr 1e-3), shuffled.  Throughput = images trained / wall time of the
 training epochs (forward + backward + Adam step; data conversion excluded), after one warm-up batch.  Accuracy =
-on the test part after training.  The two frameworks alternate, ``--repeats`` times, and the median is quoted.
+on the test part after training.  The two frameworks alternate, ``--repeats`` times, and the median is quoted,
+with the ratio of each back-to-back pair (the two runs closest in time, so under the most similar load) and the
+median of those ratios.  The load average is printed at the start and the end.
 
     python benchmarks/bench_train.py                       # all three presets, 2 threads, 10,000 images, 2 epochs
     python benchmarks/bench_train.py --models simple-mnist --images 2000 --epochs 1 --repeats 1
@@ -219,18 +221,25 @@ def main() -> None:
     except ImportError:
         kinds = ("numpy",)
         print("torch is not installed: only CNN Explorer's figures are measured")
+    print(f"load average at the start: {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"{args.threads} threads, batch 64, Adam, {args.images:,} Fashion-MNIST images, {args.epochs} epoch{'s' * (args.epochs != 1)}, "
           f"median of {args.repeats}")
     print(f"{'model':14s} {'ours img/s':>11s} {'torch img/s':>12s} {'ratio':>6s} {'ours acc':>9s} {'torch acc':>10s}")
+    ratios = {}
     for model in args.models:
         runs = {k: [] for k in kinds}
+        ratios[model] = []
         for _ in range(args.repeats):
+            pair = {}
             for kind in kinds:
                 r = _spawn(kind, model, args)
                 if "error" in r:
                     print(f"{model}: {kind} failed: {r['error']}")
                     continue
                 runs[kind].append(r)
+                pair[kind] = r["images_per_s"]
+            if len(pair) == 2:               # the ratio of the two runs made back to back (the same load)
+                ratios[model].append(pair["numpy"] / pair["torch"])
 
         def med(kind, key):
             values = [r[key] for r in runs.get(kind, [])]
@@ -239,6 +248,12 @@ def main() -> None:
         ours, theirs = med("numpy", "images_per_s"), med("torch", "images_per_s")
         print(f"{model:14s} {ours:11,.0f} {theirs:12,.0f} {ours / theirs:6.2f} {med('numpy', 'test_accuracy'):9.3f} "
               f"{med('torch', 'test_accuracy'):10.3f}")
+    if len(kinds) == 2:
+        print("ratio ours / torch of each back-to-back pair (median):")
+        for model, values in ratios.items():
+            if values:
+                print(f"  {model:14s} {' '.join(f'{v:.2f}' for v in values)}  (median {statistics.median(values):.2f})")
+    print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

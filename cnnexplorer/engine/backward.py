@@ -174,15 +174,16 @@ def _im2col(xp, kh, kw, strides, dilation, Ho, Wo, groups):
     return col.reshape(groups, N * Ho * Wo, kh * kw * cg)
 
 
-def _col2im(dcol, padded_shape, kh, kw, strides, dilation, Ho, Wo, groups):
-    """The transpose of :func:`_im2col`: tap-by-tap strided slice adds into a zero padded-input gradient."""
+def _col2im(dtaps, padded_shape, kh, kw, strides, dilation, Ho, Wo, groups):
+    """The transpose of :func:`_im2col` from tap-major columns ``dtaps`` (G, kh·kw, N·Ho·Wo, cg): tap-by-tap strided
+    slice adds of contiguous blocks into a zero padded-input gradient."""
     N, Hp, Wp, C = padded_shape
     cg = C // groups
-    dcol = dcol.reshape(groups, N, Ho, Wo, kh, kw, cg)
-    dxp = np.zeros(padded_shape, dtype=dcol.dtype)
+    dtaps = dtaps.reshape(groups, kh, kw, N, Ho, Wo, cg)
+    dxp = np.zeros(padded_shape, dtype=dtaps.dtype)
     for ky, kx, rs, cs in _taps(kh, kw, *strides, *dilation, Ho, Wo):
         for g in range(groups):
-            dxp[:, rs, cs, g * cg:(g + 1) * cg] += dcol[g, :, :, :, ky, kx]
+            dxp[:, rs, cs, g * cg:(g + 1) * cg] += dtaps[g, ky, kx]
     return dxp
 
 
@@ -205,9 +206,9 @@ def _conv_forward(info, x, w, ctx):
     col = _im2col(xp, kh, kw, layer.strides, layer.dilation_rate, Ho, Wo, G)
     kmat = kernel.reshape(kh * kw * cg, G, F // G).transpose(1, 0, 2)       # (G, K, F/G)
     if G == 1:
-        z = col[0] @ kmat[0]
+        z = kernels.matmul(col[0], kmat[0])
     else:
-        z = np.matmul(col, kmat).transpose(1, 0, 2).reshape(-1, F)
+        z = kernels.matmul(col, kmat).transpose(1, 0, 2).reshape(-1, F)
     z = z.reshape(x.shape[0], Ho, Wo, F)
     if "bias" in w:
         z += w["bias"].astype(x.dtype, copy=False)
@@ -225,18 +226,19 @@ def _conv_backward(info, cache, dz, w, need_dx=True):
     dzm = dz.reshape(-1, F)
     if "bias" in w:
         grads["bias"] = dzm.sum(axis=0)
-    kmat = kernel.reshape(kh * kw * cg, G, F // G).transpose(1, 0, 2)
     if G == 1:
-        grads["kernel"] = (col[0].T @ dzm).reshape(kernel.shape)
-        dcol = (dzm @ kmat[0].T)[None] if need_dx else None
+        grads["kernel"] = kernels.matmul(col[0].T, dzm).reshape(kernel.shape)
+        dzg = dzm[None]                                                          # (1, rows, F)
     else:
-        dzg = dzm.reshape(-1, G, F // G).transpose(1, 0, 2)                  # (G, rows, F/G)
-        dk = np.matmul(col.transpose(0, 2, 1), dzg)                          # (G, K, F/G)
+        dzg = dzm.reshape(-1, G, F // G).transpose(1, 0, 2)                      # (G, rows, F/G)
+        dk = kernels.matmul(col.transpose(0, 2, 1), dzg)                         # (G, K, F/G)
         grads["kernel"] = np.ascontiguousarray(dk.transpose(1, 0, 2)).reshape(kernel.shape)
-        dcol = np.matmul(dzg, kmat.transpose(0, 2, 1)) if need_dx else None  # (G, rows, K)
     if not need_dx:
         return None, grads
-    dxp = _col2im(dcol, padded_shape, kh, kw, layer.strides, layer.dilation_rate, Ho, Wo, G)
+    # the column gradient tap-major, (G, taps, rows, cg): each tap's block is contiguous for col2im's adds
+    ktaps = kernel.reshape(kh * kw, cg, G, F // G).transpose(2, 0, 3, 1)         # (G, taps, F/G, cg)
+    dtaps = kernels.matmul(dzg[:, None], ktaps)
+    dxp = _col2im(dtaps, padded_shape, kh, kw, layer.strides, layer.dilation_rate, Ho, Wo, G)
     return _unpad(dxp, x_shape, layer_pads(info)), grads
 
 
@@ -395,24 +397,35 @@ def _pool_setup(info, x, fill):
 
 
 def _max_pool_forward(info, x, w, ctx):
+    """The max of each window and, kept for the backward pass, the index of the tap that holds the window's first
+    maximum (a tap replaces the running maximum only when strictly greater, so the last tap to do so is the
+    first maximum: ``index = max(index, tap · greater)``)."""
     xp, taps = _pool_setup(info, x, -np.inf)
-    y = None
-    for _, _, rs, cs in taps:
-        y = xp[:, rs, cs].copy() if y is None else np.maximum(y, xp[:, rs, cs], out=y)
-    return y, (xp, x.shape, y)
+    (_, _, rs, cs), rest = taps[0], taps[1:]
+    y = xp[:, rs, cs].copy()
+    first = np.zeros(y.shape, dtype=np.uint8 if len(taps) <= 256 else np.uint16)
+    greater = np.empty(y.shape, dtype=bool)
+    for t, (_, _, rs, cs) in enumerate(rest, start=1):
+        src = xp[:, rs, cs]
+        np.greater(src, y, out=greater)
+        np.maximum(y, src, out=y)
+        np.maximum(first, greater.view(np.uint8) * first.dtype.type(t), out=first)
+    return y, (first, xp.shape, x.shape)
 
 
 def _max_pool_backward(info, cache, dy, w, need_dx=True):
-    """The gradient goes to the first maximum of each window (TensorFlow's and PyTorch's choice)."""
-    xp, x_shape, y = cache
+    """The gradient goes to the first maximum of each window (TensorFlow's and PyTorch's choice), found from the
+    tap indices the forward pass kept."""
+    first, padded_shape, x_shape = cache
     (kh, kw), (sh, sw) = info.layer.pool_size, info.layer.effective_strides
+    Ho, Wo = dy.shape[1:3]
     disjoint = sh >= kh and sw >= kw            # windows do not overlap: each tap's cells are written once
-    dxp = np.zeros(xp.shape, dtype=dy.dtype)
-    taken = np.zeros(y.shape, dtype=bool)
-    for _, _, rs, cs in _pool_taps(info):
-        hit = xp[:, rs, cs] == y
-        hit &= ~taken
-        taken |= hit
+    tiled = disjoint and (sh, sw) == (kh, kw) and padded_shape[1:3] == (Ho * kh, Wo * kw)
+    # windows that tile the padded input exactly write every cell: no zeroing needed
+    dxp = np.empty(padded_shape, dtype=dy.dtype) if tiled else np.zeros(padded_shape, dtype=dy.dtype)
+    hit = np.empty(first.shape, dtype=bool)
+    for t, (_, _, rs, cs) in enumerate(_pool_taps(info)):
+        np.equal(first, t, out=hit)
         if disjoint:
             np.multiply(dy, hit, out=dxp[:, rs, cs])
         else:
@@ -498,7 +511,7 @@ def _flatten_backward(info, x_shape, dy, w, need_dx=True):
 def _dense_forward(info, x, w, ctx):
     kernel = w["kernel"].astype(x.dtype, copy=False)
     a = x.reshape(-1, kernel.shape[0])
-    z = a @ kernel
+    z = kernels.matmul(a, kernel)
     if "bias" in w:
         z += w["bias"].astype(x.dtype, copy=False)
     return z.reshape(x.shape[:-1] + (kernel.shape[1],)), a
@@ -507,12 +520,12 @@ def _dense_forward(info, x, w, ctx):
 def _dense_backward(info, a, dz, w, need_dx=True):
     kernel = w["kernel"].astype(dz.dtype, copy=False)
     dzm = dz.reshape(-1, kernel.shape[1])
-    grads = {"kernel": a.T @ dzm}
+    grads = {"kernel": kernels.matmul(a.T, dzm)}
     if "bias" in w:
         grads["bias"] = dzm.sum(axis=0)
     if not need_dx:
         return None, grads
-    return (dzm @ kernel.T).reshape(dz.shape[:-1] + (kernel.shape[0],)), grads
+    return kernels.matmul(dzm, kernel.T).reshape(dz.shape[:-1] + (kernel.shape[0],)), grads
 
 
 def _identity_forward(info, x, w, ctx):

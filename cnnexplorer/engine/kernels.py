@@ -30,7 +30,10 @@ Convolution paths (chosen in :func:`conv2d`):
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import math
+import os
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -41,7 +44,7 @@ __all__ = [
     "conv2d", "depthwise_conv2d", "max_pool2d", "avg_pool2d",
     "global_avg_pool", "global_max_pool", "zero_pad2d", "flatten", "dense",
     "activation", "batch_norm", "lrn", "dropout", "conv2d_workspace_bytes",
-    "depthwise_conv2d_workspace_bytes", "ACTIVATIONS",
+    "depthwise_conv2d_workspace_bytes", "ACTIVATIONS", "matmul", "SMALL_GEMM_MACS",
 ]
 
 #: Target size of the big per-chunk temporaries (column buffer, Winograd
@@ -55,6 +58,61 @@ _ITEM = 4
 #: Added to every workspace bound: NumPy's own small internal buffers
 #: (ufunc/matmul iteration buffers, index arrays) and per-call scraps.
 _WORKSPACE_SLACK = 1 << 20
+
+
+# --------------------------------------------------------------------------
+# BLAS threads: small products run on one thread
+# --------------------------------------------------------------------------
+
+#: Products (each matrix of a batched product) with fewer multiply-adds than this run on one BLAS thread (a few
+#: ms of single-threaded sgemm; above it two threads were never much slower even on the loaded machine).
+#: OpenBLAS splits every product above 262,144 multiply-adds across its threads; on a loaded machine a split
+#: product waits for a descheduled helper thread, and a 13 M multiply-add product (Dense 1600→128, batch 64)
+#: measured 0.4 ms on one thread and 60–120 ms on two (benchmarks/bench_train.py, docs/performance.md).
+SMALL_GEMM_MACS = 64_000_000
+
+
+def _openblas_thread_setter():
+    """``(set_threads, threads)`` for the OpenBLAS that NumPy's wheel bundles, or ``None`` (another BLAS, a
+    system NumPy, one thread already): ``set_threads(n)`` is OpenBLAS' ``openblas_set_num_threads_local``."""
+    here = os.path.dirname(os.path.abspath(np.__file__))
+    paths = [p for d in (os.path.join(here, os.pardir, "numpy.libs"), os.path.join(here, ".dylibs"))
+             for p in sorted(glob.glob(os.path.join(d, "*openblas*")))]
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = getattr(lib, "openblas_set_num_threads_local", None)
+        getter = next((getattr(lib, n) for n in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                                                  "openblas_get_num_threads") if hasattr(lib, n)), None)
+        if setter is None or getter is None:
+            continue
+        setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], ctypes.c_int, ctypes.c_int
+        threads = int(getter())
+        return (setter, threads) if threads > 1 else None
+    return None
+
+
+_BLAS = None                # resolved on the first call of matmul: (setter, threads) or False
+
+
+def matmul(a, b, out=None):
+    """``np.matmul(a, b, out=out)``; a product (each of a batch) of fewer than :data:`SMALL_GEMM_MACS` multiply-adds runs on one
+    BLAS thread (where NumPy's bundled OpenBLAS lets us say so), then the thread count is restored."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = _openblas_thread_setter() or False
+    if not _BLAS or a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b, out=out)
+    if a.shape[-2] * a.shape[-1] * b.shape[-1] >= SMALL_GEMM_MACS:      # per product: NumPy calls sgemm per item
+        return np.matmul(a, b, out=out)
+    setter, threads = _BLAS
+    setter(1)
+    try:
+        return np.matmul(a, b, out=out)
+    finally:
+        setter(threads)
 
 
 # --------------------------------------------------------------------------

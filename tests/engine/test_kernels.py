@@ -11,8 +11,6 @@ accurate).
 from __future__ import annotations
 
 import math
-import tracemalloc
-import warnings
 
 import numpy as np
 import pytest
@@ -20,42 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnexplorer.engine import kernels, reference
-
-RTOL = 1e-5
-
-
-def assert_close(fast, ref, rtol=RTOL):
-    fast = np.asarray(fast)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert fast.shape == ref.shape, (fast.shape, ref.shape)
-    assert fast.dtype == np.float32
-    assert fast.flags.c_contiguous
-    err = np.max(np.abs(fast.astype(np.float64) - ref)) if ref.size else 0.0
-    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
-    assert err <= rtol * scale, f"max abs error {err:g} vs scale {scale:g}"
-
-
-def assert_elementwise_close(fast, ref, rtol=RTOL, atol=1e-37):
-    fast = np.asarray(fast, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert fast.shape == ref.shape
-    bad = np.abs(fast - ref) > rtol * np.abs(ref) + atol
-    assert not bad.any(), (fast[bad][:5], ref[bad][:5])
-
-
-def rand(rng, shape, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(np.float32)
-
+from kernel_checks import (  # noqa: F401  (warnings_are_errors: an autouse fixture)
+    assert_close, assert_elementwise_close, peak_bytes, rand, torch_or_skip, warnings_are_errors)
 
 def out_size(n, k, s, d, before, after):
     return (n + before + after - d * (k - 1) - 1) // s + 1
-
-
-@pytest.fixture(autouse=True)
-def _warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def test_assert_close_rejects_a_wrong_answer():
@@ -649,15 +616,8 @@ def test_conv_workspace_bound_holds_and_is_small(case):
     bound = kernels.conv2d_workspace_bytes(in_shape, kshape, strides, pads,
                                            dilation, groups)
     assert bound <= 64 * 2 ** 20
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        out = kernels.conv2d(x, k, None, strides, pads, dilation, groups)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    assert peak - out.nbytes <= bound, (peak - out.nbytes, bound)
+    used = peak_bytes(lambda: kernels.conv2d(x, k, None, strides, pads, dilation, groups))
+    assert used <= bound, (used, bound)
 
 
 def test_depthwise_workspace_bound_holds():
@@ -666,11 +626,128 @@ def test_depthwise_workspace_bound_holds():
     k = rand(np.random.default_rng(16), kshape)
     bound = kernels.depthwise_conv2d_workspace_bytes(
         shape, kshape, (2, 2), ((0, 1), (0, 1)))
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        out = kernels.depthwise_conv2d(x, k, None, (2, 2), ((0, 1), (0, 1)))
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    assert peak - out.nbytes <= bound
+    used = peak_bytes(lambda: kernels.depthwise_conv2d(x, k, None, (2, 2), ((0, 1), (0, 1))))
+    assert used <= bound, (used, bound)
+
+
+# --------------------------------------------------------------------------
+# training paths: kernels.matmul (BLAS threads), max-pool backward from the
+# first-max tap indices, the conv input gradient through tap-major columns
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((7, 5), (5, 3)),                     # far below SMALL_GEMM_MACS: one BLAS thread
+    ((3, 4, 7, 5), (3, 1, 5, 6)),         # batched, broadcast
+    ((4000, 200), (200, 100)),            # 80 M multiply-adds: above the threshold
+])
+def test_matmul_equals_numpy_and_restores_the_blas_thread_count(a_shape, b_shape):
+    rng = np.random.default_rng(20)
+    a, b = rand(rng, a_shape), rand(rng, b_shape)
+    before = kernels._BLAS
+    out = np.empty(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]) + (a_shape[-2], b_shape[-1]), np.float32)
+    got = kernels.matmul(a, b, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(kernels.matmul(a, b), out)
+    if kernels._BLAS:                                   # NumPy's bundled OpenBLAS with more than one thread
+        setter, threads = kernels._BLAS
+        assert setter(threads) == threads               # what it held after the call: the count it started with
+    else:
+        assert before in (None, False)
+
+
+def test_matmul_restores_the_thread_count_when_numpy_refuses_the_shapes():
+    with pytest.raises(ValueError):
+        kernels.matmul(np.ones((3, 4), np.float32), np.ones((5, 2), np.float32))
+    if kernels._BLAS:
+        setter, threads = kernels._BLAS
+        assert setter(threads) == threads
+
+
+def _pool_info(layer, shape):
+    from cnnexplorer.model import Architecture
+
+    arch = Architecture(shape, [layer])
+    assert arch.is_valid, arch.invalid_message()
+    return arch.infer()[0]
+
+
+POOL_CASES = [
+    # (pool, strides, padding, ceil_mode, input): tiled exactly; odd size (last row/column in no window);
+    # overlapping windows; padding; ceil-mode overhang
+    ((2, 2), None, "valid", False, (6, 8, 3)),
+    ((2, 2), None, "valid", False, (7, 5, 2)),
+    ((3, 3), (1, 1), "valid", False, (6, 6, 2)),
+    ((3, 3), (2, 2), "same", False, (7, 6, 2)),
+    ((3, 2), (2, 1), 1, True, (6, 5, 2)),
+]
+
+
+@pytest.mark.parametrize("pool, strides, padding, ceil_mode, shape", POOL_CASES)
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_backward_matches_the_reference_twin_with_and_without_ties(pool, strides, padding, ceil_mode,
+                                                                            shape, ties):
+    from cnnexplorer.engine.backward import TRAIN_OPS, TrainContext
+    from cnnexplorer.engine.reference_backward import REFERENCE_BACKWARD
+    from cnnexplorer.model.layers import MaxPooling2D
+
+    info = _pool_info(MaxPooling2D(pool_size=pool, strides=strides, padding=padding, ceil_mode=ceil_mode), shape)
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2,) + shape)
+    if ties:                          # relu outputs: many windows are all zeros, others hold repeated values
+        x = np.maximum(np.round(x), 0.0)
+    op = TRAIN_OPS["MaxPooling2D"]
+    for dtype in (np.float64, np.float32):
+        xd = x.astype(dtype)
+        y, cache = op.forward(info, xd, {}, TrainContext())
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dx, grads = op.backward(info, cache, dy, {}, True)
+        ref, _ = REFERENCE_BACKWARD["MaxPooling2D"](info, x, {}, dy.astype(np.float64))
+        assert dx.dtype == dtype and dx.shape == x.shape and grads == {}
+        np.testing.assert_allclose(dx, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_backward_matches_torch_on_ties():
+    torch = torch_or_skip()
+    from cnnexplorer.engine.backward import TRAIN_OPS, TrainContext
+    from cnnexplorer.model.layers import MaxPooling2D
+
+    info = _pool_info(MaxPooling2D(pool_size=(3, 3), strides=(2, 2)), (9, 9, 3))
+    rng = np.random.default_rng(22)
+    x = np.maximum(np.round(rng.standard_normal((2, 9, 9, 3))), 0).astype(np.float32)
+    y, cache = TRAIN_OPS["MaxPooling2D"].forward(info, x, {}, TrainContext())
+    dy = rand(rng, y.shape)
+    dx, _ = TRAIN_OPS["MaxPooling2D"].backward(info, cache, dy, {}, True)
+    xt = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_(True)
+    yt = torch.nn.functional.max_pool2d(xt, 3, 2)
+    yt.backward(torch.tensor(dy).permute(0, 3, 1, 2))
+    np.testing.assert_array_equal(y, yt.detach().permute(0, 2, 3, 1).numpy())
+    np.testing.assert_allclose(dx, xt.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size, strides, dilation, groups, padding, shape", [
+    ((3, 3), (1, 1), (1, 1), 1, "valid", (13, 13, 8)),      # the presets' second convolution, smaller
+    ((3, 2), (2, 1), (1, 2), 1, "same", (7, 8, 3)),
+    ((3, 3), (1, 1), (1, 1), 4, "same", (6, 5, 8)),
+])
+def test_conv_backward_float32_matches_the_reference_twin(kernel_size, strides, dilation, groups, padding, shape):
+    from cnnexplorer.engine.backward import TRAIN_OPS, TrainContext
+    from cnnexplorer.engine.reference_backward import REFERENCE_BACKWARD
+    from cnnexplorer.model.layers import Conv2D
+
+    layer = Conv2D(filters=8, kernel_size=kernel_size, strides=strides, dilation_rate=dilation, groups=groups,
+                   padding=padding)
+    info = _pool_info(layer, shape)
+    rng = np.random.default_rng(23)
+    x = rand(rng, (3,) + shape)
+    w = {name: rand(rng, s) for name, (s, _) in info.weight_shapes.items()}
+    z, cache = TRAIN_OPS["Conv2D"].forward(info, x, w, TrainContext())
+    dz = rand(rng, z.shape)
+    dx, grads = TRAIN_OPS["Conv2D"].backward(info, cache, dz, w, True)
+    wd = {k: v.astype(np.float64) for k, v in w.items()}
+    ref_dx, ref_grads = REFERENCE_BACKWARD["Conv2D"](info, x.astype(np.float64), wd, dz.astype(np.float64))
+    assert dx.dtype == np.float32
+    assert_close(dx, ref_dx, 1e-5)
+    for name in ("kernel", "bias"):
+        assert grads[name].dtype == np.float32
+        assert_close(grads[name], ref_grads[name], 1e-5)

@@ -15,8 +15,6 @@ max(1, max |ref|).
 from __future__ import annotations
 
 import json
-import tracemalloc
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,35 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnexplorer.engine import kernels, reference
-
-RTOL = 1e-5
-
-
-def assert_close(fast, ref, rtol=RTOL):
-    fast = np.asarray(fast)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert fast.shape == ref.shape, (fast.shape, ref.shape)
-    assert fast.dtype == np.float32
-    assert fast.flags.c_contiguous
-    err = np.max(np.abs(fast.astype(np.float64) - ref)) if ref.size else 0.0
-    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
-    assert err <= rtol * scale, f"max abs error {err:g} vs scale {scale:g}"
-
-
-def rand(rng, shape, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def _warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-
-
-def _torch():
-    return pytest.importorskip("torch", reason="torch is only installed for development (pip install torch)")
-
+from kernel_checks import (  # noqa: F401  (warnings_are_errors: an autouse fixture)
+    assert_close, peak_bytes, rand, torch_or_skip, warnings_are_errors)
 
 def keras_transpose_axis(n, k, s, d, padding, output_padding=None):
     """(crop at start, crop at end, output length) of one axis of a Keras 3
@@ -160,8 +131,8 @@ def test_subtract_divide_and_custom_scale_match_reference(shapes):
     assert_close(kernels.custom_scale(a, b, 0.17), reference.custom_scale(a, b, 0.17))
 
 
-def test_merges_match_torch():
-    torch = _torch()
+def test_merges_matchtorch_or_skip():
+    torch = torch_or_skip()
     rng = np.random.default_rng(3)
     x, s = rand(rng, (5, 7, 6)), rand(rng, (1, 1, 6))
     tx, ts = torch.from_numpy(x), torch.from_numpy(s)
@@ -274,7 +245,7 @@ def test_separable_by_hand():
 
 @pytest.mark.parametrize("case", SEP_CASES)
 def test_separable_matches_torch(case):
-    torch = _torch()
+    torch = torch_or_skip()
     import torch.nn.functional as F_
 
     H, W, C, M, F, kh, kw, strides, pads, dilation = case
@@ -325,7 +296,7 @@ def test_depthwise_paths_match_reference(monkeypatch, case, chunk_bytes):
 
 
 def test_depthwise_matches_torch_on_mobilenet_shapes():
-    torch = _torch()
+    torch = torch_or_skip()
     import torch.nn.functional as F_
 
     rng = np.random.default_rng(21)
@@ -465,7 +436,7 @@ def _torch_conv_transpose(torch, x, k, b, strides, dilation, padding, output_pad
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_conv_transpose_matches_torch_padding_and_output_padding(data):
-    torch = _torch()
+    torch = torch_or_skip()
     C, F = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
     ks = (data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5)))
     ss = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
@@ -495,7 +466,7 @@ def test_conv_transpose_matches_torch_padding_and_output_padding(data):
 def test_conv_transpose_keras_geometry_matches_torch(padding, k, s, d, output_padding):
     """Keras' crops and output size (derived the Keras way) on torch's full transposed convolution,
     sliced and zero-extended as Keras' own torch backend does it."""
-    torch = _torch()
+    torch = torch_or_skip()
     H, W, C, F = 5, 4, 3, 2
     rng = np.random.default_rng(k * 100 + s * 10 + d)
     x, kern, b = rand(rng, (H, W, C)), rand(rng, (k, k, F, C)), rand(rng, (F,))
@@ -544,7 +515,7 @@ def test_upsampling_matches_reference(shape, size, interpolation):
 @pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
 @pytest.mark.parametrize("shape, size", [((3, 5, 2), (2, 2)), ((4, 3, 3), (3, 2)), ((7, 6, 4), (2, 4))])
 def test_upsampling_matches_torch(shape, size, interpolation):
-    torch = _torch()
+    torch = torch_or_skip()
     import torch.nn.functional as F_
 
     x = rand(np.random.default_rng(shape[0]), shape)
@@ -650,7 +621,7 @@ def test_layer_norm_matches_reference(axis, affine):
 
 @pytest.mark.parametrize("axis", [-1, (1, 2), (0, 1, 2)])
 def test_layer_norm_matches_torch(axis):
-    torch = _torch()
+    torch = torch_or_skip()
     import torch.nn.functional as F_
 
     rng = np.random.default_rng(13)
@@ -700,7 +671,7 @@ def test_leaky_relu_matches_reference(slope):
 
 @pytest.mark.parametrize("slope", LEAKY_SLOPES)
 def test_leaky_relu_matches_torch(slope):
-    torch = _torch()
+    torch = torch_or_skip()
     x = rand(np.random.default_rng(15), (3, 4, 5), 3.0)
     np.testing.assert_array_equal(kernels.leaky_relu(x, slope),
                                   torch.nn.functional.leaky_relu(torch.from_numpy(x), slope).numpy())
@@ -728,7 +699,7 @@ def test_hard_activations_match_reference(name):
 
 @pytest.mark.parametrize("name", ["hard_sigmoid", "hard_silu", "hard_swish"])
 def test_hard_activations_match_torch(name):
-    torch = _torch()
+    torch = torch_or_skip()
     x = _hard_inputs()
     fn = torch.nn.functional.hardsigmoid if name == "hard_sigmoid" else torch.nn.functional.hardswish
     np.testing.assert_allclose(kernels.activation(x, name), fn(torch.from_numpy(x)).numpy(), rtol=1e-6, atol=1e-7)
@@ -775,18 +746,6 @@ def test_tick_exception_cancels(monkeypatch):
         assert len(seen) == 1
 
 
-def _peak_bytes(fn):
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        out = fn()
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    return peak - out.nbytes
-
-
 @pytest.mark.parametrize("in_shape, kshape, strides, crops, out_hw", [
     ((28, 28, 512), (2, 2, 256, 512), (2, 2), ((0, 0), (0, 0)), None),   # U-Net up-convolution
     ((30, 20, 64), (3, 3, 32, 64), (2, 2), ((1, 0), (1, 0)), (60, 40)),
@@ -796,7 +755,7 @@ def test_conv_transpose_workspace_bound_holds(in_shape, kshape, strides, crops, 
     x, k = rand(rng, in_shape), rand(rng, kshape, 0.05)
     bound = kernels.conv2d_transpose_workspace_bytes(in_shape, kshape, strides, (1, 1), crops, out_hw)
     assert bound <= 64 * 2 ** 20
-    used = _peak_bytes(lambda: kernels.conv2d_transpose(x, k, None, strides, (1, 1), crops, out_hw))
+    used = peak_bytes(lambda: kernels.conv2d_transpose(x, k, None, strides, (1, 1), crops, out_hw))
     assert used <= bound, (used, bound)
 
 
@@ -805,7 +764,7 @@ def test_separable_workspace_bound_holds():
     shape, dshape, pshape = (75, 75, 128), (3, 3, 128, 1), (1, 1, 128, 256)
     x, dk, pk = rand(rng, shape), rand(rng, dshape), rand(rng, pshape)
     bound = kernels.separable_conv2d_workspace_bytes(shape, dshape, pshape, (1, 1), ((1, 1), (1, 1)))
-    used = _peak_bytes(lambda: kernels.separable_conv2d(x, dk, pk, None, (1, 1), ((1, 1), (1, 1))))
+    used = peak_bytes(lambda: kernels.separable_conv2d(x, dk, pk, None, (1, 1), ((1, 1), (1, 1))))
     assert used <= bound, (used, bound)
 
 
