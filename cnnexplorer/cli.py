@@ -48,15 +48,17 @@ def _invalid_message(arch) -> str | None:
 
 
 def _write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file, then a rename); exit 2 if it cannot be written."""
-    temporary = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    """Write ``text`` to ``path`` through the one atomic writer (a fresh temporary file beside it, then a rename:
+    a failed write leaves the old file as it was); exit 2 if it cannot be written."""
+    from .model.files import atomic_writer
+
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(temporary, path)
+        data = text.encode("utf-8")
+        with atomic_writer(path, binary=True) as f:
+            f.write(data)
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{path}: cannot write character {text[exc.start:exc.end]!a} as UTF-8") from None
     except OSError as exc:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
         raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
