@@ -21,6 +21,7 @@ from ..model.export_summary import summary_text
 from ..model.files import atomic_writer
 from ..model.presets import PRESET_NAMES
 from ..model.summary import format_bytes, format_macs
+from .background import executor
 from .cards import LayerCardDelegate
 from .diagram_view import DiagramView
 from .editor import ArchitectureEditor
@@ -38,19 +39,6 @@ PROGRESS_DELAY_MS = 300
 
 
 # --- files read off the GUI thread (an ONNX model, a weights file) -----------------------------------------
-_READ_EXECUTOR = None
-
-
-def _read_executor():
-    """One background thread for the files windows read (no QThread to outlive a closed window)."""
-    global _READ_EXECUTOR
-    if _READ_EXECUTOR is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _READ_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnexplorer-read")
-    return _READ_EXECUTOR
-
-
 class _ReadBridge(QObject):
     """Carries what the worker read to the GUI thread (a queued signal); dies with its window."""
 
@@ -1040,7 +1028,7 @@ class MainWindow(QMainWindow):
         self._reading = (self._read_ticket, str(path), apply)
         self.statusBar().showMessage(f"{doing} {Path(path).name}…")
         self._read_busy_timer.start()
-        _read_executor().submit(_read_file, self._read_bridge, self._read_ticket, str(path), read)
+        executor("read").submit(_read_file, self._read_bridge, self._read_ticket, str(path), read)
         return True
 
     def _forget_reading(self) -> None:

@@ -108,7 +108,7 @@ def test_a_newer_open_wins_over_an_import_still_converting(qtbot, window, tmp_pa
     from test_window_tools import small_onnx
 
     import cnnexplorer.interop
-    from cnnexplorer.gui.main_window import _read_executor
+    from cnnexplorer.gui.background import executor
 
     path, _ = small_onnx(tmp_path)
     ended = []
@@ -117,7 +117,7 @@ def test_a_newer_open_wins_over_an_import_still_converting(qtbot, window, tmp_pa
         assert window.import_onnx(path)
         assert entered.wait(10)
         assert window.open_architecture("lenet5")
-    _read_executor().submit(lambda: None).result(30)       # the conversion ended and its signal was queued
+    executor("read").submit(lambda: None).result(30)       # the conversion ended and its signal was queued
     QApplication.processEvents()
     assert ended == [] and window.architecture.name == "lenet5" and not window.reading
 
