@@ -679,6 +679,7 @@ class MainWindow(QMainWindow):
     def new_architecture(self):
         if not self._may_discard():
             return
+        self._forget_reading()   # an ONNX model still converting does not replace the new one
         self.editor.replace_architecture(Architecture((28, 28, 1), name="untitled"), "New",
                                          old_tag=self._state(), new_tag=(None, None, None),
                                          on_change=self._set_state)

@@ -103,7 +103,8 @@ def test_onnx_import_converts_in_a_worker_while_the_window_answers(qtbot, window
     assert window.session.weights_path == path
 
 
-def test_a_newer_open_wins_over_an_import_still_converting(qtbot, window, tmp_path, monkeypatch):
+@pytest.mark.parametrize("newer", ["open lenet5", "File ▸ New"])
+def test_a_newer_open_wins_over_an_import_still_converting(qtbot, window, tmp_path, monkeypatch, newer):
     pytest.importorskip("onnx", reason="the ONNX import needs the onnx package")
     from test_window_tools import small_onnx
 
@@ -116,10 +117,14 @@ def test_a_newer_open_wins_over_an_import_still_converting(qtbot, window, tmp_pa
     with gated(monkeypatch, cnnexplorer.interop, "load_onnx") as entered:
         assert window.import_onnx(path)
         assert entered.wait(10)
-        assert window.open_architecture("lenet5")
+        if newer == "open lenet5":
+            assert window.open_architecture("lenet5")
+        else:
+            window.new_action.trigger()
     executor("read").submit(lambda: None).result(30)       # the conversion ended and its signal was queued
     QApplication.processEvents()
-    assert ended == [] and window.architecture.name == "lenet5" and not window.reading
+    assert ended == [] and not window.reading and not window.read_busy.isVisible()
+    assert window.architecture.name == ("lenet5" if newer == "open lenet5" else "untitled")
 
 
 def test_keras_weights_load_in_a_worker_and_a_bad_file_keeps_the_work(qtbot, window, tmp_path, monkeypatch):
