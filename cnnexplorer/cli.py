@@ -19,6 +19,10 @@ class UsageError(Exception):
     """Bad arguments or a bad input file: exit code 2 with a one-line message."""
 
 
+class InvalidArchitecture(Exception):
+    """The architecture is invalid (a layer cannot be computed): exit code 1 with a one-line message."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse prints usage on two or more lines)
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
@@ -42,22 +46,30 @@ def _load_target(target: str):
         raise UsageError(str(exc)) from None
 
 
-def _invalid_message(arch) -> str | None:
+def _require_valid(arch, consequence: str = "") -> None:
+    """Raise :class:`InvalidArchitecture` naming the layer that cannot be computed (and ``consequence``)."""
     problem = arch.invalid_message()
-    return None if problem is None else f"{arch.name}: {problem}"
+    if problem is not None:
+        raise InvalidArchitecture(f"{arch.name}: {problem}{consequence}")
+
+
+def _cannot_write(path, exc: OSError) -> UsageError:
+    return UsageError(f"{path}: cannot write ({exc.strerror or exc})")
 
 
 def _write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file, then a rename); exit 2 if it cannot be written."""
-    temporary = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    """Write ``text`` to ``path`` through the one atomic writer (a fresh temporary file beside it, then a rename:
+    a failed write leaves the old file as it was); exit 2 if it cannot be written."""
+    from .model.files import atomic_writer
+
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(temporary, path)
+        data = text.encode("utf-8")
+        with atomic_writer(path, binary=True) as f:
+            f.write(data)
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{path}: cannot write character {text[exc.start:exc.end]!a} as UTF-8") from None
     except OSError as exc:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise _cannot_write(path, exc) from None
 
 
 def cmd_summary(args) -> int:
@@ -73,19 +85,13 @@ def cmd_summary(args) -> int:
         print(f"wrote the {fmt} summary of {arch.name} to {args.output}")
     else:
         sys.stdout.write(text)
-    problem = _invalid_message(arch)
-    if problem:
-        print(one_line(problem), file=sys.stderr)
-        return EXIT_INVALID
+    _require_valid(arch)
     return EXIT_OK
 
 
 def cmd_run(args) -> int:
     arch = _load_target(args.target)
-    problem = _invalid_message(arch)
-    if problem:
-        print(one_line(problem), file=sys.stderr)
-        return EXIT_INVALID
+    _require_valid(arch)
     from . import load_weights
     from .engine import EngineInputError, MemoryBudgetError
     from .engine.pretrained import resolve_weights
@@ -108,7 +114,7 @@ def cmd_run(args) -> int:
     except (EngineInputError, MemoryBudgetError) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+        raise _cannot_write(args.out, exc) from None
     print(f"wrote {len(arch)} activations of {arch.name} to {args.out} (using {source or described})")
     prediction = _prediction(arch, outputs, _read_labels(args.labels) if args.labels else None)
     if prediction:
@@ -149,10 +155,7 @@ def cmd_export(args) -> int:
     from .model.export_code import export_code
 
     arch = _load_target(args.target)
-    problem = _invalid_message(arch)
-    if problem:
-        print(one_line(problem + "; an invalid architecture cannot be exported"), file=sys.stderr)
-        return EXIT_INVALID
+    _require_valid(arch, "; an invalid architecture cannot be exported")
     if args.train:
         from .model import ArchitectureError
         from .model.export_train import to_pytorch_training_script
@@ -162,8 +165,7 @@ def cmd_export(args) -> int:
         try:
             code = to_pytorch_training_script(arch)
         except ArchitectureError as exc:  # e.g. an output that is not one score per class
-            print(one_line(str(exc)), file=sys.stderr)
-            return EXIT_INVALID
+            raise InvalidArchitecture(str(exc)) from None
     else:
         code = export_code(arch, args.to)
     if args.output:
@@ -185,12 +187,9 @@ def cmd_diagram(args) -> int:
     try:
         save_diagram(arch, args.output, scale=args.scale)
     except OSError as exc:
-        raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+        raise _cannot_write(args.output, exc) from None
     print(f"wrote the diagram of {arch.name} to {args.output}")
-    problem = _invalid_message(arch)
-    if problem:  # drawn anyway, with the failing layer marked
-        print(one_line(problem), file=sys.stderr)
-        return EXIT_INVALID
+    _require_valid(arch)   # drawn anyway, with the failing layer marked
     return EXIT_OK
 
 
@@ -232,11 +231,17 @@ class _ProgressBar:
         self.stream.flush()
 
 
-def _fraction(text: str) -> float:
+def _number(kind, text: str):
+    """``kind(text)`` (int or float), or the argument error that says what was expected."""
     try:
-        value = float(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, "
+                                         f"got {text!r}") from None
+
+
+def _fraction(text: str) -> float:
+    value = _number(float, text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a fraction from 0 to below 1, got {value:g}")
     return value
@@ -244,11 +249,7 @@ def _fraction(text: str) -> float:
 
 def _positive(kind):
     def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, "
-                                             f"got {text!r}") from None
+        value = _number(kind, text)
         if not value > 0 or value != value or value == float("inf"):
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
         return value
@@ -257,10 +258,7 @@ def _positive(kind):
 
 def cmd_train(args) -> int:
     arch = _load_target(args.target)
-    problem = _invalid_message(arch)
-    if problem:
-        print(one_line(problem), file=sys.stderr)
-        return EXIT_INVALID
+    _require_valid(arch)
     import json
 
     from . import load_weights
@@ -287,7 +285,7 @@ def cmd_train(args) -> int:
     try:
         save_weights(result.weights, args.out)
     except OSError as exc:
-        raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+        raise _cannot_write(args.out, exc) from None
     if args.history:
         _write_text(args.history, json.dumps(result.history, indent=2) + "\n")
     figures = ", ".join(f"{k} {v[-1]:.4f}" for k, v in result.history.items())
@@ -298,20 +296,14 @@ def cmd_train(args) -> int:
 
 
 def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(float, text)
     if not 0.25 <= value <= 8:
         raise argparse.ArgumentTypeError(f"expected a scale from 0.25 to 8, got {value:g}")
     return value
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _number(int, text)
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2**32 - 1}, got {value}")
     return value
@@ -426,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except InvalidArchitecture as exc:
+        print(one_line(str(exc)), file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
 

@@ -61,6 +61,22 @@ class Builder:
         self.x = layer.name
         return layer.name
 
+    def basic_block(self, p: str, filters: int, first: list, shortcut: list, **bn) -> str:
+        """A ResNet basic block named ``p``: the ``first`` layers (ending in conv1) → bn1 → relu1 → conv2 (3×3,
+        same) → bn2, added to the block's input through the ``shortcut`` layers (none: the input itself), then
+        relu; ``bn``: the batch normalisations' arguments."""
+        x = self.x
+        for layer in first:
+            self(layer)
+        self(BatchNormalization(name=f"{p}_bn1", **bn))
+        self(Activation(name=f"{p}_relu1", activation="relu"))
+        self(Conv2D(name=f"{p}_conv2", filters=filters, kernel_size=3, padding="same", use_bias=False))
+        main = self(BatchNormalization(name=f"{p}_bn2", **bn))
+        for k, layer in enumerate(shortcut):
+            x = self(layer, x) if k == 0 else self(layer)
+        self(Add(name=f"{p}_add"), main, x)
+        return self(Activation(name=f"{p}_out", activation="relu"))
+
 
 def resnet18() -> Architecture:
     b = Builder()
@@ -74,22 +90,16 @@ def resnet18() -> Architecture:
         for block in range(2):
             p = f"layer{stage}_block{block}"
             stride = 2 if stage > 1 and block == 0 else 1
-            x = b.x
             if stride == 2:
-                b(ZeroPadding2D(name=f"{p}_pad1", padding=1))
-                b(Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, strides=2, use_bias=False))
+                first = [ZeroPadding2D(name=f"{p}_pad1", padding=1),
+                         Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, strides=2, use_bias=False)]
+                shortcut = [Conv2D(name=f"{p}_downsample_conv", filters=filters, kernel_size=1, strides=2,
+                                   use_bias=False),
+                            BatchNormalization(name=f"{p}_downsample_bn", epsilon=1e-5)]
             else:
-                b(Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, padding="same", use_bias=False))
-            b(BatchNormalization(name=f"{p}_bn1", epsilon=1e-5))
-            b(Activation(name=f"{p}_relu1", activation="relu"))
-            b(Conv2D(name=f"{p}_conv2", filters=filters, kernel_size=3, padding="same", use_bias=False))
-            main = b(BatchNormalization(name=f"{p}_bn2", epsilon=1e-5))
-            shortcut = x
-            if stride == 2:
-                b(Conv2D(name=f"{p}_downsample_conv", filters=filters, kernel_size=1, strides=2, use_bias=False), x)
-                shortcut = b(BatchNormalization(name=f"{p}_downsample_bn", epsilon=1e-5))
-            b(Add(name=f"{p}_add"), main, shortcut)
-            b(Activation(name=f"{p}_out", activation="relu"))
+                first = [Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, padding="same", use_bias=False)]
+                shortcut = []
+            b.basic_block(p, filters, first, shortcut, epsilon=1e-5)
     b(GlobalAveragePooling2D(name="avgpool"))
     b(Dense(name="fc", units=1000, activation="softmax"))
     return Architecture((224, 224, 3), b.layers, "resnet18",
@@ -127,18 +137,11 @@ def mini_resnet() -> Architecture:
     b(Activation(name="stem_relu", activation="relu"))
     for block, (filters, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
         p = f"block{block}"
-        x = b.x
-        b(Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, strides=stride, padding="same", use_bias=False))
-        b(BatchNormalization(name=f"{p}_bn1"))
-        b(Activation(name=f"{p}_relu1", activation="relu"))
-        b(Conv2D(name=f"{p}_conv2", filters=filters, kernel_size=3, padding="same", use_bias=False))
-        main = b(BatchNormalization(name=f"{p}_bn2"))
-        shortcut = x
-        if stride != 1:
-            shortcut = b(Conv2D(name=f"{p}_shortcut", filters=filters, kernel_size=1, strides=stride,
-                                use_bias=False), x)
-        b(Add(name=f"{p}_add"), main, shortcut)
-        b(Activation(name=f"{p}_out", activation="relu"))
+        first = [Conv2D(name=f"{p}_conv1", filters=filters, kernel_size=3, strides=stride, padding="same",
+                        use_bias=False)]
+        shortcut = [] if stride == 1 else [Conv2D(name=f"{p}_shortcut", filters=filters, kernel_size=1,
+                                                  strides=stride, use_bias=False)]
+        b.basic_block(p, filters, first, shortcut)
     b(GlobalAveragePooling2D(name="gap"))
     b(Dense(name="predictions", units=10, activation="softmax"))
     return Architecture((28, 28, 1), b.layers, "mini-resnet",

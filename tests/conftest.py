@@ -41,6 +41,22 @@ def window(qtbot, isolated_settings):
     return w
 
 
+def residual_block():
+    """stem → conv_a → bn → relu → conv_b → add(conv_b, stem) → relu_out: the smallest residual block."""
+    from cnnexplorer.model import Architecture
+    from cnnexplorer.model.layers import Activation, Add, BatchNormalization, Conv2D
+
+    return Architecture((8, 8, 3), [
+        Conv2D(name="stem", filters=4, kernel_size=3, padding="same"),
+        Conv2D(name="conv_a", filters=4, kernel_size=3, padding="same"),
+        BatchNormalization(name="bn"),
+        Activation(name="relu", activation="relu"),
+        Conv2D(name="conv_b", filters=4, kernel_size=3, padding="same"),
+        Add(name="add"),
+        Activation(name="relu_out", activation="relu"),
+    ], name="block", inputs={"add": ["conv_b", "stem"]})
+
+
 def every_graph_layer_model():
     """Every layer type but Activation, GlobalAveragePooling2D and MaxPooling2D (in the chain fixtures) in one
     small graph with merges of every kind, on a (7, 8, 3) input."""

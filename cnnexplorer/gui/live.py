@@ -89,6 +89,16 @@ def lower_engine_priority() -> None:
             pass
 
 
+def read_weights_file(arch: Architecture, path) -> dict:
+    """A ``.npz``, ONNX (initializers) or Keras ``.weights.h5`` weights file, checked against ``arch``; raises
+    :class:`EngineError`, :class:`CnnExplorerError` or ImportError.  Safe in a worker thread (``arch`` a copy)."""
+    from ..interop import load_weights as load_any
+
+    weights = load_any(Path(path), arch)
+    check_weights(arch, weights, str(path))
+    return weights
+
+
 class _Worker(QObject):
     """The engine thread.  Signals are emitted from the worker thread and delivered queued to the GUI thread."""
 
@@ -437,18 +447,12 @@ class LiveSession(QObject):
             self.request_run()
 
     def load_weights_file(self, path) -> str:
-        """Load an ``.npz`` weights file checked against the model.  Returns "" or the error (weights kept)."""
-        path = Path(path)
+        """Load a weights file checked against the model.  Returns "" or the error (weights kept)."""
         try:
-            from ..interop import load_weights as load_any   # .npz, .onnx initializers, Keras .weights.h5
-
-            weights = load_any(path, self.architecture)
-            check_weights(self.architecture, weights, str(path))
+            weights = read_weights_file(self.architecture, path)
         except (EngineError, CnnExplorerError, ImportError) as exc:
             return str(exc)
-        self.weights, self.weights_path = weights, path
-        self.weightsChanged.emit()
-        self.request_run()
+        self.set_weights(weights, Path(path))
         return ""
 
     def set_weights(self, weights: dict, path: Path | None = None) -> None:

@@ -18,8 +18,10 @@ from ..engine.errors import EngineError
 from ..model import Architecture, CnnExplorerError, save, summarize
 from ..model.export_code import export_code
 from ..model.export_summary import summary_text
+from ..model.files import atomic_writer
 from ..model.presets import PRESET_NAMES
 from ..model.summary import format_bytes, format_macs
+from .background import executor
 from .cards import LayerCardDelegate
 from .diagram_view import DiagramView
 from .editor import ArchitectureEditor
@@ -34,6 +36,26 @@ DEFAULT_PRESET = "sample-cnn"
 MAX_RECENT = 8
 #: a run that takes longer than this shows progress and a Cancel button in the status bar
 PROGRESS_DELAY_MS = 300
+
+
+# --- files read off the GUI thread (an ONNX model, a weights file) -----------------------------------------
+class _ReadBridge(QObject):
+    """Carries what the worker read to the GUI thread (a queued signal); dies with its window."""
+
+    done = Signal(int, object, str)   # ticket, what was read, "" or the one-line error
+
+
+def _read_file(bridge: _ReadBridge, ticket: int, path: str, read) -> None:
+    try:
+        result, error = read(), ""
+    except (CnnExplorerError, EngineError, ImportError, OSError, ValueError) as exc:
+        result, error = None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a reader's bug still ends the busy state, in one line
+        result, error = None, f"{path}: cannot be read ({type(exc).__name__}: {exc})"
+    try:
+        bridge.done.emit(ticket, result, error)
+    except RuntimeError:   # the window was closed meanwhile
+        pass
 
 
 def redo_shortcuts() -> list[QKeySequence]:
@@ -76,6 +98,7 @@ class MainWindow(QMainWindow):
 
     runFinished = Signal()          # a run ended and its result (or its error) is drawn
     architectureOpened = Signal(str)
+    fileReadEnded = Signal(str, bool)   # a file read in the background (ONNX, weights): path, applied or not
 
     def __init__(self, parent=None, preset: str | None = DEFAULT_PRESET):
         super().__init__(parent)
@@ -202,7 +225,7 @@ class MainWindow(QMainWindow):
 
         self.feature_maps = FeatureMapView(self.session)
         self.image_view = self.feature_maps.image_view
-        self.weights_panel = WeightsPanel(self.session, on_error=self.show_error)
+        self.weights_panel = WeightsPanel(self.session, on_error=self.show_error, loader=self.load_weights_file)
 
         self.playground = ConvPlayground()
         self.diagram_view = DiagramView()
@@ -263,6 +286,16 @@ class MainWindow(QMainWindow):
         for widget in (self.progress_bar, self.cancel_button):
             widget.setVisible(False)
             self.statusBar().addPermanentWidget(widget)
+        self.read_busy = QProgressBar(objectName="readBusy", minimum=0, maximum=0)   # busy: no known end
+        self.read_busy.setFixedWidth(120)
+        self.read_busy.setVisible(False)
+        self.statusBar().addPermanentWidget(self.read_busy)
+        self._read_bridge = _ReadBridge(self)
+        self._read_bridge.done.connect(self._on_file_read)
+        self._reading: tuple | None = None      # (ticket, path, apply) of the file being read
+        self._read_ticket = 0
+        self._read_busy_timer = QTimer(self, singleShot=True, interval=PROGRESS_DELAY_MS)
+        self._read_busy_timer.timeout.connect(lambda: self.read_busy.setVisible(self._reading is not None))
         self.statusBar().addPermanentWidget(self.run_label)
         self.statusBar().addPermanentWidget(self.totals_label)
         self._progress_timer = QTimer(self)
@@ -571,6 +604,7 @@ class MainWindow(QMainWindow):
         target = str(path_or_preset_name)
         if target.lower().endswith(".onnx"):
             return self.import_onnx(target)
+        self._forget_reading()   # the file opened now wins over one still being read
         try:
             new = load(target)
         except (CnnExplorerError, OSError, ValueError) as exc:
@@ -645,6 +679,7 @@ class MainWindow(QMainWindow):
     def new_architecture(self):
         if not self._may_discard():
             return
+        self._forget_reading()   # an ONNX model still converting does not replace the new one
         self.editor.replace_architecture(Architecture((28, 28, 1), name="untitled"), "New",
                                          old_tag=self._state(), new_tag=(None, None, None),
                                          on_change=self._set_state)
@@ -959,20 +994,75 @@ class MainWindow(QMainWindow):
             self.import_onnx(path)
 
     def import_onnx(self, path) -> bool:
-        """A chain-shaped ONNX model with its weights (undoable like Open); errors keep the current model."""
-        try:
-            from ..interop import load_onnx
+        """A chain-shaped ONNX model with its weights (undoable like Open), converted in a worker thread.  Returns
+        whether reading started; ``fileReadEnded(path, applied)`` follows.  Errors keep the current model."""
+        from ..interop import load_onnx
 
-            new, weights = load_onnx(path)
-        except (CnnExplorerError, EngineError, ImportError, OSError) as exc:
+        return self._read_in_background("Importing", path, lambda: load_onnx(path),
+                                        lambda read: self._open(str(path), *read))
+
+    def load_weights_file(self, path) -> bool:
+        """A ``.npz``, ONNX or Keras ``.weights.h5`` weights file for the model, read in a worker thread.  Returns
+        whether reading started; ``fileReadEnded(path, applied)`` follows.  Errors keep the weights in use."""
+        from .live import read_weights_file
+
+        arch = self.architecture.copy()    # the worker reads against a copy; checked again when it arrives
+        return self._read_in_background("Loading weights", path, lambda: read_weights_file(arch, path),
+                                        lambda weights: self._use_weights(path, weights))
+
+    def _use_weights(self, path, weights: dict) -> bool:
+        from ..engine.weights import check_weights
+
+        try:   # the model may have been edited while the file was read
+            check_weights(self.architecture, weights, str(path))
+        except (CnnExplorerError, EngineError) as exc:
             self.show_error(str(exc))
             return False
-        return self._open(str(path), new, weights)
+        self.session.set_weights(weights, Path(path))
+        self.statusBar().showMessage(f"Weights from {Path(path).name}", 5000)
+        return True
+
+    def _read_in_background(self, doing: str, path, read, apply) -> bool:
+        """Run ``read()`` in the reading thread, then ``apply(result)`` here (unless a newer read or open came
+        first).  The status bar says what is read; a busy bar shows when it takes longer than 0.3 s."""
+        self._read_ticket += 1
+        self._reading = (self._read_ticket, str(path), apply)
+        self.statusBar().showMessage(f"{doing} {Path(path).name}…")
+        self._read_busy_timer.start()
+        executor("read").submit(_read_file, self._read_bridge, self._read_ticket, str(path), read)
+        return True
+
+    def _forget_reading(self) -> None:
+        self._reading = None
+        self._read_busy_timer.stop()
+        self.read_busy.setVisible(False)
+
+    @property
+    def reading(self) -> bool:
+        """A file (ONNX model, weights) is being read in the background."""
+        return self._reading is not None
+
+    def _on_file_read(self, ticket: int, result, error: str) -> None:
+        if self._reading is None or self._reading[0] != ticket:
+            return                                  # superseded by a newer read or open
+        _, path, apply = self._reading
+        self._forget_reading()
+        if error:
+            self.show_error(error)
+            applied = False
+        else:
+            applied = bool(apply(result))
+        self.fileReadEnded.emit(path, applied)
 
     def _save_text(self, path, text: str) -> bool:
+        """Write ``text`` through the one atomic writer: a failed save leaves the old file as it was."""
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
+            data = text.encode("utf-8")
+            with atomic_writer(path, binary=True) as f:
+                f.write(data)
+        except UnicodeEncodeError as exc:
+            self.show_error(f"{path}: cannot save character {text[exc.start:exc.end]!a} as UTF-8")
+            return False
         except OSError as exc:
             self.show_error(f"{path}: cannot save ({exc.strerror or exc})")
             return False

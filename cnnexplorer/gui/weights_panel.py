@@ -222,11 +222,12 @@ class WeightsPanel(QWidget):
     """Automation surface: ``seed_box``, ``init_combo``, ``load_file(path)``, ``save_file(path)``,
     ``kernel_count()``; errors go to ``on_error``."""
 
-    def __init__(self, session: LiveSession, on_error=None, parent=None):
+    def __init__(self, session: LiveSession, on_error=None, parent=None, loader=None):
         super().__init__(parent)
         self.setObjectName("weightsPanel")
         self.session = session
         self.on_error = on_error or (lambda message: None)
+        self.loader = loader    # reads a weights file (path -> bool); default: the session, at once
         self.seed_box = QSpinBox(objectName="weightSeed", minimum=0, maximum=2 ** 31 - 1)
         self.seed_box.setToolTip("Every layer's initial weights are drawn from this seed, the same every time")
         self.seed_box.valueChanged.connect(session.set_seed)
@@ -313,6 +314,8 @@ class WeightsPanel(QWidget):
             self.save_file(path)
 
     def load_file(self, path) -> bool:
+        if self.loader is not None:    # the window reads the file in a worker and reports errors itself
+            return self.loader(path)
         error = self.session.load_weights_file(path)
         if error:
             self.on_error(error)

@@ -213,21 +213,33 @@ _CONV_COMMON = (
     Arg("strides", "pair", default=(1, 1), doc="step of the window"),
     Arg("padding", "padding", default="valid", doc='"valid", "same", p, [ph, pw] or [[t, b], [l, r]]'),
 )
+_FILTERS = Arg("filters", "int", required=True, example=32, minimum=1, maximum=MAX_CHANNELS, doc="output channels")
+_KERNEL = Arg("kernel_size", "pair", required=True, example=(3, 3), doc="window height and width")
+_DILATION = Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps")
+_ACTIVATION_AND_BIAS = (Arg("activation", "activation", default="linear"), Arg("use_bias", "bool", default=True))
 
 
-class Conv2D(_Windowed):
-    type_name = "Conv2D"
+class _Conv(_Windowed):
+    """Convolutions: the window is the kernel, moved by ``strides``, spread by ``dilation_rate``, over ``padding``."""
+
+    __slots__ = ()
     category = "convolution"
+
+    def window(self):
+        return self.kernel_size, self.strides, self.dilation_rate, self.padding, False
+
+
+class Conv2D(_Conv):
+    type_name = "Conv2D"
     description = "Slides `filters` learned kernels over the input; each output channel is one feature map."
     formula = "params = kh·kw·(C_in/groups)·filters + filters;  MACs = H_out·W_out·kh·kw·(C_in/groups)·filters"
     ARGS = (
-        Arg("filters", "int", required=True, example=32, minimum=1, maximum=MAX_CHANNELS, doc="output channels"),
-        Arg("kernel_size", "pair", required=True, example=(3, 3), doc="window height and width"),
+        _FILTERS,
+        _KERNEL,
         *_CONV_COMMON,
-        Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps"),
+        _DILATION,
         Arg("groups", "int", default=1, minimum=1, maximum=MAX_CHANNELS, doc="independent channel groups"),
-        Arg("activation", "activation", default="linear"),
-        Arg("use_bias", "bool", default=True),
+        *_ACTIVATION_AND_BIAS,
     )
     __slots__ = ()
 
@@ -235,9 +247,6 @@ class Conv2D(_Windowed):
         if self.filters % self.groups:
             raise LayerArgumentError(self.type_name, "groups", self.groups,
                                      f"a divisor of filters ({self.filters})")
-
-    def window(self):
-        return self.kernel_size, self.strides, self.dilation_rate, self.padding, False
 
     def output_shape(self, input_shape):
         gh, gw = self.geometry(input_shape)
@@ -267,24 +276,19 @@ class Conv2D(_Windowed):
         return " · ".join(parts)
 
 
-class DepthwiseConv2D(_Windowed):
+class DepthwiseConv2D(_Conv):
     type_name = "DepthwiseConv2D"
-    category = "convolution"
     description = "One kernel per input channel (times depth_multiplier); channels are not mixed."
     formula = "params = kh·kw·C_in·depth_multiplier + C_in·depth_multiplier;  MACs = H_out·W_out·kh·kw·C_in·M"
     ARGS = (
-        Arg("kernel_size", "pair", required=True, example=(3, 3), doc="window height and width"),
+        _KERNEL,
         *_CONV_COMMON,
         Arg("depth_multiplier", "int", default=1, minimum=1, maximum=MAX_WINDOW,
             doc="output channels per input channel"),
-        Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps"),
-        Arg("activation", "activation", default="linear"),
-        Arg("use_bias", "bool", default=True),
+        _DILATION,
+        *_ACTIVATION_AND_BIAS,
     )
     __slots__ = ()
-
-    def window(self):
-        return self.kernel_size, self.strides, self.dilation_rate, self.padding, False
 
     def output_shape(self, input_shape):
         gh, gw = self.geometry(input_shape)
@@ -426,8 +430,7 @@ class Dense(Layer):
     formula = "params = n_in·units + units;  MACs = n_in·units (per position)"
     ARGS = (
         Arg("units", "int", required=True, example=64, minimum=1, maximum=MAX_CHANNELS, doc="output units"),
-        Arg("activation", "activation", default="linear"),
-        Arg("use_bias", "bool", default=True),
+        *_ACTIVATION_AND_BIAS,
     )
     __slots__ = ()
 
@@ -575,42 +578,22 @@ class _Merge(Layer):
         return broadcast_shapes(tuple(input_shapes), self.type_name, names)
 
 
-class Add(_Merge):
-    type_name = "Add"
-    description = "Adds its inputs element-wise (a residual connection: x + F(x)); shapes broadcast."
-    __slots__ = ()
+def _element_wise(type_name: str, description: str, inputs: int | None = None) -> type[_Merge]:
+    """A Keras element-wise merging layer: these differ only in name, description and how many inputs they take
+    (``inputs``: exactly that many; default two or more).  The engine gives each its arithmetic."""
+    counts = {} if inputs is None else {"min_inputs": inputs, "max_inputs": inputs}
+    return type(type_name, (_Merge,), {"type_name": type_name, "description": description, "__slots__": (),
+                                       "__module__": __name__, "__qualname__": type_name, **counts})
 
 
-class Subtract(_Merge):
-    type_name = "Subtract"
-    description = "Subtracts its second input from its first, element-wise; shapes broadcast."
-    min_inputs = 2
-    max_inputs = 2
-    __slots__ = ()
-
-
-class Multiply(_Merge):
-    type_name = "Multiply"
-    description = "Multiplies its inputs element-wise (squeeze-and-excitation's channel weights); shapes broadcast."
-    __slots__ = ()
-
-
-class Average(_Merge):
-    type_name = "Average"
-    description = "Averages its inputs element-wise; shapes broadcast."
-    __slots__ = ()
-
-
-class Maximum(_Merge):
-    type_name = "Maximum"
-    description = "Keeps the element-wise maximum of its inputs; shapes broadcast."
-    __slots__ = ()
-
-
-class Minimum(_Merge):
-    type_name = "Minimum"
-    description = "Keeps the element-wise minimum of its inputs; shapes broadcast."
-    __slots__ = ()
+Add = _element_wise("Add", "Adds its inputs element-wise (a residual connection: x + F(x)); shapes broadcast.")
+Subtract = _element_wise("Subtract", "Subtracts its second input from its first, element-wise; shapes broadcast.",
+                         inputs=2)
+Multiply = _element_wise("Multiply", "Multiplies its inputs element-wise (squeeze-and-excitation's channel "
+                                     "weights); shapes broadcast.")
+Average = _element_wise("Average", "Averages its inputs element-wise; shapes broadcast.")
+Maximum = _element_wise("Maximum", "Keeps the element-wise maximum of its inputs; shapes broadcast.")
+Minimum = _element_wise("Minimum", "Keeps the element-wise minimum of its inputs; shapes broadcast.")
 
 
 class Concatenate(_Merge):
@@ -658,26 +641,21 @@ class CustomScaleLayer(_Merge):
 
 
 # --- graph layers: convolutions and resampling --------------------------------------------------------
-class SeparableConv2D(_Windowed):
+class SeparableConv2D(_Conv):
     type_name = "SeparableConv2D"
-    category = "convolution"
     description = "A depthwise convolution (one kernel per channel) followed by a 1×1 convolution mixing channels."
     formula = ("params = kh·kw·C_in·M + C_in·M·filters + filters;  "
                "MACs = H_out·W_out·(kh·kw·C_in·M + C_in·M·filters)")
     ARGS = (
-        Arg("filters", "int", required=True, example=32, minimum=1, maximum=MAX_CHANNELS, doc="output channels"),
-        Arg("kernel_size", "pair", required=True, example=(3, 3), doc="window height and width"),
+        _FILTERS,
+        _KERNEL,
         *_CONV_COMMON,
         Arg("depth_multiplier", "int", default=1, minimum=1, maximum=MAX_WINDOW,
             doc="depthwise output channels per input channel"),
-        Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps"),
-        Arg("activation", "activation", default="linear"),
-        Arg("use_bias", "bool", default=True),
+        _DILATION,
+        *_ACTIVATION_AND_BIAS,
     )
     __slots__ = ()
-
-    def window(self):
-        return self.kernel_size, self.strides, self.dilation_rate, self.padding, False
 
     def output_shape(self, input_shape):
         gh, gw = self.geometry(input_shape)
@@ -715,15 +693,14 @@ class Conv2DTranspose(Layer):
     formula = ("out = (n − 1)·s + d·(k − 1) + 1 − crop (Keras: valid n·s + max(k − s, 0), same n·s);  "
                "params = kh·kw·filters·C_in + filters")
     ARGS = (
-        Arg("filters", "int", required=True, example=32, minimum=1, maximum=MAX_CHANNELS, doc="output channels"),
+        _FILTERS,
         Arg("kernel_size", "pair", required=True, example=(2, 2), doc="window height and width"),
         Arg("strides", "pair", default=(1, 1), doc="upsampling factor"),
         Arg("padding", "choice", default="valid", choices=("valid", "same"), doc='"valid" or "same"'),
         Arg("output_padding", "optional_pair", default=None, minimum=0,
             doc="extra rows/columns at the end (each < strides)"),
-        Arg("dilation_rate", "pair", default=(1, 1), doc="spacing between kernel taps"),
-        Arg("activation", "activation", default="linear"),
-        Arg("use_bias", "bool", default=True),
+        _DILATION,
+        *_ACTIVATION_AND_BIAS,
     )
     __slots__ = ()
 

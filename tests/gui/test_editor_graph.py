@@ -4,22 +4,15 @@ import pytest
 from PySide6.QtGui import QUndoStack
 
 from cnnexplorer.gui.editor import ArchitectureEditor
-from cnnexplorer.model import Architecture, ArchitectureError
+from cnnexplorer.model import ArchitectureError
 from cnnexplorer.model.files import dumps
-from cnnexplorer.model.layers import Activation, Add, BatchNormalization, Conv2D
+from cnnexplorer.model.layers import Conv2D
+from conftest import residual_block
 
 
 @pytest.fixture
 def block(qapp):
-    arch = Architecture((8, 8, 3), [
-        Conv2D(name="stem", filters=4, kernel_size=3, padding="same"),
-        Conv2D(name="conv_a", filters=4, kernel_size=3, padding="same"),
-        BatchNormalization(name="bn"),
-        Activation(name="relu", activation="relu"),
-        Conv2D(name="conv_b", filters=4, kernel_size=3, padding="same"),
-        Add(name="add"),
-        Activation(name="out", activation="relu"),
-    ], inputs={"add": ["conv_b", "stem"]})
+    arch = residual_block()
     stack = QUndoStack()
     return arch, stack, ArchitectureEditor(arch, stack)
 
@@ -46,7 +39,7 @@ def test_refused_connections_push_nothing(block):
     with pytest.raises(ArchitectureError, match="cycle"):
         editor.set_inputs("stem", ["add"])
     with pytest.raises(ArchitectureError, match="cycle"):
-        editor.connect("out", "conv_a")
+        editor.connect("relu_out", "conv_a")
     with pytest.raises(ArchitectureError, match="at least 2"):
         editor.disconnect("stem", "add")
     assert stack.count() == 0
@@ -86,11 +79,11 @@ def test_connect_and_disconnect(block):
 def test_duplicating_a_residual_block_builds_the_next_one(block):
     arch, stack, editor = block
     before = dumps(arch)
-    members = ["conv_a", "bn", "relu", "conv_b", "add", "out"]
+    members = ["conv_a", "bn", "relu", "conv_b", "add", "relu_out"]
     copies = editor.duplicate_block(members)
     assert len(copies) == 6 and stack.count() == 1
     c_conv_a, c_add = copies[0], copies[4]
-    assert arch.inputs_of(c_conv_a) == ("out",)      # reads the original block's exit
-    assert arch.inputs_of(c_add) == (copies[3], "out")   # the skip reads it too
+    assert arch.inputs_of(c_conv_a) == ("relu_out",)      # reads the original block's exit
+    assert arch.inputs_of(c_add) == (copies[3], "relu_out")   # the skip reads it too
     assert arch.outputs() == [copies[-1]] and arch.is_valid
     undo_all_then_redo(arch, stack, before, dumps(arch))

@@ -417,7 +417,9 @@ def test_load_and_save_weights(qtbot, window, tmp_path):
     # a file for another model is refused with a clear error and the loaded weights stay
     wrong = tmp_path / "lenet.npz"
     cnnexplorer.save_weights(cnnexplorer.init_weights(cnnexplorer.load("lenet5")), wrong)
-    assert not panel.load_file(wrong)
+    with qtbot.waitSignal(window.fileReadEnded, timeout=30_000) as ended:    # read in a worker thread
+        panel.load_file(wrong)
+    assert ended.args == [str(wrong), False]
     assert "lenet.npz" in window.last_error and "conv2d/kernel" in window.last_error
     assert window.session.weights_path == other
 

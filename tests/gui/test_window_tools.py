@@ -114,13 +114,17 @@ def test_bad_onnx_keeps_the_model_and_a_dropped_onnx_imports(qtbot, window, tmp_
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x08\x07garbage")
     before = window.architecture.copy()
-    assert not window.open_architecture(bad)
+    with qtbot.waitSignal(window.fileReadEnded, timeout=30_000) as ended:   # converted in a worker thread
+        window.open_architecture(bad)
+    assert ended.args == [str(bad), False]
     assert "broken.onnx" in window.last_error
     assert window.architecture == before
     path, _ = small_onnx(tmp_path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    window.dropEvent(QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    with qtbot.waitSignal(window.fileReadEnded, timeout=30_000) as ended:
+        window.dropEvent(QDropEvent(QPointF(50, 50), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert ended.args == [str(path), True]
     assert window.architecture[-1].type_name == "Dense" and len(window.architecture) == 5
 
 

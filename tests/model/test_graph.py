@@ -6,22 +6,10 @@ import pytest
 
 from cnnexplorer.model import Architecture, ArchitectureError, ArchitectureFileError, summarize
 from cnnexplorer.model.files import dumps, loads
-from cnnexplorer.model.layers import (Activation, Add, BatchNormalization, Concatenate, Conv2D, Dense, Flatten,
+from cnnexplorer.model.layers import (Activation, Add, Concatenate, Conv2D, Dense, Flatten,
                                       GlobalAveragePooling2D, MaxPooling2D, Multiply, Reshape)
 from cnnexplorer.model.presets import PRESET_NAMES, load_preset, preset_path
-
-
-def residual_block() -> Architecture:
-    """stem → conv_a → bn → relu → conv_b → add(conv_b, stem) → relu_out"""
-    return Architecture((8, 8, 3), [
-        Conv2D(name="stem", filters=4, kernel_size=3, padding="same"),
-        Conv2D(name="conv_a", filters=4, kernel_size=3, padding="same"),
-        BatchNormalization(name="bn"),
-        Activation(name="relu", activation="relu"),
-        Conv2D(name="conv_b", filters=4, kernel_size=3, padding="same"),
-        Add(name="add"),
-        Activation(name="relu_out", activation="relu"),
-    ], name="block", inputs={"add": ["conv_b", "stem"]})
+from conftest import residual_block
 
 
 def test_a_chain_needs_no_edges():
