@@ -23,7 +23,7 @@ from ..engine.images import DecodedImage, PreparedInput, decode_source, prepare_
 from ..engine.runner import MemoryEstimate, Runner, RunResult, default_memory_budget, estimate_memory, layer_fits
 from ..engine.weights import check_weights, first_conv_index, save_weights
 from ..model import Architecture, CnnExplorerError
-from ..model.architecture import LayerInfo
+from ..model.architecture import INPUT, LayerInfo
 from ..model.summary import format_bytes
 
 #: a run whose memory estimate is above this is announced in the status bar before it starts
@@ -345,9 +345,28 @@ class LiveSession(QObject):
                                else f"Preparing the input ({self._convert.name})…")
         return LayerOutput(info, None, f"{info.name} has not been computed: Image ▸ Run again (F5)")
 
+    def merge_inputs(self, index: int) -> list[tuple[str, np.ndarray | None]] | None:
+        """``(name, activation)`` of each output feeding merge layer ``index``, in order (``"input"``: the model
+        input as it runs), for the feature-map view to show side by side with the merge's own output; None when
+        the layer is not a merge with a computed output.  An input not computed (yet) has activation None."""
+        output = self.output(index)
+        if output is None or output.activation is None or not output.info.layer.is_merge:
+            return None
+        shapes = {info.name: info.output_shape for info in self.architecture.infer()}
+        shapes[INPUT] = tuple(self.architecture.input_shape)
+        parts = []
+        for name in output.info.inputs:
+            act = self._activation(name)
+            fits = act is not None and tuple(act.shape) == tuple(shapes.get(name) or ())
+            parts.append((name, act if fits else None))
+        return parts
+
     # --- the image ------------------------------------------------------------------------------------
     def _activation(self, name: str) -> np.ndarray | None:
-        """Layer ``name``'s newest activation: computed by the running run, else by the last complete one."""
+        """Layer ``name``'s newest activation: computed by the running run, else by the last complete one (the
+        model input, ``"input"``, as it was converted)."""
+        if name == INPUT:
+            return self.prepared.array if self.prepared is not None else None
         if name in self._partial:
             return self._partial[name][0]
         return self.result.activations.get(name) if self.result is not None else None
