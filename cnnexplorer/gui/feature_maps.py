@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QGraphicsItem, QGraphicsSimpleTextItem,
                                QHBoxLayout, QLabel, QListWidget,
@@ -114,6 +114,7 @@ class FeatureMapView(QWidget):
         self._cmap = colour_map(COLOUR_MAPS[0])
         self._lut = self._cmap.getLookupTable(nPts=256, alpha=False)
         self._thumbs: dict[str, tuple[int, QIcon]] = {}
+        self._items_shown: list[tuple | None] = []     # what each overview item shows now, and its activation
         self._output: LayerOutput | None = None
         self._levels: np.ndarray | None = None
         self._build()
@@ -123,7 +124,13 @@ class FeatureMapView(QWidget):
         session.partialReady.connect(self.refresh)      # layers drawn as they are computed (throttled)
         # a finished run draws on resultReady; a cancelled, failed or refused one says so here
         session.runEnded.connect(lambda outcome: outcome == "finished" or self.refresh())
-        session.architecture.events.connect(lambda event: self.refresh())   # mark maps out of date at once
+        # an edit marks the maps out of date in the same event-loop turn; one refresh however many signals ask
+        # (the edit itself, then the window's selection following it)
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.setInterval(0)
+        self._later.timeout.connect(self.refresh)
+        session.architecture.events.connect(lambda event: self._later.start())
 
     # --- construction ---------------------------------------------------------------------------------
     def _build(self):
@@ -175,7 +182,7 @@ class FeatureMapView(QWidget):
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.back_button = QToolButton(text="◀ All channels", objectName="backToGrid")
         self.back_button.clicked.connect(self.back_to_grid)
-        self.merge_button = QToolButton(text="Inputs side by side", objectName="mergeInputs")
+        self.merge_button = QToolButton(text="Show inputs", objectName="mergeInputs")
         self.merge_button.setCheckable(True)
         self.merge_button.setChecked(True)
         self.merge_button.setToolTip("Show a merge layer's inputs (e.g. the skip path and the residual path of an "
@@ -351,6 +358,7 @@ class FeatureMapView(QWidget):
 
     def refresh(self):
         """Draw the shown layer from the session's current result, and the overview strip."""
+        self._later.stop()
         self._refresh_overview()
         session = self.session
         count = len(session.architecture)
@@ -434,6 +442,7 @@ class FeatureMapView(QWidget):
         self.colour_bar.setLevels((float(lo), float(hi)))
         self.colour_bar.getAxis("right").setLabel("value" if self.shared else "each channel: min → max")
         self.page_label.setText(f"channels {channels.start}–{channels.stop - 1} of {n} · page {self.page + 1}/{pages}")
+        self.page_label.setToolTip("")
         self.prev_button.setEnabled(self.page > 0)
         self.next_button.setEnabled(self.page < pages - 1)
         self._set_controls(paging=pages > 1, back=False)
@@ -562,13 +571,13 @@ class FeatureMapView(QWidget):
             box.autoRange(padding=0.02)
         self._merge_drawn = key
         self._merge_shown = shown
-        scale = "one scale per panel" if self.shared else "each channel: min → max"
-        self.page_label.setText(f"channels {shown[-1][2].start}–{shown[-1][2].stop - 1} of {n} · page "
-                                f"{self.page + 1}/{pages} · {scale}")
+        self.page_label.setText(f"page {self.page + 1}/{pages}")
+        self.page_label.setToolTip(f"channels {shown[-1][2].start}–{shown[-1][2].stop - 1} of {n} of the output; "
+                                   + ("one colour scale per panel" if self.shared else
+                                      "each channel stretched to its own min…max"))
         self.prev_button.setEnabled(self.page > 0)
         self.next_button.setEnabled(self.page < pages - 1)
         self._set_controls(paging=pages > 1, back=False)
-        self.page_label.setVisible(True)          # (it names the scale too)
         self.mode = "merge"
         self.stack.setCurrentIndex(4)
 
@@ -663,16 +672,27 @@ class FeatureMapView(QWidget):
     def _refresh_overview(self):
         infos = self.session.architecture.infer() if self.session.result is not None else []
         self.overview.blockSignals(True)
+        changed = self.overview.count() != len(infos)
         while self.overview.count() > len(infos):
             self.overview.takeItem(self.overview.count() - 1)
+        del self._items_shown[len(infos):]
         for info in infos:
             if info.index >= self.overview.count():
                 self.overview.addItem(QListWidgetItem())
+                self._items_shown.append(None)
             item = self.overview.item(info.index)
             output = self.session.output(info.index)
             shape = format_shape(info.output_shape, batch=False) if info.output_shape else "—"
+            computed = output is not None and output.activation is not None
+            # an item is set again only when what it shows changed (ResNet-50: 176 items after every edit)
+            state = (info.name, shape, id(output.activation) if computed else None, id(self._lut),
+                     None if computed else (output.message if output is not None else "", info.status))
+            if self._items_shown[info.index] is not None and self._items_shown[info.index][0] == state:
+                continue
+            self._items_shown[info.index] = (state, output.activation if computed else None)   # (ids stay unique)
+            changed = True
             item.setText(f"{info.name}\n{shape}")
-            if output is not None and output.activation is not None:
+            if computed:
                 item.setIcon(self._thumbnail(output))
                 item.setToolTip(f"{info.name} ({info.type_name}) → {shape}")
                 item.setForeground(QColor("#222"))
@@ -683,11 +703,13 @@ class FeatureMapView(QWidget):
         shown = self.layer_index if self.layer_index is not None else 0
         self.overview.setCurrentRow(shown if 0 <= shown < len(infos) else -1)
         self.overview.blockSignals(False)
-        # texts and icons changed size: lay the strip out again and repaint all of it (an item-by-item update
-        # left fragments of old labels and thumbnails behind)
-        self.overview.doItemsLayout()
-        self.overview.viewport().update()
-        self._thumbs = {k: v for k, v in self._thumbs.items() if any(i.name == k for i in infos)}
+        if changed:
+            # texts and icons changed size: lay the strip out again and repaint all of it (an item-by-item update
+            # left fragments of old labels and thumbnails behind)
+            self.overview.doItemsLayout()
+            self.overview.viewport().update()
+            names = {i.name for i in infos}
+            self._thumbs = {k: v for k, v in self._thumbs.items() if k in names}
 
     def _overview_row_changed(self, row: int):
         if row >= 0:
