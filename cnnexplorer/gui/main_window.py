@@ -290,9 +290,17 @@ class MainWindow(QMainWindow):
         self.summary_note.setVisible(bool(note))
 
     def _fit_summary_columns(self):
-        """Each column as wide as its widest cell (the totals' included), none stretched."""
-        view, totals = self.summary_view, self.summary_totals
-        for column in range(self.summary_model.columnCount()):
+        """Each column as wide as its widest cell (the totals' included), none stretched.  A column whose texts
+        did not change is left as it is: measuring one reads every cell's every role (ResNet-50: ~14,000 calls,
+        0.1–0.7 s of the GUI thread after every edit and run)."""
+        view, totals, model = self.summary_view, self.summary_totals, self.summary_model
+        fitted = self.__dict__.setdefault("_fitted_texts", {})
+        for column in range(model.columnCount()):
+            texts = tuple(model.data(model.index(row, column)) for row in range(model.rowCount()))
+            if fitted.get(column) == texts:
+                continue
+            if view.isVisible():
+                fitted[column] = texts
             view.resizeColumnToContents(column)
             width = max(view.columnWidth(column), totals.sizeHintForColumn(column))
             view.setColumnWidth(column, width)
