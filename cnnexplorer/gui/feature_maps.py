@@ -520,6 +520,7 @@ class FeatureMapView(QWidget):
         self._panels = []
         for k in range(count):
             label = pg.LabelItem(justify="center", color="#222", size="9pt")
+            label.setContentsMargins(0, 0, 0, 0)
             box = _plain_view_box()
             image = _Panel(self._panel_clicked)
             box.addItem(image)
