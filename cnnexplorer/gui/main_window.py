@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         self._fit_columns.timeout.connect(self._fit_summary_columns)
         self.summary_model.modelReset.connect(self._fit_columns.start)
         self.summary_model.dataChanged.connect(self._fit_columns.start)
+        self._fitted_texts: dict[int, tuple] = {}      # each column's texts when it was last fitted (shown)
         self._fit_summary_columns()
         self.summary_page = QWidget(objectName="summaryPage")
         summary_layout = QVBoxLayout(self.summary_page)
@@ -294,7 +295,7 @@ class MainWindow(QMainWindow):
         did not change is left as it is: measuring one reads every cell's every role (ResNet-50: ~14,000 calls,
         0.1–0.7 s of the GUI thread after every edit and run)."""
         view, totals, model = self.summary_view, self.summary_totals, self.summary_model
-        fitted = self.__dict__.setdefault("_fitted_texts", {})
+        fitted = self._fitted_texts
         for column in range(model.columnCount()):
             texts = tuple(model.data(model.index(row, column)) for row in range(model.rowCount()))
             if fitted.get(column) == texts:
