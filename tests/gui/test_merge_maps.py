@@ -32,7 +32,7 @@ def open_block(qtbot, window, tmp_path, merge="add"):
     path = tmp_path / "block.json"
     save(residual_block(merge), path)
     assert window.open_architecture(str(path))
-    with qtbot.waitSignal(window.runFinished, timeout=90_000):     # (the first run of a process, on a busy machine)
+    with qtbot.waitSignal(window.runFinished, timeout=90_000):     # (a busy machine: 30 s ran out once at load 9)
         assert window.open_image(PHOTO)
     view = window.graph_view
     qtbot.waitUntil(lambda: view.up_to_date and "add" in view.nodes)
