@@ -272,3 +272,37 @@ def feature_grid(activation: np.ndarray, shared: bool = True, lut: np.ndarray | 
         if labels:
             draw.text((x0 + 1, y0), str(ch), fill=(40, 40, 40))
     return canvas
+
+
+def mosaic(tiles: np.ndarray, cols: int, gap: int | None = None, fill: int = 255) -> np.ndarray:
+    """``(n, h, w, 3) uint8`` tiles laid out ``cols`` to a row, ``gap`` pixels apart (default: 6 % of a tile, at
+    least 1), as one ``(H, W, 3)`` picture (what the merge view draws for each of a merge's inputs and its output:
+    one image item, not n)."""
+    n, h, w, _ = tiles.shape
+    gap = max(1, round(0.06 * max(h, w))) if gap is None else gap
+    cols = max(1, min(cols, n)) if n else 1
+    rows = max(1, math.ceil(n / cols))
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), fill, dtype=np.uint8)
+    for slot in range(n):
+        r, c = divmod(slot, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[slot]
+    return out
+
+
+#: how the inputs of each merge make its output, as the merge view captions them
+MERGE_SIGNS = {"Add": "+", "Subtract": "−", "Multiply": "×", "Average": "mean of", "Maximum": "max of",
+               "Minimum": "min of", "Concatenate": "⧺"}
+
+
+def merge_captions(type_name: str, input_names, channel_counts) -> list[str]:
+    """One caption per input of a merge: its name and its part of the output — for a Concatenate the output
+    channels it fills (``"b → channels 64–127"``), else the sign that combines it (``"+ b"``)."""
+    captions, start = [], 0
+    sign = MERGE_SIGNS.get(type_name, "")
+    for k, (name, count) in enumerate(zip(input_names, channel_counts)):
+        if type_name == "Concatenate":
+            captions.append(f"{name} → channels {start}–{start + count - 1}")
+            start += count
+        else:
+            captions.append(f"{sign} {name}" if k and sign in ("+", "−", "×") else name)
+    return captions

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QGraphicsItem, QGraphicsSimpleTextItem,
                                QHBoxLayout, QLabel, QListWidget,
@@ -27,6 +27,8 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COLOUR_MAPS = ("viridis", "inferno", "magma", "cividis", "turbo", "grey")
 THUMB = 44
+#: channels a page of the merge view shows in each of its panels (inputs and output side by side)
+MERGE_PAGE = 16
 
 
 def colour_map(name: str) -> pg.ColorMap:
@@ -71,6 +73,21 @@ class _Label(QGraphicsSimpleTextItem):
         super().paint(painter, option, widget)
 
 
+class _Panel(pg.ImageItem):
+    """One panel of the merge view (an input's or the output's page of channels as one picture); a click on an
+    input's panel selects that layer."""
+
+    def __init__(self, on_click):
+        super().__init__()
+        self.layer = ""
+        self._on_click = on_click
+
+    def mouseClickEvent(self, event):
+        if event.button() == Qt.LeftButton and self.layer:
+            event.accept()
+            self._on_click(self.layer)
+
+
 def _plain_view_box() -> pg.ViewBox:
     box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
     box.setMouseEnabled(False, False)
@@ -79,7 +96,8 @@ def _plain_view_box() -> pg.ViewBox:
 
 class FeatureMapView(QWidget):
     """Automation surface: ``show_layer(i)``, ``tile_count()``, ``shown_channels()``, ``set_page(n)``,
-    ``set_shared(b)``, ``enlarge(channel)``, ``export_png(path)``, ``mode`` and ``layerChosen(int)``."""
+    ``set_shared(b)``, ``enlarge(channel)``, ``export_png(path)``, ``mode`` and ``layerChosen(int)``; for a merge
+    layer, ``set_show_inputs(b)`` and ``merge_panels()`` (its inputs and its output side by side)."""
 
     layerChosen = Signal(int)
 
@@ -91,10 +109,12 @@ class FeatureMapView(QWidget):
         self.page = 0
         self.shared = False                     # each channel its own range: structure shows even in deep layers
         self.channel: int | None = None        # the enlarged channel
-        self.mode = "empty"                     # empty | maps | channel | bars | message
+        self.mode = "empty"                     # empty | maps | channel | bars | message | merge
+        self.show_inputs = True                 # a merge shows its inputs beside its output
         self._cmap = colour_map(COLOUR_MAPS[0])
         self._lut = self._cmap.getLookupTable(nPts=256, alpha=False)
         self._thumbs: dict[str, tuple[int, QIcon]] = {}
+        self._items_shown: list[tuple | None] = []     # what each overview item shows now, and its activation
         self._output: LayerOutput | None = None
         self._levels: np.ndarray | None = None
         self._build()
@@ -104,7 +124,13 @@ class FeatureMapView(QWidget):
         session.partialReady.connect(self.refresh)      # layers drawn as they are computed (throttled)
         # a finished run draws on resultReady; a cancelled, failed or refused one says so here
         session.runEnded.connect(lambda outcome: outcome == "finished" or self.refresh())
-        session.architecture.events.connect(lambda event: self.refresh())   # mark maps out of date at once
+        # an edit marks the maps out of date in the same event-loop turn; one refresh however many signals ask
+        # (the edit itself, then the window's selection following it)
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.setInterval(0)
+        self._later.timeout.connect(self.refresh)
+        session.architecture.events.connect(lambda event: self._later.start())
 
     # --- construction ---------------------------------------------------------------------------------
     def _build(self):
@@ -156,6 +182,13 @@ class FeatureMapView(QWidget):
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.back_button = QToolButton(text="◀ All channels", objectName="backToGrid")
         self.back_button.clicked.connect(self.back_to_grid)
+        self.merge_button = QToolButton(text="Show inputs", objectName="mergeInputs")
+        self.merge_button.setCheckable(True)
+        self.merge_button.setChecked(True)
+        self.merge_button.setToolTip("Show a merge layer's inputs (e.g. the skip path and the residual path of an "
+                                     "Add) beside its output, channel by channel")
+        self.merge_button.toggled.connect(self.set_show_inputs)
+        self.merge_button.setVisible(False)
         self.prev_button = QToolButton(text="◀", objectName="prevPage", toolTip="Previous page of channels")
         self.next_button = QToolButton(text="▶", objectName="nextPage", toolTip="Next page of channels")
         self.prev_button.clicked.connect(lambda: self.set_page(self.page - 1))
@@ -178,6 +211,7 @@ class FeatureMapView(QWidget):
         self.cmap_combo.currentTextChanged.connect(self.set_colour_map)
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
+        bar.addWidget(self.merge_button)
         bar.addWidget(self.title, 1)
         bar.addWidget(self.prev_button)
         bar.addWidget(self.page_label)
@@ -265,8 +299,16 @@ class FeatureMapView(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.setStyleSheet("color: #444; font-size: 13px; padding: 16px;")
 
+        # page 4: a merge's inputs and its output side by side, one panel each (made when first needed)
+        self.merge_widget = pg.GraphicsLayoutWidget()
+        self.merge_widget.setObjectName("mergeView")
+        self.merge_widget.setBackground("w")
+        self._panels: list[tuple[pg.LabelItem, pg.ViewBox, _Panel]] = []
+        self._merge_drawn: tuple | None = None
+        self._merge_shown: list[tuple[str, str, range]] = []
+
         self.stack = QStackedWidget()
-        for page in (self.grid_widget, channel_page, bars_page, self.message_label):
+        for page in (self.grid_widget, channel_page, bars_page, self.message_label, self.merge_widget):
             self.stack.addWidget(page)
 
         top = QHBoxLayout()
@@ -316,6 +358,7 @@ class FeatureMapView(QWidget):
 
     def refresh(self):
         """Draw the shown layer from the session's current result, and the overview strip."""
+        self._later.stop()
         self._refresh_overview()
         session = self.session
         count = len(session.architecture)
@@ -333,7 +376,12 @@ class FeatureMapView(QWidget):
             self._show_message(output.message)
             return
         self._title(output)
-        if visualize.kind_of(output.activation) == "vector":
+        parts = session.merge_inputs(index)
+        self.merge_button.setVisible(parts is not None)
+        if (parts is not None and self.show_inputs and self.channel is None and output.activation.ndim == 3
+                and all(act is not None and act.ndim == 3 for _, act in parts)):
+            self._show_merge(output, parts)
+        elif visualize.kind_of(output.activation) == "vector":
             self._show_bars(output)
         elif self.channel is not None and self.channel < output.activation.shape[2]:
             self._show_channel(self.channel)
@@ -359,7 +407,7 @@ class FeatureMapView(QWidget):
         self.message_label.setText(text)
         self.stack.setCurrentIndex(3)
         self.title.setText("")
-        for w in (self.prev_button, self.next_button, self.page_label, self.back_button):
+        for w in (self.prev_button, self.next_button, self.page_label, self.back_button, self.merge_button):
             w.setVisible(False)
 
     def _set_controls(self, paging: bool, back: bool):
@@ -394,6 +442,7 @@ class FeatureMapView(QWidget):
         self.colour_bar.setLevels((float(lo), float(hi)))
         self.colour_bar.getAxis("right").setLabel("value" if self.shared else "each channel: min → max")
         self.page_label.setText(f"channels {channels.start}–{channels.stop - 1} of {n} · page {self.page + 1}/{pages}")
+        self.page_label.setToolTip("")
         self.prev_button.setEnabled(self.page > 0)
         self.next_button.setEnabled(self.page < pages - 1)
         self._set_controls(paging=pages > 1, back=False)
@@ -450,6 +499,88 @@ class FeatureMapView(QWidget):
             self.cmap_combo.setCurrentText(name)
         self._thumbs.clear()
         self.refresh()
+
+    # a merge: its inputs and its output side by side
+    def set_show_inputs(self, show: bool):
+        self.show_inputs = bool(show)
+        if self.merge_button.isChecked() != self.show_inputs:
+            self.merge_button.setChecked(self.show_inputs)
+        self.page = 0
+        self.refresh()
+
+    def merge_panels(self) -> list[tuple[str, str, range]]:
+        """What the merge view shows now, left to right: ``(layer name, caption, channels)`` for each input and,
+        last, the merge itself; [] when it is not shown."""
+        return list(self._merge_shown) if self.mode == "merge" else []
+
+    def _ensure_panels(self, count: int):
+        if len(self._panels) == count:
+            return
+        self.merge_widget.clear()
+        self._panels = []
+        for k in range(count):
+            label = pg.LabelItem(justify="center", color="#222", size="9pt")
+            label.setContentsMargins(0, 0, 0, 0)
+            box = _plain_view_box()
+            image = _Panel(self._panel_clicked)
+            box.addItem(image)
+            self.merge_widget.addItem(label, row=0, col=k)
+            self.merge_widget.addItem(box, row=1, col=k)
+            if k == 0:
+                box.sigResized.connect(self._merge_resized)
+            self._panels.append((label, box, image))
+        self._merge_drawn = None
+
+    def _merge_resized(self):
+        if self.mode == "merge" and self._output is not None:
+            self.refresh()           # the panels' columns follow their shape
+
+    def _panel_clicked(self, name: str):
+        try:
+            self.layerChosen.emit(self.session.architecture.index_of(name))
+        except KeyError:             # the model input: not a layer
+            pass
+
+    def _show_merge(self, output: LayerOutput, parts):
+        info = output.info
+        names = [name for name, _ in parts] + [info.name]
+        acts = [act for _, act in parts] + [output.activation]
+        n = output.activation.shape[2]
+        pages = visualize.page_count(n, MERGE_PAGE)
+        self.page = min(self.page, pages - 1)
+        captions = visualize.merge_captions(info.type_name, names[:-1], [a.shape[2] for a in acts[:-1]])
+        captions.append(f"= {info.name} ({info.type_name})")
+        self._ensure_panels(len(names))
+        area = self._panels[0][1].size()
+        aspect = area.width() / area.height() if area.height() > 20 else 0.7
+        key = (tuple(id(a) for a in acts), self.page, self.shared, id(self._lut), round(aspect, 1))
+        shown = []
+        for (label, box, image), name, act, caption in zip(self._panels, names, acts, captions):
+            channels = visualize.page_channels(act.shape[2], self.page, MERGE_PAGE)
+            shown.append((name, caption, channels))
+            if key == self._merge_drawn:
+                continue
+            pictures = self.session.pictures(name)
+            rgb = visualize.colourise_tiles(pictures.tiles[channels.start:channels.stop],
+                                            pictures.levels(self.shared)[channels.start:channels.stop], self._lut)
+            _, h, w, _ = rgb.shape
+            _, cols = visualize.grid_shape(len(channels), aspect * h / w)
+            image.setImage(visualize.mosaic(rgb, cols), levels=(0, 255), autoLevels=False)
+            image.layer = name if name not in (info.name, "input") else ""
+            image.setToolTip(f"{name}: click to select it" if image.layer else name)
+            label.setText(f"<b>{caption}</b><br>channels {channels.start}–{channels.stop - 1} of {act.shape[2]}")
+            box.autoRange(padding=0.02)
+        self._merge_drawn = key
+        self._merge_shown = shown
+        self.page_label.setText(f"page {self.page + 1}/{pages}")
+        self.page_label.setToolTip(f"channels {shown[-1][2].start}–{shown[-1][2].stop - 1} of {n} of the output; "
+                                   + ("one colour scale per panel" if self.shared else
+                                      "each channel stretched to its own min…max"))
+        self.prev_button.setEnabled(self.page > 0)
+        self.next_button.setEnabled(self.page < pages - 1)
+        self._set_controls(paging=pages > 1, back=False)
+        self.mode = "merge"
+        self.stack.setCurrentIndex(4)
 
     # one channel
     def enlarge(self, channel: int):
@@ -542,16 +673,30 @@ class FeatureMapView(QWidget):
     def _refresh_overview(self):
         infos = self.session.architecture.infer() if self.session.result is not None else []
         self.overview.blockSignals(True)
+        changed = relayout = self.overview.count() != len(infos)
         while self.overview.count() > len(infos):
             self.overview.takeItem(self.overview.count() - 1)
+        del self._items_shown[len(infos):]
         for info in infos:
             if info.index >= self.overview.count():
                 self.overview.addItem(QListWidgetItem())
+                self._items_shown.append(None)
             item = self.overview.item(info.index)
             output = self.session.output(info.index)
             shape = format_shape(info.output_shape, batch=False) if info.output_shape else "—"
-            item.setText(f"{info.name}\n{shape}")
-            if output is not None and output.activation is not None:
+            computed = output is not None and output.activation is not None
+            # an item is set again only when what it shows changed (ResNet-50: 176 items after every edit)
+            state = (info.name, shape, id(output.activation) if computed else None, id(self._lut),
+                     None if computed else (output.message if output is not None else "", info.status))
+            if self._items_shown[info.index] is not None and self._items_shown[info.index][0] == state:
+                continue
+            text = f"{info.name}\n{shape}"
+            if item.text() != text:
+                item.setText(text)
+                relayout = True
+            self._items_shown[info.index] = (state, output.activation if computed else None)   # (ids stay unique)
+            changed = True
+            if computed:
                 item.setIcon(self._thumbnail(output))
                 item.setToolTip(f"{info.name} ({info.type_name}) → {shape}")
                 item.setForeground(QColor("#222"))
@@ -562,11 +707,15 @@ class FeatureMapView(QWidget):
         shown = self.layer_index if self.layer_index is not None else 0
         self.overview.setCurrentRow(shown if 0 <= shown < len(infos) else -1)
         self.overview.blockSignals(False)
-        # texts and icons changed size: lay the strip out again and repaint all of it (an item-by-item update
-        # left fragments of old labels and thumbnails behind)
-        self.overview.doItemsLayout()
-        self.overview.viewport().update()
-        self._thumbs = {k: v for k, v in self._thumbs.items() if any(i.name == k for i in infos)}
+        if changed:
+            # texts changed size: lay the strip out again; repaint all of it (an item-by-item update left fragments
+            # of old labels and thumbnails behind).  Only icons changed (layers arriving during a run): the same
+            # grid, no new layout (ResNet-50: ~10 ms a time, every 0.1 s of a run)
+            if relayout:
+                self.overview.doItemsLayout()
+            self.overview.viewport().update()
+            names = {i.name for i in infos}
+            self._thumbs = {k: v for k, v in self._thumbs.items() if k in names}
 
     def _overview_row_changed(self, row: int):
         if row >= 0:

@@ -23,7 +23,7 @@ from ..engine.images import DecodedImage, PreparedInput, decode_source, prepare_
 from ..engine.runner import MemoryEstimate, Runner, RunResult, default_memory_budget, estimate_memory, layer_fits
 from ..engine.weights import check_weights, first_conv_index, save_weights
 from ..model import Architecture, CnnExplorerError
-from ..model.architecture import LayerInfo
+from ..model.architecture import INPUT, LayerInfo
 from ..model.summary import format_bytes
 
 #: a run whose memory estimate is above this is announced in the status bar before it starts
@@ -66,6 +66,9 @@ class _Request:
     seed: int
     classic: bool
     convert: _Convert | None = None
+    #: ``{layer name: (activation, LayerPictures)}`` of the last result: a layer the runner reuses (the same
+    #: array) keeps its thumbnail and levels instead of having them made again (ResNet-50: 170 of 176 layers)
+    known: dict | None = None
 
 
 #: how much lower the engine's threads run than the window's (Linux "nice" steps)
@@ -180,7 +183,7 @@ class _Worker(QObject):
         self.converted.emit(request.serial, job, decoded, prepared)
         return prepared.array
 
-    def _partial_sender(self, serial: int, cancel: threading.Event, pictures: dict):
+    def _partial_sender(self, serial: int, cancel: threading.Event, pictures: dict, known: dict | None = None):
         """Hooks that hand each layer to the window as soon as it is computed (or reused), at most every
         PARTIAL_INTERVAL s: ``on_activation`` (the runner's per-layer hook) collects, ``flush`` (called from
         progress ticks too, so a long layer does not hold back the ones before it) sends.  ``pictures`` collects
@@ -197,7 +200,8 @@ class _Worker(QObject):
 
         def on_activation(name: str, act) -> None:
             if name not in pictures:
-                pictures[name] = visualize.layer_pictures(act)
+                old = (known or {}).get(name)
+                pictures[name] = old[1] if old is not None and old[0] is act else visualize.layer_pictures(act)
             batch[name] = (act, pictures[name])
             flush()
 
@@ -214,7 +218,7 @@ class _Worker(QObject):
                 return
         last = [0.0, -1.0]
         pictures: dict = {}
-        on_activation, flush = self._partial_sender(serial, cancel, pictures)
+        on_activation, flush = self._partial_sender(serial, cancel, pictures, request.known)
 
         def progress(fraction, index):
             now = time.perf_counter()
@@ -355,9 +359,28 @@ class LiveSession(QObject):
                                else f"Preparing the input ({self._convert.name})…")
         return LayerOutput(info, None, f"{info.name} has not been computed: Image ▸ Run again (F5)")
 
+    def merge_inputs(self, index: int) -> list[tuple[str, np.ndarray | None]] | None:
+        """``(name, activation)`` of each output feeding merge layer ``index``, in order (``"input"``: the model
+        input as it runs), for the feature-map view to show side by side with the merge's own output; None when
+        the layer is not a merge with a computed output.  An input not computed (yet) has activation None."""
+        output = self.output(index)
+        if output is None or output.activation is None or not output.info.layer.is_merge:
+            return None
+        shapes = {info.name: info.output_shape for info in self.architecture.infer()}
+        shapes[INPUT] = tuple(self.architecture.input_shape)
+        parts = []
+        for name in output.info.inputs:
+            act = self._activation(name)
+            fits = act is not None and tuple(act.shape) == tuple(shapes.get(name) or ())
+            parts.append((name, act if fits else None))
+        return parts
+
     # --- the image ------------------------------------------------------------------------------------
     def _activation(self, name: str) -> np.ndarray | None:
-        """Layer ``name``'s newest activation: computed by the running run, else by the last complete one."""
+        """Layer ``name``'s newest activation: computed by the running run, else by the last complete one (the
+        model input, ``"input"``, as it was converted)."""
+        if name == INPUT:
+            return self.prepared.array if self.prepared is not None else None
         if name in self._partial:
             return self._partial[name][0]
         return self.result.activations.get(name) if self.result is not None else None
@@ -554,7 +577,19 @@ class LiveSession(QObject):
         self._running_serial = self._serial
         self._partial = {}
         self._worker.submit(_Request(self._serial, arch, None if self._convert else self.prepared.array,
-                                     self.weights, self.seed, self.classic, self._convert))
+                                     self.weights, self.seed, self.classic, self._convert, self._known_pictures()))
+
+    def _known_pictures(self) -> dict:
+        """The last result's activations with the pictures made of them (the arrays themselves, not their ids: an
+        id is unique only while its array lives)."""
+        if self.result is None:
+            return {}
+        known = {}
+        for name, act in self.result.activations.items():
+            cached = self._pictures.get(name)
+            if cached is not None and cached[0] == id(act):
+                known[name] = (act, cached[1])
+        return known
 
     def _on_started(self, serial: int) -> None:
         if serial == self._serial:

@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         self._fit_columns.timeout.connect(self._fit_summary_columns)
         self.summary_model.modelReset.connect(self._fit_columns.start)
         self.summary_model.dataChanged.connect(self._fit_columns.start)
+        self._fitted_texts: dict[int, tuple] = {}      # each column's texts when it was last fitted (shown)
         self._fit_summary_columns()
         self.summary_page = QWidget(objectName="summaryPage")
         summary_layout = QVBoxLayout(self.summary_page)
@@ -323,9 +324,17 @@ class MainWindow(QMainWindow):
         self.summary_note.setVisible(bool(note))
 
     def _fit_summary_columns(self):
-        """Each column as wide as its widest cell (the totals' included), none stretched."""
-        view, totals = self.summary_view, self.summary_totals
-        for column in range(self.summary_model.columnCount()):
+        """Each column as wide as its widest cell (the totals' included), none stretched.  A column whose texts
+        did not change is left as it is: measuring one reads every cell's every role (ResNet-50: ~14,000 calls,
+        0.1–0.7 s of the GUI thread after every edit and run)."""
+        view, totals, model = self.summary_view, self.summary_totals, self.summary_model
+        fitted = self._fitted_texts
+        for column in range(model.columnCount()):
+            texts = tuple(model.data(model.index(row, column)) for row in range(model.rowCount()))
+            if fitted.get(column) == texts:
+                continue
+            if view.isVisible():
+                fitted[column] = texts
             view.resizeColumnToContents(column)
             width = max(view.columnWidth(column), totals.sizeHintForColumn(column))
             view.setColumnWidth(column, width)
