@@ -2,6 +2,10 @@
 width.  Every stroke (and, throttled, every movement while drawing) is pre-processed the way the dataset was
 (:func:`cnnexplorer.engine.drawing.preprocess_drawing`) and handed to the window as its input image, so every
 layer's maps and the prediction follow the pen.
+
+While the pen moves and a run is still going on (``busy()``), the newest drawing waits and is sent when that run
+ends (``run_ended``): a slow model then shows every result it finishes while one draws, instead of cancelling
+each run for the next movement.  The end of a stroke, an undo and a clear are sent at once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
@@ -111,13 +115,16 @@ class DrawingPad(QWidget):
     and a preview of what the model receives.  ``image()`` is that (H, W, C) array; ``send`` (a callable taking
     it) is how it becomes the input (the window's ``open_image``)."""
 
-    def __init__(self, send, input_shape=lambda: (28, 28, 1), style=lambda: "mnist", parent=None):
+    def __init__(self, send, input_shape=lambda: (28, 28, 1), style=lambda: "mnist", busy=lambda: False,
+                 parent=None):
         super().__init__(parent)
         self.setObjectName("drawingPad")
         self.send = send
         self.input_shape = input_shape
         self.default_style = style
+        self.busy = busy                    # a callable: a run is going on (movements wait for its end)
         self._last_sent = 0.0
+        self._waiting = False               # a movement arrived while busy: send the drawing when the run ends
         self.last_image: np.ndarray | None = None
         self.canvas = DrawingCanvas()
         self.canvas.changed.connect(self.update_input)
@@ -171,10 +178,19 @@ class DrawingPad(QWidget):
                                   0.6 if self.blur_box.isChecked() else 0.0)
 
     def _moved(self):
-        if time.perf_counter() - self._last_sent >= LIVE_INTERVAL:
+        if self.busy():
+            self._waiting = True
+        elif time.perf_counter() - self._last_sent >= LIVE_INTERVAL:
             self.update_input()
 
+    def run_ended(self, *_):
+        """The window's run ended: send the drawing if a movement has been waiting for it (after the ended run's
+        result is drawn)."""
+        if self._waiting:
+            QTimer.singleShot(0, self, lambda: self._waiting and self.update_input())
+
     def update_input(self):
+        self._waiting = False
         self._last_sent = time.perf_counter()
         x = self.image()
         self.last_image = x
