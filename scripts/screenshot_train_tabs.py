@@ -69,7 +69,7 @@ def gradcam_shot(preset, image, size, path):
     from cnnexplorer.engine.images import sample_images
 
     window = window_for(preset, size)
-    window.open_image(sample_images()[image])
+    window.open_image(next(p for p in sample_images().values() if p.name == image))
     wait_for(window.runFinished)
     view = window.gradcam_view
     window.tabs.setCurrentIndex(tab_of(window, view))
