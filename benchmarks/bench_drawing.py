@@ -10,7 +10,8 @@ mouse events sent with ``QTest`` to the pad's canvas: a press, moves, and a rele
 - **move**: from one mouse move in the middle of a stroke (sent after the previous result is shown) to the same.
 
 Every few strokes the pad is cleared with a click on Clear, so the drawings vary.  Prints the median, the 90th
-percentile and the worst of each.  ``--profile`` prints a cProfile of the GUI thread's share of the release path.
+percentile and the worst of each, and the CPU time a release costs (all threads, and the GUI thread alone): on a
+busy machine the wall-clock figures mostly measure waiting for a core.  ``--profile`` prints a cProfile of the GUI thread's share of the release path.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def strokes(i):
 
 def measure(window, pad, count, profiler=None):
     canvas = pad.canvas
-    release, move = [], []
+    release, move, cpu, gui_cpu = [], [], [], []
     for i in range(count):
         if i % 4 == 0 and canvas.strokes:
             QTest.mouseClick(pad.clear_button, Qt.LeftButton)
@@ -102,13 +103,15 @@ def measure(window, pad, count, profiler=None):
             QTest.mouseMove(canvas, p)
         if profiler is not None:
             profiler.enable()
-        started = time.perf_counter()
+        started, process, thread = time.perf_counter(), time.process_time(), time.thread_time()
         QTest.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, points[-1])
         until_shown(window, pad)
         release.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - process)
+        gui_cpu.append(time.thread_time() - thread)
         if profiler is not None:
             profiler.disable()
-    return release, move
+    return release, move, cpu, gui_cpu
 
 
 def fmt(seconds):
@@ -136,11 +139,14 @@ def main(argv=None):
         import cProfile
 
         profiler = cProfile.Profile()
-    release, move = measure(window, pad, args.strokes, profiler)
+    release, move, cpu, gui_cpu = measure(window, pad, args.strokes, profiler)
     print(f"drawing on the pad → prediction strip and feature maps updated, {args.preset}, window 1400×860 "
           f"(os.cpu_count() = {os.cpu_count()})")
     report("release", release)
     report("move", move)
+    print(f"  CPU time per release (less sensitive to other processes): all threads median "
+          f"{fmt(statistics.median(cpu))}, GUI thread median {fmt(statistics.median(gui_cpu))}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     if profiler is not None:
         import pstats
 

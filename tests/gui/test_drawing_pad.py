@@ -93,3 +93,24 @@ def test_movements_wait_for_a_running_run_and_follow_when_it_ends(qtbot):
     pad.run_ended("finished")                               # nothing was waiting: nothing more is sent
     qtbot.mouseClick(pad.undo_button, Qt.LeftButton)
     assert len(sent) == 3 and not sent[2].any()
+
+
+def test_the_hidden_playground_takes_the_new_input_when_it_is_shown(window, qtbot):
+    """(Regression: every stroke remade the playground's image crops, ~10 ms, though it was not shown.)"""
+    calls = []
+    real = window.playground.set_source_image
+    window.playground.set_source_image = lambda image: (calls.append(image), real(image))
+    x = np.zeros((28, 28, 1), np.float32)
+    x[6:22, 10:18] = 1.0
+    open_draw_tab(window)
+    with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT):
+        window.open_image(x)
+    assert calls == []
+    playground_tab = window.tabs.indexOf(window.playground.parentWidget().parentWidget())
+    qtbot.mouseClick(window.tabs.tabBar(), Qt.LeftButton, pos=window.tabs.tabBar().tabRect(playground_tab).center())
+    assert window.tabs.currentIndex() == playground_tab
+    assert len(calls) == 1 and np.array_equal(calls[0], x)
+    y = 1.0 - x                                           # shown: follows at once
+    with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT):
+        window.open_image(y)
+    assert len(calls) == 2 and np.array_equal(calls[1], y)
