@@ -114,3 +114,26 @@ def test_the_hidden_playground_takes_the_new_input_when_it_is_shown(window, qtbo
     with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT):
         window.open_image(y)
     assert len(calls) == 2 and np.array_equal(calls[1], y)
+
+
+def test_the_ink_painted_segment_by_segment_is_the_drawing_redrawn_whole(qtbot):
+    """Movements paint only their new segment into the pad's buffer; that buffer is the strokes' picture."""
+    from cnnexplorer.gui.drawing_pad import DrawingCanvas
+
+    canvas = DrawingCanvas()
+    qtbot.addWidget(canvas)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    stroke(qtbot, canvas, [(30, 40), (60, 90), (100, 120), (160, 110), (190, 60)])
+    canvas.pen_width = 8
+    stroke(qtbot, canvas, [(40, 190), (180, 180)])
+    stroke(qtbot, canvas, [(112, 20)])                                  # a dot
+    incremental = canvas.ink()
+    canvas._redraw()
+    whole = canvas.ink()
+    assert incremental.shape == (224, 224) and incremental.max() == 1.0
+    inked = whole > 0.5
+    # the same ink, up to antialiased rims (a rim painted twice where two segments meet is a little brighter)
+    assert np.count_nonzero((incremental > 0.5) != inked) < 0.03 * np.count_nonzero(inked)
+    assert np.abs(incremental - whole).mean() < 0.01
+    assert incremental[16:25, 112].max() > 0.9 and incremental[185, 100] > 0.9
