@@ -2,6 +2,10 @@
 width.  Every stroke (and, throttled, every movement while drawing) is pre-processed the way the dataset was
 (:func:`cnnexplorer.engine.drawing.preprocess_drawing`) and handed to the window as its input image, so every
 layer's maps and the prediction follow the pen.
+
+While the pen moves and a run is still going on (``busy()``), the newest drawing waits and is sent when that run
+ends (``run_ended``): a slow model then shows every result it finishes while one draws, instead of cancelling
+each run for the next movement.  The end of a stroke, an undo and a clear are sent at once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
@@ -25,7 +29,11 @@ LIVE_INTERVAL = 0.05
 
 class DrawingCanvas(QWidget):
     """The surface drawn on (``objectName`` ``drawingCanvas``).  ``strokes``: lists of points in canvas pixels;
-    ``changed`` after every stroke, undo and clear; ``moved`` while drawing."""
+    ``changed`` after every stroke, undo and clear; ``moved`` while drawing.
+
+    The ink lives in one grey image, the pad's own buffer: each movement paints only its new segment into it, the
+    screen shows it as it is and :meth:`ink` reads it without drawing anything again (an undo or a clear redraws
+    the strokes that are left)."""
 
     changed = Signal()
     moved = Signal()
@@ -38,46 +46,73 @@ class DrawingCanvas(QWidget):
         self.strokes: list[tuple[int, list[QPointF]]] = []     # (pen width, points)
         self.pen_width = 18
         self._drawing = False
+        self._buffer = QImage(CANVAS, CANVAS, QImage.Format_Grayscale8)
+        self._buffer.fill(0)
 
     # --- strokes --------------------------------------------------------------------------------------
     def clear(self):
         self.strokes.clear()
-        self.update()
+        self._redraw()
         self.changed.emit()
 
     def undo_stroke(self):
         if self.strokes:
             self.strokes.pop()
-            self.update()
+            self._redraw()
             self.changed.emit()
 
     def mousePressEvent(self, event):
         if event.button() == Qt.LeftButton:
             self._drawing = True
             self.strokes.append((self.pen_width, [event.position()]))
-            self.update()
+            self._paint_segment(self.pen_width, event.position(), None)
             self.moved.emit()
 
     def mouseMoveEvent(self, event):
         if self._drawing and self.strokes:
-            self.strokes[-1][1].append(event.position())
-            self.update()
+            self._add_point(event.position())
             self.moved.emit()
 
     def mouseReleaseEvent(self, event):
         if event.button() == Qt.LeftButton and self._drawing:
             self._drawing = False
             if self.strokes:
-                self.strokes[-1][1].append(event.position())
-            self.update()
+                self._add_point(event.position())
             self.changed.emit()
 
+    def _add_point(self, point: QPointF):
+        width, points = self.strokes[-1]
+        self._paint_segment(width, point, points[-1])
+        points.append(point)
+
     # --- pictures -------------------------------------------------------------------------------------
-    def _paint_strokes(self, painter: QPainter):
+    @staticmethod
+    def _painter(image: QImage) -> QPainter:
+        painter = QPainter(image)
         painter.setRenderHint(QPainter.Antialiasing)
+        return painter
+
+    @staticmethod
+    def _pen(width: int) -> QPen:
+        return QPen(QColor("white"), width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
+
+    def _paint_segment(self, width: int, point: QPointF, previous: QPointF | None):
+        """Paint one new point (a dot) or segment into the buffer and ask for a repaint of where it is."""
+        painter = self._painter(self._buffer)
+        painter.setPen(self._pen(width))
+        if previous is None:
+            painter.drawPoint(point)
+        else:
+            painter.drawLine(previous, point)
+        painter.end()
+        self.update()
+
+    def _redraw(self):
+        """Paint every stroke into a cleared buffer (after an undo or a clear)."""
+        self._buffer.fill(0)
+        painter = self._painter(self._buffer)
         for width, points in self.strokes:
-            pen = QPen(QColor("white"), width, Qt.SolidLine, Qt.RoundCap, Qt.RoundJoin)
-            painter.setPen(pen)
+            painter.setPen(self._pen(width))
             if len(points) == 1:
                 painter.drawPoint(points[0])
                 continue
@@ -85,25 +120,21 @@ class DrawingCanvas(QWidget):
             for p in points[1:]:
                 path.lineTo(p)
             painter.drawPath(path)
+        painter.end()
+        self.update()
 
     def paintEvent(self, event):
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("black"))
-        self._paint_strokes(painter)
+        painter.drawImage(0, 0, self._buffer)
         if not self.strokes:
             painter.setPen(QColor("#888"))
             painter.drawText(self.rect(), Qt.AlignCenter, "draw here")
         painter.end()
 
     def ink(self) -> np.ndarray:
-        """The drawing as ``(CANVAS, CANVAS)`` float32 ink in [0, 1]."""
-        image = QImage(CANVAS, CANVAS, QImage.Format_Grayscale8)
-        image.fill(0)
-        painter = QPainter(image)
-        self._paint_strokes(painter)
-        painter.end()
-        rows = np.frombuffer(image.constBits(), np.uint8).reshape(CANVAS, image.bytesPerLine())
-        return rows[:, :CANVAS].astype(np.float32) / 255.0
+        """The drawing as ``(CANVAS, CANVAS)`` float32 ink in [0, 1] (a copy of the buffer)."""
+        rows = np.frombuffer(self._buffer.constBits(), np.uint8).reshape(CANVAS, self._buffer.bytesPerLine())
+        return rows[:, :CANVAS].astype(np.float32) * np.float32(1 / 255)
 
 
 class DrawingPad(QWidget):
@@ -111,13 +142,16 @@ class DrawingPad(QWidget):
     and a preview of what the model receives.  ``image()`` is that (H, W, C) array; ``send`` (a callable taking
     it) is how it becomes the input (the window's ``open_image``)."""
 
-    def __init__(self, send, input_shape=lambda: (28, 28, 1), style=lambda: "mnist", parent=None):
+    def __init__(self, send, input_shape=lambda: (28, 28, 1), style=lambda: "mnist", busy=lambda: False,
+                 parent=None):
         super().__init__(parent)
         self.setObjectName("drawingPad")
         self.send = send
         self.input_shape = input_shape
         self.default_style = style
+        self.busy = busy                    # a callable: a run is going on (movements wait for its end)
         self._last_sent = 0.0
+        self._waiting = False               # a movement arrived while busy: send the drawing when the run ends
         self.last_image: np.ndarray | None = None
         self.canvas = DrawingCanvas()
         self.canvas.changed.connect(self.update_input)
@@ -171,10 +205,19 @@ class DrawingPad(QWidget):
                                   0.6 if self.blur_box.isChecked() else 0.0)
 
     def _moved(self):
-        if time.perf_counter() - self._last_sent >= LIVE_INTERVAL:
+        if self.busy():
+            self._waiting = True
+        elif time.perf_counter() - self._last_sent >= LIVE_INTERVAL:
             self.update_input()
 
+    def run_ended(self, *_):
+        """The window's run ended: send the drawing if a movement has been waiting for it (after the ended run's
+        result is drawn)."""
+        if self._waiting:
+            QTimer.singleShot(0, self, lambda: self._waiting and self.update_input())
+
     def update_input(self):
+        self._waiting = False
         self._last_sent = time.perf_counter()
         x = self.image()
         self.last_image = x

@@ -8,7 +8,8 @@ import threading
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout,
+                               QWidget)
 
 from ..engine import visualize
 from ..engine.errors import EngineError
@@ -18,6 +19,8 @@ from .live import LiveSession
 from .predictions import class_names_for
 
 MODES = ("Grad-CAM", "Saliency")
+#: the space between the input and the overlay, a share of the input's width
+GAP = 0.08
 
 
 class GradCamView(QWidget):
@@ -61,22 +64,32 @@ class GradCamView(QWidget):
         side_box.setLayout(side)
         side_box.setFixedWidth(260)
 
+        # one view box: the input as the model receives it, beside it the same input with the map over it (always
+        # the same size), and the map's colour scale
         self.view = pg.GraphicsLayoutWidget()
         self.view.setObjectName("gradCamImage")
         self.view.setBackground("#f4f4f4")
+        self.title = self.view.addLabel("", row=0, col=0, color="#333")
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # a long title does not widen it
         self.box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.box.setMouseEnabled(False, False)
-        self.view.addItem(self.box)
+        self.view.addItem(self.box, row=1, col=0)
+        self.plain_item = pg.ImageItem()
         self.input_item = pg.ImageItem()
         self.heat_item = pg.ImageItem()
         self.heat_item.setOpacity(self.opacity.value() / 100)
-        self.box.addItem(self.input_item)
-        self.box.addItem(self.heat_item)
-        self.view.setMinimumSize(200, 200)
+        for item in (self.plain_item, self.input_item, self.heat_item):
+            self.box.addItem(item)
+        cmap = pg.colormap.get("inferno")
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, interactive=False, width=14,
+                                          colorMapMenu=False, pen="#888", label="share of the largest")
+        self.colour_bar.getAxis("right").enableAutoSIPrefix(False)
+        self.view.addItem(self.colour_bar, row=1, col=1)
+        self.view.setMinimumSize(300, 200)
         row = QHBoxLayout(self)
         row.addWidget(side_box)
         row.addWidget(self.view, 1)
-        self._lut = pg.colormap.get("inferno").getLookupTable(nPts=256, alpha=False)
+        self._lut = cmap.getLookupTable(nPts=256, alpha=False)
         self._ready.connect(self._show)
         session.resultReady.connect(self._on_result)
         session.architecture.events.connect(lambda event: self._fill_boxes())
@@ -160,20 +173,27 @@ class GradCamView(QWidget):
         if payload is None:
             self.explanation = None
             self.heat_item.clear()
+            self.title.setText("")
             self.note.setText(error)
             self.failed.emit(error)
             return
         x, result = payload
         self.explanation = result
         picture, _ = visualize.display_input(x)
+        self.plain_item.setImage(picture, levels=(0, 1))
         self.input_item.setImage(picture, levels=(0, 1))
         self.heat_item.setImage(visualize.colourise(result.heatmap, 0.0, 1.0, self._lut))
+        gap = round(picture.shape[1] * GAP)                 # (an ImageItem's x is the picture's column)
+        for item in (self.input_item, self.heat_item):
+            item.setPos(picture.shape[1] + gap, 0)
+        self.box.autoRange(padding=0.02)
         names = class_names_for(len(result.probabilities), self.class_names())
         if result.layer:
             what = f"Grad-CAM at {result.layer}"
             meaning = "Bright: where the layer's features raised this class's score."
         else:
             what, meaning = "Gradient saliency", "Bright: the pixels whose change would change this class's score most."
+        self.title.setText(f"The input  ·  {what}: “{names[result.class_index]}”")
         self.note.setText(f"{what} for “{names[result.class_index]}” "
                           f"(probability {result.probabilities[result.class_index]:.1%}). {meaning}")
         self.computed.emit()

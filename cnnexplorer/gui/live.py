@@ -188,7 +188,7 @@ class _Worker(QObject):
         PARTIAL_INTERVAL s: ``on_activation`` (the runner's per-layer hook) collects, ``flush`` (called from
         progress ticks too, so a long layer does not hold back the ones before it) sends.  ``pictures`` collects
         the thumbnails made on the way, so the end of the run does not make them again."""
-        state = {"sent": 0.0}
+        state = {"sent": time.perf_counter()}     # (a run shorter than PARTIAL_INTERVAL is drawn once, at its end)
         batch: dict = {}
 
         def flush() -> None:
@@ -392,12 +392,20 @@ class LiveSession(QObject):
         shape = self.architecture.input_shape
         try:
             if isinstance(source, np.ndarray):
-                prepare_input(source, shape, fit=self.fit)        # an array is taken as it is: checked at once
+                prepared = prepare_input(source, shape, fit=self.fit)   # an array is taken as it is: checked at once
             else:
                 probe_source(source, shape)
         except (EngineError, CnnExplorerError, ValueError, TypeError) as exc:
             return str(exc)
         label = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "array")
+        if isinstance(source, np.ndarray):     # (e.g. a drawing) in use at once: no trip through the engine thread
+            self._convert = None
+            self.source, self.source_name, self._decoded = source, label, source
+            self.prepared, self.input_error = prepared, ""
+            self.imageLoaded.emit(prepared.note)
+            self.inputChanged.emit()
+            self.request_run()
+            return ""
         self._convert = _Convert(source, label, tuple(shape), self.fit, incoming=True)
         self.request_run()
         return ""

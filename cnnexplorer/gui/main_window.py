@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._scrolled(self.playground), "Playground")
         self.tabs.addTab(self._scrolled(self.diagram_view), "Diagram")
         self.tabs.currentChanged.connect(self._update_playground_model)
+        self.tabs.currentChanged.connect(lambda *_: self._playground_input_stale and self._input_changed())
 
         # the model, two ways: the card stack (fastest for a chain) and the graph canvas (graphs open in it)
         from .graph_view import GraphView
@@ -992,7 +993,15 @@ class MainWindow(QMainWindow):
         self.playground.set_model_input_shape(arch.input_shape)
         self.playground.set_model_first_layer(arch[0] if len(arch) else None, arch.input_shape)
 
-    def _input_changed(self):
+    _playground_input_stale = False
+
+    def _input_changed(self, *_):
+        """The playground's "image crop" follows the input when the playground is shown, else when it is shown
+        next (remaking its crops for every stroke on the Draw tab cost ~10 ms of each stroke's 50)."""
+        if self.tabs.currentIndex() != self.tabs.indexOf(self.playground.parentWidget().parentWidget()):
+            self._playground_input_stale = True
+            return
+        self._playground_input_stale = False
         prepared = self.session.prepared
         self.playground.set_source_image(None if prepared is None else prepared.array)
 

@@ -102,6 +102,14 @@ class PredictionPanel(QWidget):
         names = class_names_for(act.shape[0], self.class_names())
         self._top = [(names[i], p) for i, p in bars.top]
         self.note.setVisible(False)
+        # a QProgressBar repaints itself synchronously on setValue: the strip is painted once, after the loop
+        self.setUpdatesEnabled(False)
+        try:
+            self._show_bars()
+        finally:
+            self.setUpdatesEnabled(True)
+
+    def _show_bars(self):
         for k, (name, bar) in enumerate(zip(self.names, self.bars)):
             shown = k < len(self._top)
             name.setVisible(shown)

@@ -26,7 +26,9 @@ def install_training(window) -> None:
     window.right_split.insertWidget(1, window.predictions)
     window.right_split.setCollapsible(1, False)
     window.drawing_pad = DrawingPad(window.open_image, lambda: window.architecture.input_shape,
-                                    lambda: style_for_dataset(controller.dataset_name or window.train_panel.dataset))
+                                    lambda: style_for_dataset(controller.dataset_name or window.train_panel.dataset),
+                                    lambda: window.session.running)
+    window.session.runEnded.connect(window.drawing_pad.run_ended)
     window.gradcam_view = GradCamView(window.session, class_names)
     window.train_panel.previewed.connect(window.predictions.refresh)     # the chosen dataset names the classes
     window.train_panel.previewed.connect(window.gradcam_view.names_changed)
