@@ -911,11 +911,11 @@ class LayerInspector(QWidget):
             try:
                 value = parse(text)
                 layer.with_args(**{arg.name: value})  # the layer's own checks, before anything is pushed
+            except CnnExplorerError as exc:   # before ValueError: the layer's own errors are ValueErrors too
+                self._flag(edit, str(exc))
+                return
             except ValueError:
                 self._flag(edit, f"{layer.type_name}.{arg.name}: expected {hint}, got {text!r}")
-                return
-            except CnnExplorerError as exc:
-                self._flag(edit, str(exc))
                 return
             self._unflag(edit)
             self._apply(arg.name, value)
