@@ -544,7 +544,7 @@ class LayerInspector(QWidget):
         for arg in layer_type.ARGS:
             arg_editor = self._build_arg_editor(arg)
             label = QLabel(arg.name)
-            tip = arg.doc or _FALLBACK_DOCS.get(arg.name, "")
+            tip = arg.doc or _FALLBACK_DOCS.get(arg.name, "") or _TEXT_KINDS.get(arg.kind, (None, ""))[1]
             label.setToolTip(tip)
             arg_editor.field.setToolTip(tip)
             label.setBuddy(self._first_focusable(arg_editor.field))
@@ -901,7 +901,7 @@ class LayerInspector(QWidget):
         parse, hint = _TEXT_KINDS[arg.kind]
         edit = QLineEdit()
         edit.setObjectName(f"arg_{arg.name}")
-        edit.setPlaceholderText(hint)
+        edit.setPlaceholderText("none" if arg.kind.startswith("optional") else hint)
         edit.setMinimumWidth(160 if arg.kind in ("shape", "float_or_floats", "optional_floats") else 0)
         edit.setMaximumWidth(220 if arg.kind != "float" else 120)
 

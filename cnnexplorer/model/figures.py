@@ -2,7 +2,8 @@
 
 Each entry takes a computed :class:`~cnnexplorer.model.architecture.LayerInfo` (status ``"ok"``) and returns the
 lines the inspector shows under the generic figures (shapes, totals, MACs, memory, receptive field): how the
-parameters add up, and what the layer does to its input's sizes or values.  Every result quoted (the ``= …`` at
+parameters add up (layers without weights need no such line: the totals say 0), and what the layer does to its
+input's sizes or values.  Every result quoted (the ``= …`` at
 the end of a line) is the figure the model computed (``info.params``, ``info.output_shape``), never recomputed
 here, so the text cannot disagree with the summary.  Pure Python: no NumPy, no Qt.
 """
@@ -36,7 +37,7 @@ def _g(value) -> str:
 def _weights(info: "LayerInfo") -> list[str]:
     """``params = kernel 3·3·8·16 + bias 16 = 1,168`` (any layer's weights, as declared by the layer)."""
     if not info.weight_shapes:
-        return ["no parameters"]
+        return []
     parts = [f"{name} {_product(*shape) if shape else 1}" for name, (shape, _) in info.weight_shapes.items()]
     return [f"params = {' + '.join(parts)} = {format_count(info.params)}"]
 
@@ -135,16 +136,14 @@ def _batch_norm(info):
 def _pool(word: str) -> FigureLines:
     def lines(info):
         kh, kw = info.layer.pool_size
-        return ["no parameters",
-                f"each output value is the {word} of a {kh}×{kw} window, per channel ({info.input_shape[-1]})"]
+        return [f"each output value is the {word} of a {kh}×{kw} window, per channel ({info.input_shape[-1]})"]
     return lines
 
 
 def _global_pool(word: str) -> FigureLines:
     def lines(info):
         h, w, c = info.input_shape
-        return ["no parameters",
-                f"one value per channel: the {word} of H·W = {_product(h, w)} = {format_count(h * w)} positions, "
+        return [f"one value per channel: the {word} of H·W = {_product(h, w)} = {format_count(h * w)} positions, "
                 f"for each of {c} channels → {format_shape(info.output_shape)}"]
     return lines
 
@@ -152,7 +151,7 @@ def _global_pool(word: str) -> FigureLines:
 def _sides(info, sides, sign: str) -> list[str]:
     """Padding (``sign`` "+") or cropping ("−") per axis: ``height: 26 + 1 + 1 = 28``."""
     word = "padding" if sign == "+" else "cropping"
-    lines = [f"no parameters; {word} top, bottom, left, right = {_product(*sides[0], *sides[1]).replace('·', ', ')}"]
+    lines = [f"{word} top, bottom, left, right = {_product(*sides[0], *sides[1]).replace('·', ', ')}"]
     for i, axis in enumerate(("height", "width")):
         before, after = sides[i]
         lines.append(f"{axis}: {info.input_shape[i]} {sign} {before} {sign} {after} = {info.output_shape[i]}")
@@ -168,8 +167,7 @@ def _cropping(info):
 
 
 def _flatten(info):
-    return ["no parameters",
-            f"values = {_product(*info.input_shape)} = {format_count(info.output_shape[0])} (height, width, channels "
+    return [f"values = {_product(*info.input_shape)} = {format_count(info.output_shape[0])} (height, width, channels "
             f"order)"]
 
 
@@ -179,7 +177,7 @@ def _reshape(info):
     for d in info.output_shape:
         count *= d
     values = f"{_product(*info.input_shape)} = " if len(info.input_shape) > 1 else ""
-    lines = ["no parameters", f"values = {values}{format_count(count)}"]
+    lines = [f"values = {values}{format_count(count)}"]
     if -1 in target:
         known = [d for d in target if d != -1]
         inferred = info.output_shape[target.index(-1)]
@@ -190,7 +188,7 @@ def _reshape(info):
 
 def _upsampling(info):
     layer = info.layer
-    lines = ["no parameters"]
+    lines = []
     for i, axis in enumerate(("height", "width")):
         lines.append(f"{axis}: {info.input_shape[i]}·{layer.size[i]} = {info.output_shape[i]}")
     how = "repeats each row and column" if layer.interpolation == "nearest" else "interpolates linearly"
@@ -206,50 +204,47 @@ def _count_values(info) -> str:
 
 
 def _activation(info):
-    return ["no parameters", f"{info.layer.activation} applied to each of the {_count_values(info)} values"]
+    return [f"{info.layer.activation} applied to each of the {_count_values(info)} values"]
 
 
 def _relu(info):
     layer = info.layer
     top = f"min(x, {_g(layer.max_value)})" if layer.max_value is not None else "x"
     below = f"{_g(layer.negative_slope)}·(x − {_g(layer.threshold)})" if layer.negative_slope else "0"
-    return ["no parameters", f"y = {top} for x ≥ {_g(layer.threshold)}, {below} below"]
+    return [f"y = {top} for x ≥ {_g(layer.threshold)}, {below} below"]
 
 
 def _leaky_relu(info):
-    return ["no parameters", f"y = x for x ≥ 0, {_g(info.layer.negative_slope)}·x below"]
+    return [f"y = x for x ≥ 0, {_g(info.layer.negative_slope)}·x below"]
 
 
 def _dropout(info):
     rate = info.layer.rate
-    return ["no parameters",
-            f"training: each value dropped with probability {_g(rate)}, the others scaled by 1/(1 − {_g(rate)}) = "
+    return [f"training: each value dropped with probability {_g(rate)}, the others scaled by 1/(1 − {_g(rate)}) = "
             f"{1 / (1 - rate):.4g}; predicting: the identity"]
 
 
 def _stochastic_depth(info):
-    return ["no parameters",
-            f"training: the whole branch dropped with probability {_g(info.layer.drop_path_rate)}; "
+    return [f"training: the whole branch dropped with probability {_g(info.layer.drop_path_rate)}; "
             f"predicting: the identity"]
 
 
 def _lrn(info):
     layer = info.layer
-    return ["no parameters",
-            f"b_c = a_c / ({_g(layer.k)} + {_g(layer.alpha)}/{layer.size} · Σ a²)^{_g(layer.beta)} over {layer.size} "
+    return [f"b_c = a_c / ({_g(layer.k)} + {_g(layer.alpha)}/{layer.size} · Σ a²)^{_g(layer.beta)} over {layer.size} "
             f"neighbouring channels"]
 
 
 def _rescaling(info):
     layer = info.layer
-    return ["no parameters", f"y = x·{_g(layer.scale)} + {_g(layer.offset)}"]
+    return [f"y = x·{_g(layer.scale)} + {_g(layer.offset)}"]
 
 
 def _normalization(info):
     layer = info.layer
     c = info.input_shape[-1]
     if layer.mean is not None:
-        lines = ["no parameters (mean and variance fixed in the file)"]
+        lines = ["mean and variance are arguments (no weights)"]
         stats = f"mean {_g(layer.mean)}, variance {_g(layer.variance)}"
     else:
         lines = [f"params = mean C + variance C + count 1 = {c} + {c} + 1 = {format_count(info.params)} "
@@ -290,8 +285,7 @@ def _merge(symbol: str | None, template: str | None = None) -> FigureLines:
             formula = f" {symbol} ".join(names)
         shapes = (f" {symbol} " if symbol else ", ").join(format_shape(s) for s in info.input_shapes)
         broadcast = any(s != info.output_shape for s in info.input_shapes)
-        return ["no parameters",
-                f"output = {formula}, element-wise",
+        return [f"output = {formula}, element-wise",
                 f"{shapes} → {format_shape(info.output_shape)}" + (" (size-1 axes broadcast)" if broadcast else "")]
     return lines
 
@@ -299,14 +293,14 @@ def _merge(symbol: str | None, template: str | None = None) -> FigureLines:
 def _average(info):
     names = _names(info)
     lines = _merge("+")(info)
-    lines[1] = f"output = ({' + '.join(names)}) / {len(names)}, element-wise"
+    lines[0] = f"output = ({' + '.join(names)}) / {len(names)}, element-wise"
     return lines
 
 
 def _custom_scale(info):
     names = _names(info)
     lines = _merge("+")(info)
-    lines[1] = f"output = {names[0]} + {_g(info.layer.scale)}·{names[1]}, element-wise"
+    lines[0] = f"output = {names[0]} + {_g(info.layer.scale)}·{names[1]}, element-wise"
     return lines
 
 
@@ -315,8 +309,7 @@ def _concatenate(info):
     axis = info.layer.resolved_axis(len(shapes[0]))
     word = _AXIS_WORDS[axis] if len(shapes[0]) == 3 else f"axis {axis + 1}"
     parts = " + ".join(str(s[axis]) for s in shapes)
-    return ["no parameters",
-            f"{word}: {parts} = {info.output_shape[axis]}",
+    return [f"{word}: {parts} = {info.output_shape[axis]}",
             f"joins {', '.join(_names(info))} in this order; every other size equal"]
 
 

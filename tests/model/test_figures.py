@@ -54,8 +54,6 @@ def test_every_type_gets_lines_and_every_worked_sum_adds_up():
         if info.weight_shapes:
             assert any(line.startswith("params") and line.endswith(format_count(info.params))
                        or f"= {format_count(info.params)}" in line for line in lines), (info.name, lines)
-        else:
-            assert any("no parameters" in line for line in lines), (info.name, lines)
     assert seen == set(LAYER_TYPES)
 
 
@@ -68,9 +66,9 @@ def test_merge_lines_name_the_inputs_and_their_shapes():
                                     kernel_size=1), Add(name="add"), Concatenate(name="cat")],
                         inputs={"b": ("input",), "add": ("a", "b"), "cat": ("add", "a", "b")})
     info = infos_of(arch)
-    assert figure_lines(info["add"]) == ["no parameters", "output = a + b, element-wise",
+    assert figure_lines(info["add"]) == ["output = a + b, element-wise",
                                          "(None, 8, 8, 4) + (None, 8, 8, 4) → (None, 8, 8, 4)"]
-    assert figure_lines(info["cat"])[1:] == ["channels: 4 + 4 + 4 = 12",
+    assert figure_lines(info["cat"]) == ["channels: 4 + 4 + 4 = 12",
                                              "joins add, a, b in this order; every other size equal"]
 
 
@@ -78,8 +76,8 @@ def test_broadcasting_is_said():
     arch = cnnexplorer.load("efficientnet-b0")
     se = next(i for i in arch.infer() if i.type_name == "Multiply")
     lines = figure_lines(se)
-    assert "(size-1 axes broadcast)" in lines[2]
-    assert lines[1] == f"output = {se.inputs[0]} · {se.inputs[1]}, element-wise"
+    assert "(size-1 axes broadcast)" in lines[1]
+    assert lines[0] == f"output = {se.inputs[0]} · {se.inputs[1]}, element-wise"
 
 
 def test_convolution_variants_fill_in_their_numbers():
@@ -93,7 +91,7 @@ def test_convolution_variants_fill_in_their_numbers():
     assert f"  = 3·3·4·16 + 4 = {format_count(tr.params)}" in figure_lines(tr)
     assert "height: (n − 1)·s + max(k_eff, s) = (14 − 1)·2 + max(3, 2) = 29" in figure_lines(tr)
     assert tr.output_shape[:2] == (29, 29)
-    assert figure_lines(up)[1:3] == ["height: 29·2 = 58", "width: 29·3 = 87"]
+    assert figure_lines(up)[:2] == ["height: 29·2 = 58", "width: 29·3 = 87"]
     assert "-1 = 20,184 / 4 = 5046" in figure_lines(reshape)
 
 
