@@ -19,6 +19,8 @@ from cnnexplorer.model import Architecture  # noqa: E402
 from cnnexplorer.model.layers import (Add, Concatenate, Conv2D, Conv2DTranspose, Normalization, ReLU,  # noqa: E402
                                       Rescaling, Reshape, Subtract, UpSampling2D)
 
+from test_inspector import child, figures  # noqa: E402  (tests/gui is on the path, as conftest is)
+
 
 def make(qtbot, arch: Architecture, current: int = 0):
     stack = QUndoStack()
@@ -30,16 +32,6 @@ def make(qtbot, arch: Architecture, current: int = 0):
     qtbot.waitExposed(inspector)
     inspector.set_current(current)
     return inspector, arch, stack
-
-
-def child(inspector, cls, name):
-    widget = inspector.findChild(cls, name)
-    assert widget is not None, f"no {cls.__name__} named {name!r}"
-    return widget
-
-
-def figures(inspector) -> str:
-    return child(inspector, QLabel, "inspectorFigures").text()
 
 
 def type_into(qtbot, edit: QLineEdit, text: str) -> None:
