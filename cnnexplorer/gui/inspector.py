@@ -13,12 +13,14 @@ import re
 from typing import Any, Callable
 
 import shiboken6
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
+                               QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from ..model import ArchitectureEvent, CnnExplorerError, Layer, LayerInfo
+from ..model.architecture import INPUT
+from ..model.figures import figure_lines
 from ..model.args import ACTIVATIONS, MAX_CHANNELS, MAX_PADDING, MAX_SPATIAL, MAX_WINDOW, Arg
 from ..model.summary import format_bytes, format_count, format_macs, format_rf, format_shape
 from .editor import ArchitectureEditor
@@ -28,6 +30,9 @@ ERROR_COLOR = "#c62828"
 MUTED_COLOR = "#666666"
 
 _UNSHOWN = object()
+
+# merges whose result depends on the order of their inputs
+ORDERED_MERGES = ("Subtract", "Concatenate", "CustomScaleLayer")
 
 PADDING_MODES = ("valid", "same", "explicit")
 PADDING_SIDES = ("top", "bottom", "left", "right")
@@ -44,8 +49,63 @@ def _blocked(*widgets: QWidget) -> list[QSignalBlocker]:
     return [QSignalBlocker(w) for w in widgets]
 
 
-def _product(*factors: Any) -> str:
-    return "·".join(str(f) for f in factors)
+# The axes an "axis" argument may name (Keras counts the batch axis; 0, the batch, is refused).
+AXES = (-1, -2, -3, -4, 1, 2, 3)
+AXIS_LABELS = {-1: "-1 (channels)"}
+
+_NUMBER_SPLIT = re.compile(r"[\s,;]+")
+
+
+def _numbers(text: str, convert: Callable[[str], Any]) -> list[Any]:
+    """``"0.5, 1, 2"``, ``"[0.5 1 2]"`` or ``"(1, 1, -1)"`` → converted items; ValueError when empty or bad."""
+    inner = text.strip()
+    if inner[:1] in "[(" and inner[-1:] in "])":
+        inner = inner[1:-1]
+    items = [item for item in _NUMBER_SPLIT.split(inner) if item]
+    if not items:
+        raise ValueError(text)
+    return [convert(item) for item in items]
+
+
+def _is_none(text: str) -> bool:
+    return text.strip().lower() in ("", "none")
+
+
+def _parse_float(text: str) -> float:
+    return float(text)
+
+
+def _parse_floats(text: str) -> float | tuple[float, ...]:
+    values = _numbers(text, float)
+    bracketed = text.strip()[:1] in "[("
+    return values[0] if len(values) == 1 and not bracketed else tuple(values)
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    return tuple(_numbers(text, int))
+
+
+# kind → (parse text, what the field expects); ValueError: the text does not parse.
+_TEXT_KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "float": (_parse_float, "a number such as 1e-5"),
+    "optional_float": (lambda t: None if _is_none(t) else float(t), "a number, or empty for none"),
+    "float_or_floats": (_parse_floats, "a number, or one per channel: 0.5, 0.5, 0.5"),
+    "optional_floats": (lambda t: None if _is_none(t) else _parse_floats(t),
+                        "empty for none, a number, or one per channel"),
+    "shape": (_parse_shape, "sizes such as 1, 1, -1"),
+}
+
+
+def _value_text(value: Any) -> str:
+    """What a text field shows; parsing it gives ``value`` back exactly (floats as ``repr``)."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ", ".join(_value_text(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    return str(value)
+
 
 
 class _ArgEditor:
@@ -119,6 +179,8 @@ class LayerInspector(QWidget):
         self._args_layout = QVBoxLayout(self.args_box)
         self._form_widget: QWidget | None = None
         panel.addWidget(self.args_box)
+        self._build_inputs_box()
+        panel.addWidget(self.inputs_box)
 
         self.error_label = QLabel()
         self.error_label.setObjectName("inspectorError")
@@ -228,6 +290,7 @@ class LayerInspector(QWidget):
             arg_editor.set_value(layer, info)
         self._shown_values = layer.args
         self._show_figures(info)
+        self._refresh_inputs(index)
 
     def _refresh_input_shape(self) -> None:
         shape = self.editor.arch.input_shape
@@ -272,6 +335,176 @@ class LayerInspector(QWidget):
             self._show_error(str(exc))
             self._refresh_input_shape()
 
+    # --- inputs (the graph) -----------------------------------------------------------------------------
+    def _build_inputs_box(self) -> None:
+        """The selected layer's inputs in order, with add / remove / move up / move down (a merge) or a
+        replacement (a single-input layer); every change is one ``editor.set_inputs`` command."""
+        self.inputs_box = QGroupBox("Inputs")
+        self.inputs_box.setObjectName("inputsBox")
+        column = QVBoxLayout(self.inputs_box)
+        column.setSpacing(4)
+        self.inputs_list = QListWidget()
+        self.inputs_list.setObjectName("inputsList")
+        self.inputs_list.setToolTip("the layers feeding this one, in order ('input' is the model input)")
+        self.inputs_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.inputs_list.currentRowChanged.connect(lambda *_: self._update_input_buttons())
+        self.inputs_list.installEventFilter(self)
+        column.addWidget(self.inputs_list)
+
+        buttons = QHBoxLayout()
+        self.input_up = self._input_button("moveInputUp", "Up", "move the selected input one place up")
+        self.input_down = self._input_button("moveInputDown", "Down", "move the selected input one place down")
+        self.input_remove = self._input_button("removeInput", "Remove", "disconnect the selected input (Del)")
+        self.input_up.clicked.connect(lambda: self._move_input(-1))
+        self.input_down.clicked.connect(lambda: self._move_input(1))
+        self.input_remove.clicked.connect(self._remove_input)
+        for button in (self.input_up, self.input_down, self.input_remove):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        column.addLayout(buttons)
+
+        add_row = QHBoxLayout()
+        self.input_candidates = QComboBox()
+        self.input_candidates.setObjectName("inputCandidates")
+        self.input_candidates.setToolTip("layers this one may take its input from: those above it that do not "
+                                         "depend on it (no cycles), nearest first")
+        self.input_candidates.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.input_candidates.setMinimumContentsLength(14)
+        self.input_add = self._input_button("addInput", "Add", "")
+        self.input_add.clicked.connect(self._add_input)
+        add_row.addWidget(self.input_candidates, 1)
+        add_row.addWidget(self.input_add)
+        column.addLayout(add_row)
+
+        self.inputs_note = QLabel()
+        self.inputs_note.setObjectName("inputsNote")
+        self.inputs_note.setWordWrap(True)
+        self.inputs_note.setStyleSheet(f"color: {MUTED_COLOR};")
+        column.addWidget(self.inputs_note)
+        self._inputs_shown: tuple[Any, ...] | None = None
+        self._candidates_shown: tuple[str, ...] | None = None
+
+    @staticmethod
+    def _input_button(name: str, text: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.setAutoDefault(False)
+        return button
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.inputs_list and event.type() == QEvent.Type.KeyPress \
+                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.input_remove.isEnabled():
+            self._remove_input()
+            return True
+        return super().eventFilter(obj, event)
+
+    def _layer_inputs(self) -> tuple[Layer, tuple[str, ...]]:
+        arch = self.editor.arch
+        return arch[self._current], arch.inputs_of(self._current)
+
+    def _refresh_inputs(self, index: int) -> None:
+        arch = self.editor.arch
+        layer = arch[index]
+        names = arch.inputs_of(index)
+        merge = layer.is_merge
+        row = self.inputs_list.currentRow()
+        shown = (layer.name, names)
+        if shown != self._inputs_shown:
+            with QSignalBlocker(self.inputs_list):
+                self.inputs_list.clear()
+                for n in names:
+                    item = QListWidgetItem("input (the model input)" if n == INPUT else n)
+                    item.setData(Qt.ItemDataRole.UserRole, n)
+                    self.inputs_list.addItem(item)
+                if self._inputs_shown is not None and self._inputs_shown[0] != layer.name:
+                    row = 0
+                self.inputs_list.setCurrentRow(min(max(row, 0), len(names) - 1))
+            self._inputs_shown = shown
+        rows = max(len(names), 1) if merge else 1
+        height = self.inputs_list.sizeHintForRow(0) * min(rows, 6) + 2 * self.inputs_list.frameWidth() + 2
+        self.inputs_list.setFixedHeight(height)
+        # eligible: the model input and the layers above this one, except its descendants (no cycles) and
+        # the layers it already takes; nearest first
+        excluded = arch.descendants([layer.name]) | set(names)
+        candidates = tuple(n for n in [*(arch[i].name for i in range(index - 1, -1, -1)), INPUT]
+                           if n not in excluded)
+        if candidates != self._candidates_shown:
+            with QSignalBlocker(self.input_candidates):
+                chosen = self.input_candidates.currentText()
+                self.input_candidates.clear()
+                self.input_candidates.addItems(candidates)
+                if chosen in candidates:
+                    self.input_candidates.setCurrentIndex(candidates.index(chosen))
+            self._candidates_shown = candidates
+        self.input_add.setText("Add" if merge else "Replace")
+        self.input_add.setToolTip(f"feed the chosen layer into {layer.name}" if merge
+                                  else f"take {layer.name}'s input from the chosen layer instead")
+        if merge:
+            most = f"exactly {layer.min_inputs}" if layer.max_inputs == layer.min_inputs \
+                else f"at least {layer.min_inputs}"
+            order = "; the order matters" if layer.type_name in ORDERED_MERGES else ""
+            self.inputs_note.setText(f"{layer.type_name} takes {most} inputs{order}.")
+        else:
+            self.inputs_note.setText("One input; choose another layer to take it from.")
+        self.inputs_list.setToolTip("the layers feeding this one, in order ('input' is the model input)")
+        self._update_input_buttons()
+
+    def _update_input_buttons(self) -> None:
+        if self._current is None or not 0 <= self._current < len(self.editor.arch):
+            return
+        layer, names = self._layer_inputs()
+        row = self.inputs_list.currentRow()
+        merge = layer.is_merge
+        self.input_up.setVisible(merge)
+        self.input_down.setVisible(merge)
+        self.input_remove.setVisible(merge)
+        self.input_up.setEnabled(merge and row > 0)
+        self.input_down.setEnabled(merge and 0 <= row < len(names) - 1)
+        self.input_remove.setEnabled(merge and row >= 0 and len(names) > layer.min_inputs)
+        room = layer.max_inputs is None or len(names) < layer.max_inputs or not merge
+        self.input_add.setEnabled(room and self.input_candidates.count() > 0)
+        self.input_candidates.setEnabled(self.input_candidates.count() > 0)
+
+    def _set_inputs(self, names: tuple[str, ...], row: int) -> None:
+        layer, _ = self._layer_inputs()
+        try:
+            self.editor.set_inputs(layer.name, names)
+        except CnnExplorerError as exc:
+            self._show_error(str(exc).splitlines()[0])
+            return
+        self._clear_error()
+        with QSignalBlocker(self.inputs_list):
+            self.inputs_list.setCurrentRow(row)
+        self._update_input_buttons()
+
+    def _add_input(self) -> None:
+        if self._current is None or self.input_candidates.currentIndex() < 0:
+            return
+        layer, names = self._layer_inputs()
+        chosen = self.input_candidates.currentText()
+        new = (*names, chosen) if layer.is_merge else (chosen,)
+        self._set_inputs(new, len(new) - 1)
+
+    def _remove_input(self) -> None:
+        row = self.inputs_list.currentRow()
+        if self._current is None or row < 0:
+            return
+        _, names = self._layer_inputs()
+        self._set_inputs(names[:row] + names[row + 1:], min(row, len(names) - 2))
+
+    def _move_input(self, step: int) -> None:
+        row = self.inputs_list.currentRow()
+        if self._current is None or row < 0:
+            return
+        _, names = self._layer_inputs()
+        other = row + step
+        if not 0 <= other < len(names):
+            return
+        order = list(names)
+        order[row], order[other] = order[other], order[row]
+        self._set_inputs(tuple(order), other)
+
     # --- form -----------------------------------------------------------------------------------------
     @staticmethod
     def _spin(name: str, lo: int, hi: int, tip: str = "") -> QSpinBox:
@@ -311,7 +544,7 @@ class LayerInspector(QWidget):
         for arg in layer_type.ARGS:
             arg_editor = self._build_arg_editor(arg)
             label = QLabel(arg.name)
-            tip = arg.doc or _FALLBACK_DOCS.get(arg.name, "")
+            tip = arg.doc or _FALLBACK_DOCS.get(arg.name, "") or _TEXT_KINDS.get(arg.kind, (None, ""))[1]
             label.setToolTip(tip)
             arg_editor.field.setToolTip(tip)
             label.setBuddy(self._first_focusable(arg_editor.field))
@@ -342,6 +575,8 @@ class LayerInspector(QWidget):
             if isinstance(child, (QSpinBox, QDoubleSpinBox, QComboBox, QCheckBox, QLineEdit)) \
                     and not isinstance(child.parent(), (QSpinBox, QDoubleSpinBox, QComboBox)):
                 chain.append(child)
+        chain += [self.inputs_list, self.input_up, self.input_down, self.input_remove, self.input_candidates,
+                  self.input_add]
         for first, second in zip(chain, chain[1:]):
             QWidget.setTabOrder(first, second)
 
@@ -399,6 +634,12 @@ class LayerInspector(QWidget):
             "activation": self._activation_editor,
             "bool": self._bool_editor,
             "float": self._float_editor,
+            "choice": self._choice_editor,
+            "axis": self._axis_editor,
+            "shape": self._text_editor,
+            "float_or_floats": self._text_editor,
+            "optional_floats": self._text_editor,
+            "optional_float": self._text_editor,
         }.get(arg.kind, self._readonly_editor)
         return builder(arg)
 
@@ -625,30 +866,83 @@ class LayerInspector(QWidget):
 
     def _small_float_editor(self, arg: Arg) -> _ArgEditor:
         """A line edit for small floats (epsilon 1e-5): a spin box would round them away."""
+        return self._text_editor(arg)
+
+    def _choice_editor(self, arg: Arg) -> _ArgEditor:
+        combo = QComboBox()
+        combo.setObjectName(f"arg_{arg.name}")
+        combo.addItems(arg.choices)
+        combo.currentIndexChanged.connect(self._guard(lambda i: self._apply(arg.name, arg.choices[i])))
+
+        def set_value(layer: Layer, info: LayerInfo | None) -> None:
+            with QSignalBlocker(combo):
+                combo.setCurrentIndex(arg.choices.index(getattr(layer, arg.name)))
+
+        return _ArgEditor(arg, combo, set_value)
+
+    def _axis_editor(self, arg: Arg) -> _ArgEditor:
+        """The Keras axes a layer may name (counting the batch axis, which is refused): -1 is the channels."""
+        combo = QComboBox()
+        combo.setObjectName(f"arg_{arg.name}")
+        for axis in AXES:
+            combo.addItem(AXIS_LABELS.get(axis, str(axis)), axis)
+        combo.currentIndexChanged.connect(self._guard(lambda i: self._apply(arg.name, AXES[i])))
+
+        def set_value(layer: Layer, info: LayerInfo | None) -> None:
+            with QSignalBlocker(combo):
+                combo.setCurrentIndex(AXES.index(getattr(layer, arg.name)))
+
+        return _ArgEditor(arg, combo, set_value)
+
+    def _text_editor(self, arg: Arg) -> _ArgEditor:
+        """A line edit for values typed as text (small floats, lists of numbers, shapes, "none").  Text that does
+        not parse, or that the layer refuses, stays in the field, flagged, with a one-line error; nothing is
+        pushed until it is fixed."""
+        parse, hint = _TEXT_KINDS[arg.kind]
         edit = QLineEdit()
         edit.setObjectName(f"arg_{arg.name}")
-        edit.setMaximumWidth(120)
+        edit.setPlaceholderText("none" if arg.kind.startswith("optional") else hint)
+        edit.setMinimumWidth(160 if arg.kind in ("shape", "float_or_floats", "optional_floats") else 0)
+        edit.setMaximumWidth(220 if arg.kind != "float" else 120)
 
         def finished() -> None:
+            layer = self.editor.arch[self._current]
             text = edit.text().strip()
             try:
-                value = float(text)
-            except ValueError:
-                layer = self.editor.arch[self._current]
-                self._show_error(f"{layer.type_name}.{arg.name}: expected a number such as 1e-5, got {text!r}")
-                self._refresh()
+                value = parse(text)
+                layer.with_args(**{arg.name: value})  # the layer's own checks, before anything is pushed
+            except CnnExplorerError as exc:   # before ValueError: the layer's own errors are ValueErrors too
+                self._flag(edit, str(exc))
                 return
+            except ValueError:
+                self._flag(edit, f"{layer.type_name}.{arg.name}: expected {hint}, got {text!r}")
+                return
+            self._unflag(edit)
             self._apply(arg.name, value)
 
         edit.editingFinished.connect(self._guard(finished))
 
         def set_value(layer: Layer, info: LayerInfo | None) -> None:
-            text = f"{getattr(layer, arg.name):g}"
+            text = _value_text(getattr(layer, arg.name))
+            self._unflag(edit)
             if edit.text() != text:
                 with QSignalBlocker(edit):
                     edit.setText(text)
+                    edit.setCursorPosition(0)
 
         return _ArgEditor(arg, edit, set_value)
+
+    def _flag(self, field: QWidget, message: str) -> None:
+        """Mark ``field`` as holding refused text (red frame, property ``invalid``) and show ``message``."""
+        field.setProperty("invalid", True)
+        field.setStyleSheet(f"border: 1px solid {ERROR_COLOR};")
+        self._show_error(message.splitlines()[0] if message else message)
+
+    @staticmethod
+    def _unflag(field: QWidget) -> None:
+        if field.property("invalid"):
+            field.setProperty("invalid", False)
+            field.setStyleSheet("")
 
     def _readonly_editor(self, arg: Arg) -> _ArgEditor:
         label = QLabel()
@@ -681,11 +975,7 @@ class LayerInspector(QWidget):
             f"params: {format_count(info.params)} (trainable {format_count(info.trainable_params)}, "
             f"non-trainable {format_count(info.non_trainable_params)})",
         ]
-        formula = self._params_formula(info)
-        if formula:
-            lines.append(formula)
-        elif info.layer.formula != Layer.formula:
-            lines.append(info.layer.formula)
+        lines.extend(figure_lines(info))
         macs = f"MACs: {format_count(info.macs)}"
         if info.macs:
             macs += f" ({format_macs(info.macs)})"
@@ -697,39 +987,3 @@ class LayerInspector(QWidget):
             for axis, geo in zip(("height", "width"), info.geometry):
                 lines.append(f"{axis}: {geo.formula()}")
         label.setText("\n".join(lines))
-
-    @staticmethod
-    def _params_formula(info: LayerInfo) -> str:
-        """The course's parameter formula with this layer's numbers; the result is ``info.params``."""
-        layer, shape, result = info.layer, info.input_shape, format_count(info.params)
-        if shape is None or not info.weight_shapes:
-            return ""
-        kind = layer.type_name
-        if kind == "Conv2D":
-            kh, kw = layer.kernel_size
-            if layer.groups == 1:
-                symbols, c_in = "kh·kw·C_in", str(shape[-1])
-            else:
-                symbols, c_in = "kh·kw·C_in/groups", f"{shape[-1]}/{layer.groups}"
-            if layer.use_bias:
-                return (f"params = ({symbols} + 1)·filters\n"
-                        f"  = ({_product(kh, kw, c_in)} + 1)·{layer.filters} = {result}")
-            return f"params = {symbols}·filters\n  = {_product(kh, kw, c_in, layer.filters)} = {result}"
-        if kind == "DepthwiseConv2D":
-            kh, kw = layer.kernel_size
-            m = layer.depth_multiplier
-            if layer.use_bias:
-                return (f"params = (kh·kw + 1)·C_in·M\n"
-                        f"  = ({_product(kh, kw)} + 1)·{_product(shape[-1], m)} = {result}")
-            return f"params = kh·kw·C_in·M\n  = {_product(kh, kw, shape[-1], m)} = {result}"
-        if kind == "Dense":
-            if layer.use_bias:
-                return f"params = (n_in + 1)·units\n  = ({shape[-1]} + 1)·{layer.units} = {result}"
-            return f"params = n_in·units\n  = {_product(shape[-1], layer.units)} = {result}"
-        if kind == "BatchNormalization":
-            names = {"gamma": "γ", "beta": "β", "moving_mean": "mean", "moving_variance": "variance"}
-            vectors = [names.get(n, n) for n in info.weight_shapes]
-            return (f"params = {len(vectors)}·C = {len(vectors)}·{shape[-1]} = {result} "
-                    f"({', '.join(vectors)})")
-        parts = [f"{name} {_product(*s)}" for name, (s, _) in info.weight_shapes.items()]
-        return f"params = {' + '.join(parts)} = {result}"
