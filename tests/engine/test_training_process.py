@@ -104,3 +104,38 @@ def test_a_killed_child_ends_with_done_saying_so():
     weights, _, error, stopped = seen[-1][1:]
     assert weights is None and stopped and "killed by signal 9" in error
     job.join(10)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_child(tmp_path):
+    """The child is a fresh interpreter: a user's script that starts training at top level runs once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_here.py"
+    script.write_text(
+        "import queue\n"
+        "from cnnexplorer.engine.training_process import TrainingProcess\n"
+        "from cnnexplorer.engine.weights import init_weights\n"
+        "from cnnexplorer.model.files import dumps\n"
+        "from cnnexplorer.model import Architecture\n"
+        "from cnnexplorer.model.layers import Conv2D, Dense, Flatten\n"
+        "print('script ran', flush=True)\n"
+        "arch = Architecture((8, 8, 1), [Conv2D(filters=2, kernel_size=3), Flatten(), Dense(units=10)])\n"
+        "q = queue.Queue()\n"
+        "TrainingProcess(dumps(arch), 'digits', arch.input_shape, init_weights(arch), epochs=1,\n"
+        "                on_message=lambda *m: q.put(m))\n"
+        "while (m := q.get(timeout=120))[0] != 'done':\n"
+        "    pass\n"
+        "print('error:', repr(m[3]))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("script ran") == 1 and "error: ''" in done.stdout
+
+
+def test_stop_while_the_dataset_is_read_ends_before_training():
+    job, messages = start(tiny(), epochs=1000, batch_size=8)
+    job.stop()
+    seen = until_done(messages)
+    weights, history, error, stopped = seen[-1][1:]
+    assert error == "" and stopped and history.get("loss") == []
+    job.join(10)
