@@ -298,7 +298,11 @@ class _Plot(pg.PlotWidget):
         self.setLabel("left", y_label)
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setMenuEnabled(False)
+        for side in ("left", "bottom"):       # no "(x0.001)" unit prefix, and no re-layout of the axis per update
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.batch_curve = self.plot([], [], pen=pg.mkPen("#90b4d8", width=1), name="training (batches)")
+        self.batch_curve.setDownsampling(auto=True, method="peak")    # thousands of batches: drawn per pixel
+        self.batch_curve.setClipToView(True)
         self.train_curve = self.plot([], [], pen=pg.mkPen("#1f5fa8", width=2), symbol="o", symbolSize=6,
                                      symbolBrush="#1f5fa8", name="training (epochs)")
         self.val_curve = self.plot([], [], pen=pg.mkPen("#d2691e", width=2), symbol="s", symbolSize=6,
