@@ -70,8 +70,6 @@ class TrainingController(QObject):
     weightsReplaced = Signal()
 
     # (from the worker thread; delivered queued)
-    _batch = Signal(dict, object)
-    _epoch = Signal(int, dict, object, object, object)
     _done = Signal(object, dict, str)
     _data = Signal(object, list)
 
@@ -96,11 +94,13 @@ class TrainingController(QObject):
         self._job: TrainingProcess | None = None
         self._val = None
         self._pending: list = []
+        self._latest_batch = self._latest_epoch = None
+        self._epochs_pending: list = []
         self._lock = threading.Lock()
         self._reverting = False
         self._asking = False
-        self._batch.connect(self._on_batch)
-        self._epoch.connect(self._on_epoch)
+        self._poll = QTimer(self, interval=int(EMIT_INTERVAL * 1000))   # takes what the reader thread stored
+        self._poll.timeout.connect(self._take_messages)
         self._done.connect(self._on_done)
         self._data.connect(self._on_data)
         window.architecture.events.connect(self._on_architecture_event)
@@ -132,6 +132,9 @@ class TrainingController(QObject):
         self.showing_untrained = False
         self.dataset_name = str(dataset)
         self.history, self.points, self._pending = {}, [], []
+        with self._lock:
+            self._latest_batch = self._latest_epoch = None
+            self._epochs_pending = []
         self.last_error = ""
         try:
             self._job = TrainingProcess(
@@ -141,6 +144,7 @@ class TrainingController(QObject):
                 learning_rate=float(learning_rate), momentum=self.momentum, augment_shift=self.augment_shift)
         except (OSError, ValueError) as exc:          # no process could be started (limits, resources)
             return self._refuse(f"cannot start training: {_one_line(exc)}")
+        self._poll.start()
         self._set_state("running")
         return True
 
@@ -191,14 +195,20 @@ class TrainingController(QObject):
 
     # --- the training process's messages, in its reader thread ---------------------------------------
     def _message(self, kind: str, *args) -> None:
+        # Batches and epochs are stored here and taken by a GUI-thread timer (``_take_messages``): a small model
+        # trains epochs faster than the window can show them, and queued signals arriving faster than they are
+        # handled would keep Qt's posted-event queue from ever draining (no paint, no input until training ends).
         if kind == "batch":
             points, progress, kernel = args
             with self._lock:
                 self._pending.extend(points)
-            if progress is not None:
-                self._batch.emit(progress, kernel)
+                if progress is not None:
+                    self._latest_batch = (progress, kernel)
         elif kind == "epoch":
-            self._epoch.emit(*args)
+            epoch, logs, report, weights, kernel = args
+            with self._lock:
+                self._epochs_pending.append((epoch, logs))
+                self._latest_epoch = (report, weights, kernel)
         elif kind == "data":
             self._data.emit(*args)
         elif kind == "done":
@@ -212,7 +222,18 @@ class TrainingController(QObject):
         self.points.extend(new)
         return new
 
-    def _on_batch(self, progress: dict, kernel) -> None:
+    def _take_messages(self) -> None:
+        """What arrived since the last tick: finished epochs (every one in the history and ``epochEnded``, the
+        newest weights shown once), then the newest batch figures."""
+        self._on_epoch()
+        self._on_batch()
+
+    def _on_batch(self) -> None:
+        with self._lock:
+            latest, self._latest_batch = self._latest_batch, None
+        if latest is None:
+            return
+        progress, kernel = latest
         self.progressed.emit(progress)
         if kernel is not None:
             self.filtersChanged.emit(kernel)
@@ -220,18 +241,28 @@ class TrainingController(QObject):
     def _on_data(self, validation, class_names: list) -> None:
         self._val, self.class_names = validation, class_names
 
-    def _on_epoch(self, epoch: int, logs: dict, report, weights, kernel) -> None:
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
+    def _on_epoch(self) -> None:
+        with self._lock:
+            epochs, self._epochs_pending = self._epochs_pending, []
+            latest, self._latest_epoch = self._latest_epoch, None
+        if not epochs:
+            return
+        for _, logs in epochs:
+            for k, v in logs.items():
+                self.history.setdefault(k, []).append(v)
+        report, weights, kernel = latest
         self.trained_weights = weights
         self.session.set_weights(weights)          # every panel now runs the weights trained so far
         if kernel is not None:
             self.filtersChanged.emit(kernel)
         if report is not None:
             self.validated.emit(report, self._val)
-        self.epochEnded.emit(epoch, logs)
+        for epoch, logs in epochs:
+            self.epochEnded.emit(epoch, logs)
 
     def _on_done(self, weights, history: dict, error: str) -> None:
+        self._poll.stop()
+        self._take_messages()              # the last epochs and batches first
         last = self.trained_weights or {}
         if weights and not all(last.get(k) is v for k, v in weights.items()):    # stopped within an epoch
             self.trained_weights = weights
@@ -301,8 +332,6 @@ class _Plot(pg.PlotWidget):
         for side in ("left", "bottom"):       # no "(x0.001)" unit prefix, and no re-layout of the axis per update
             self.getAxis(side).enableAutoSIPrefix(False)
         self.batch_curve = self.plot([], [], pen=pg.mkPen("#90b4d8", width=1), name="training (batches)")
-        self.batch_curve.setDownsampling(auto=True, method="peak")    # thousands of batches: drawn per pixel
-        self.batch_curve.setClipToView(True)
         self.train_curve = self.plot([], [], pen=pg.mkPen("#1f5fa8", width=2), symbol="o", symbolSize=6,
                                      symbolBrush="#1f5fa8", name="training (epochs)")
         self.val_curve = self.plot([], [], pen=pg.mkPen("#d2691e", width=2), symbol="s", symbolSize=6,

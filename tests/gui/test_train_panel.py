@@ -212,3 +212,23 @@ def test_an_overflowing_output_shows_no_prediction_instead_of_failing(window, qt
         window.open_image(np.full((28, 28, 1), 3e38, np.float32))
     assert window.predictions.top() == []
     assert window.predictions.note.text() == "no prediction: the output overflowed (inf or NaN)"
+
+
+def test_the_window_keeps_handling_events_while_a_small_model_trains_faster_than_it_can_show(tiny, qtbot):
+    """Epochs of a tiny model end every few milliseconds; the window must still get to its own events (it once
+    spent the whole run draining queued training signals: no paint, no input until training ended)."""
+    from PySide6.QtCore import QObject, QTimer, Signal
+
+    class Tick(QObject):
+        fired = Signal()
+
+    c, tick = tiny.training, Tick()
+    with qtbot.waitSignal(c.epochEnded, timeout=TIMEOUT):
+        assert c.start(epochs=1000, batch_size=64)
+    for _ in range(3):                                  # three rounds of "an event of the window's own"
+        with qtbot.waitSignal(tick.fired, timeout=TIMEOUT):
+            QTimer.singleShot(0, tick.fired.emit)
+        assert c.running, "the window got its event only after training had ended"
+    with qtbot.waitSignal(c.trainingFinished, timeout=TIMEOUT):
+        c.stop()
+    assert 1 <= len(c.history["loss"]) < 1000
