@@ -17,6 +17,7 @@ from ..engine.gradcam import gradcam, saliency, spatial_layers
 from ..model import CnnExplorerError
 from .live import LiveSession
 from .predictions import class_names_for
+from .visibility import RefreshWhenShown
 
 MODES = ("Grad-CAM", "Saliency")
 #: the space between the input and the overlay, a share of the input's width
@@ -92,7 +93,8 @@ class GradCamView(QWidget):
         self._lut = cmap.getLookupTable(nPts=256, alpha=False)
         self._ready.connect(self._show)
         session.resultReady.connect(self._on_result)
-        session.architecture.events.connect(lambda event: self._fill_boxes())
+        boxes = RefreshWhenShown(self, self._fill_boxes)
+        session.architecture.events.connect(boxes.request)
         self._fill_boxes()
 
     def _fill_boxes(self):

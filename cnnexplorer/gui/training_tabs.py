@@ -10,6 +10,7 @@ from .drawing_pad import DrawingPad
 from .gradcam_view import GradCamView
 from .predictions import PredictionPanel
 from .train_panel import TrainingController, TrainPanel, scrolled
+from .visibility import RefreshWhenShown
 
 #: the tab area is given at least this share of the right-hand column while one of these tabs is shown
 TAB_SHARE = 0.55
@@ -60,7 +61,8 @@ def install_training(window) -> None:
     controller.trainingFinished.connect(finished)
     controller.failed.connect(lambda message: window.statusBar().showMessage(f"Training: {message}", 10_000))
     # the filters view follows the model's weights whenever training is not redrawing it
+    filters = RefreshWhenShown(window.train_panel, window.train_panel.refresh_filters)
     refresh = QTimer(window, singleShot=True, interval=0)
-    refresh.timeout.connect(lambda: controller.running or window.train_panel.refresh_filters())
+    refresh.timeout.connect(lambda: controller.running or filters.request())
     window.session.weightsChanged.connect(refresh.start)
     window.architecture.events.connect(lambda event: refresh.start())

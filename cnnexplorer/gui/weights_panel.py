@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFrame, QHBoxL
 from ..engine import visualize
 from ..engine.weights import classic_kernel, first_conv_index
 from .live import LiveSession
+from .visibility import RefreshWhenShown
 
 INITIALISATIONS = ("Random (Glorot uniform from the seed)", "Classic filters in the first conv layer")
 #: filters drawn at most (VGG's and AlexNet's first layers have 64 and 96)
@@ -286,20 +287,11 @@ class WeightsPanel(QWidget):
         scale_row.addWidget(self.shared_scale)
         layout.addLayout(scale_row)
         layout.addWidget(self.kernels_scroll, 1)
-        session.weightsChanged.connect(self._on_architecture_event)
-        session.architecture.events.connect(self._on_architecture_event)
+        # the model or the weights changed: redraw now if shown, else when next shown
+        redraw = RefreshWhenShown(self, self.refresh)
+        session.weightsChanged.connect(redraw.request)
+        session.architecture.events.connect(redraw.request)
         self.refresh()
-
-    def _on_architecture_event(self, event=None):
-        """The model or the weights changed: redraw now if shown, else when next shown."""
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event):
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
 
     def _load_dialog(self):
         path, _ = QFileDialog.getOpenFileName(self, "Load weights", "",
@@ -335,11 +327,8 @@ class WeightsPanel(QWidget):
         """The names drawn under the kernels (the classic filters'), or [] when they are numbered."""
         return list(self.kernels_view.names)
 
-    _stale = True
-
     def refresh(self):
         """Redraw the note and the first conv layer's kernels (when shown: a hidden panel waits)."""
-        self._stale = False
         session = self.session
         self.note.setText(session.weights_note())
         self.forget_button.setEnabled(session.weights is not None)

@@ -238,8 +238,12 @@ class Architecture:
         return f"Architecture(name={self._name!r}, input_shape={self._input_shape}, layers={len(self)}{graph})"
 
     def copy(self) -> "Architecture":
-        """An independent architecture with the same content (no listeners)."""
-        return Architecture(self._input_shape, self._layers, self._name, self.description, self._explicit)
+        """An independent architecture with the same content (no listeners).  The figures already inferred are
+        shared: they depend only on the (immutable) layers and their connections, which the copy has too."""
+        twin = Architecture(self._input_shape, self._layers, self._name, self.description, self._explicit)
+        if self._cache is not None and self._cache[0] == self._version:
+            twin._cache = (twin._version, self._cache[1])
+        return twin
 
     # --- the graph ------------------------------------------------------------------------------------
     @staticmethod

@@ -108,3 +108,17 @@ def test_infer_is_cached_per_version():
     assert arch.infer() is first
     arch.set_argument(0, "filters", 4)
     assert arch.infer() is not first
+
+
+def test_a_copy_shares_the_figures_already_inferred_until_it_is_changed():
+    arch = make()
+    figures = arch.infer()
+    twin = arch.copy()
+    assert twin.infer() is figures                       # not inferred again (the live session copies per edit)
+    assert [i.output_shape for i in Architecture(arch.input_shape, list(arch), arch.name).infer()] == \
+        [i.output_shape for i in figures]
+    twin.set_argument(0, "filters", 4)
+    assert twin.infer() is not figures and twin.infer()[0].output_shape[-1] == 4
+    assert arch.infer() is figures and arch.infer()[0].output_shape[-1] != 4
+    arch.set_argument(0, "filters", 5)
+    assert arch.copy().infer()[0].output_shape[-1] == 5  # a copy of a changed model: its new figures
