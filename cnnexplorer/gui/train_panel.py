@@ -11,12 +11,13 @@ when they become the model's weights for every panel (the live maps and predicti
 from __future__ import annotations
 
 import threading
+from html import escape
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
@@ -321,7 +322,7 @@ class TrainingController(QObject):
 class _Plot(pg.PlotWidget):
     """A curve plot for one figure: per-batch running values (thin) and per-epoch points (thick)."""
 
-    def __init__(self, title: str, y_label: str):
+    def __init__(self, title: str, y_label: str, fraction: bool = False):
         super().__init__(background="w")
         self.setMinimumSize(140, 140)
         self.setTitle(title, color="#333", size="9pt")
@@ -337,9 +338,84 @@ class _Plot(pg.PlotWidget):
         self.val_curve = self.plot([], [], pen=pg.mkPen("#d2691e", width=2), symbol="s", symbolSize=6,
                                    symbolBrush="#d2691e", name="validation")
 
+        self.fraction = fraction
+        self._epochs = None
+        self._range: tuple[float, float] | None = None
+
     def clear_curves(self):
         for curve in (self.batch_curve, self.train_curve, self.val_curve):
             curve.setData([], [])
+        self._epochs = self._range = None
+
+    def fix_axes(self, epochs: int, values, shrink: bool = False) -> None:
+        """Axes that stay put while a run draws: x spans every planned epoch; y spans the values with round ends
+        (a loss from 0 to 0.8, 1.5, 2.5…; a fraction from 0.9, 0.8… to 1), widened as soon as a value leaves it
+        and narrowed only when ``shrink`` (an epoch's end).  An axis whose range changes is laid out and drawn
+        again: at 10 updates a second the two plots' axes took ~20–30 ms of the GUI thread a time."""
+        if epochs != self._epochs:
+            self._epochs = epochs
+            self.setXRange(0, epochs, padding=0.02)
+        a = np.asarray(values, dtype=np.float64)
+        a = a[np.isfinite(a)]
+        if not a.size:
+            wanted = self._range or (0.0, 1.0)
+        elif self.fraction:
+            wanted = (float(np.clip(np.floor(a.min() * 10) / 10, 0.0, 0.9)), 1.0)
+        else:
+            wanted = (0.0, round_up(a.max()) if a.max() > 0 else 1.0)
+        if self._range is not None and not shrink:
+            wanted = (min(wanted[0], self._range[0]), max(wanted[1], self._range[1]))
+        if wanted != self._range:
+            self._range = wanted
+            self.setYRange(*wanted, padding=0.02)
+
+
+class MatrixCounts(pg.GraphicsObject):
+    """The counts of a matrix drawn over its image, one number centred in each non-zero cell, in one item: white on
+    dark cells, black on light ones; left out while the cells are too small on screen for their numbers (one
+    ``TextItem`` per cell made 100 items to remove and add again after every epoch: ~25 ms of the GUI thread)."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = np.zeros((0, 0), np.int64)
+        self.light_text = np.zeros((0, 0), bool)
+        self._font = QFont()
+        self._font.setPointSizeF(8)
+
+    def set_counts(self, counts, light_text) -> None:
+        self.prepareGeometryChange()
+        self.counts, self.light_text = np.asarray(counts), np.asarray(light_text)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        rows, columns = self.counts.shape
+        return QRectF(0, 0, columns, rows)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        rows, columns = self.counts.shape
+        if not rows:
+            return
+        transform = painter.transform()
+        cell = transform.map(QPointF(1, 1)) - transform.map(QPointF(0, 0))
+        width, height = abs(cell.x()), abs(cell.y())
+        painter.setFont(self._font)
+        metrics = painter.fontMetrics()
+        widest = metrics.horizontalAdvance(str(int(self.counts.max())))
+        if widest + 2 > width or metrics.height() > height:
+            return                                   # too small to read: the colours say it
+        painter.resetTransform()
+        for (i, j), count in np.ndenumerate(self.counts):
+            if count:
+                centre = transform.map(QPointF(j + 0.5, i + 0.5))
+                painter.setPen(QColor("white" if self.light_text[i, j] else "black"))
+                painter.drawText(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height),
+                                 Qt.AlignCenter, str(int(count)))
+
+
+def round_up(value: float) -> float:
+    """The first of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k at or above ``value`` (> 0): a loss axis's top."""
+    scale = 10.0 ** np.floor(np.log10(value))
+    return next(float(m * scale) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * scale >= value * (1 - 1e-9))
 
 
 class TrainPanel(QWidget):
@@ -350,6 +426,7 @@ class TrainPanel(QWidget):
         self.setObjectName("trainPanel")
         self.controller = controller
         self._batches_per_epoch = 1
+        self._epochs_planned = 1
         self._preview_token = 0
         self.preview_class_names: list[str] = []
         self._build()
@@ -454,7 +531,7 @@ class TrainPanel(QWidget):
 
         # curves
         self.loss_plot = _Plot("Loss", "cross-entropy")
-        self.accuracy_plot = _Plot("Accuracy", "fraction right")
+        self.accuracy_plot = _Plot("Accuracy", "fraction right", fraction=True)
         self.accuracy_plot.setYRange(0, 1)
 
         # filters, confusion, worst
@@ -474,14 +551,18 @@ class TrainPanel(QWidget):
         self.confusion_plot.setMinimumSize(130, 130)
         self.confusion_image = pg.ImageItem()
         self.confusion_plot.addItem(self.confusion_image)
-        self._confusion_texts: list[pg.TextItem] = []
+        self.confusion_counts = MatrixCounts()
+        self.confusion_plot.addItem(self.confusion_counts)
         self.confusion: np.ndarray | None = None
         confusion_group = self._group("Confusion (validation)", self.confusion_plot)
         self.worst_view = QWidget(objectName="trainWorst")
         self.worst_layout = QGridLayout(self.worst_view)
         self.worst_layout.setContentsMargins(0, 0, 0, 0)
         self.worst_layout.setSpacing(2)
-        self.worst_labels: list[QLabel] = []
+        self.worst_labels: list[QWidget] = []        # the cells shown now
+        self._worst_cells: list[QWidget] = []
+        for slot in range(WORST_SHOWN):                  # made now, filled after each epoch
+            self._worst_cell(slot).hide()
         worst_group = self._group("Worst validation images (predicted / true)", self.worst_view)
 
         self.legend = QLabel("<span style='color:#90b4d8'>━</span> training, per batch &nbsp; "
@@ -637,22 +718,26 @@ class TrainPanel(QWidget):
         self.progress_label.setText(f"{progress['images_per_second']:,.0f} images/s · ETA "
                                     f"{eta // 60}:{eta % 60:02d}")
         self._batches_per_epoch = progress["batches"]
+        self._epochs_planned = progress["epochs"]
         self._draw_points()
 
-    def _draw_points(self):
+    def _draw_points(self, epoch_end: bool = False):
         c = self.controller
         c.take_points()
         if not c.points:
             return
         a = np.asarray(c.points, dtype=np.float64)
         x = a[:, 0] / self._batches_per_epoch
+        for plot, column, key in ((self.loss_plot, 1, "loss"), (self.accuracy_plot, 2, "accuracy")):
+            values = [*a[:, column], *c.history.get(key, ()), *c.history.get(f"val_{key}", ())]
+            plot.fix_axes(self._epochs_planned, values, shrink=epoch_end)
         self.loss_plot.batch_curve.setData(x, a[:, 1])
         self.accuracy_plot.batch_curve.setData(x, a[:, 2])
 
     def _on_epoch(self, epoch: int, logs: dict):
         h = self.controller.history
         epochs = np.arange(1, len(h.get("loss", [])) + 1, dtype=np.float64)
-        self._draw_points()
+        self._draw_points(epoch_end=True)
         self.loss_plot.train_curve.setData(epochs, h["loss"])
         self.accuracy_plot.train_curve.setData(epochs, h["accuracy"])
         if "val_loss" in h:
@@ -707,55 +792,56 @@ class TrainPanel(QWidget):
         share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
         self.confusion_image.setImage(share, levels=(0, 1), lut=pg.colormap.get("viridis").getLookupTable())
         self.confusion_plot.setRange(xRange=(0, m.shape[1]), yRange=(0, m.shape[0]), padding=0.02)
-        for t in self._confusion_texts:
-            self.confusion_plot.removeItem(t)
-        self._confusion_texts = []
         n = m.shape[0]
-        if n <= 12:
-            for (i, j), v in np.ndenumerate(report.confusion):
-                if v:
-                    t = pg.TextItem(str(v), color="w" if share[i, j] < 0.5 else "k", anchor=(0.5, 0.5))
-                    t.setPos(j + 0.5, i + 0.5)
-                    self.confusion_plot.addItem(t)
-                    self._confusion_texts.append(t)
+        self.confusion_counts.set_counts(report.confusion, share < 0.5)
         names = self.controller.class_names
         ticks = [(k + 0.5, names[k] if k < len(names) else str(k)) for k in range(n)] if n <= 12 else []
         self.confusion_plot.getAxis("bottom").setTicks([ticks] if ticks else None)
         self.confusion_plot.getAxis("left").setTicks([ticks] if ticks else None)
         self._show_worst(report, val)
 
-    def _show_worst(self, report, val) -> None:
-        while self.worst_labels:
-            label = self.worst_labels.pop()
-            self.worst_layout.removeWidget(label)
-            label.deleteLater()
-        names = self.controller.class_names
-        index = [int(i) for i in report.worst[:WORST_SHOWN]]
-        if not index:
-            return
-        pictures = to_rgb8(val.batch(np.asarray(index)))
-        scale = max(1, 36 // max(pictures.shape[1:3]))
-        name = (lambda k: names[k] if k < len(names) else str(k))
-        for slot, (i, picture) in enumerate(zip(index, pictures)):
-            pred, true = int(report.predicted[i]), int(val.y[i])
-            image = QLabel(objectName=f"trainWorst{slot}")
-            pixmap = rgb_pixmap(picture, scale)
-            if max(pixmap.width(), pixmap.height()) > 48:
-                pixmap = pixmap.scaled(48, 48, Qt.KeepAspectRatio, Qt.SmoothTransformation)
-            image.setPixmap(pixmap)
-            image.setFixedSize(pixmap.size())
-            caption = QLabel(f"{name(pred)} / {name(true)}")
-            caption.setStyleSheet("font-size: 8pt; color: " + ("#b22" if pred != true else "#262"))
+    def _worst_cell(self, slot: int) -> QWidget:
+        """The ``slot``-th picture-and-caption cell, made once and then only refilled (new widgets every epoch
+        meant a new layout of the panel every epoch)."""
+        while len(self._worst_cells) <= slot:
+            k = len(self._worst_cells)
             cell = QWidget()
-            cell.setToolTip(f"predicted {name(pred)}, true {name(true)} "
-                            f"(p(true) = {report.true_probability[i]:.1%})")
+            cell.image = QLabel(objectName=f"trainWorst{k}", alignment=Qt.AlignCenter)
+            cell.image.setFixedSize(48, 48)               # the same size filled or not: no new layout per epoch
+            cell.caption = QLabel(textFormat=Qt.RichText)
+            cell.caption.setStyleSheet("font-size: 8pt")
             cell_layout = QVBoxLayout(cell)
             cell_layout.setContentsMargins(2, 0, 2, 0)
             cell_layout.setSpacing(0)
-            cell_layout.addWidget(image, 0, Qt.AlignHCenter)
-            cell_layout.addWidget(caption, 0, Qt.AlignHCenter)
-            self.worst_layout.addWidget(cell, slot // 4, slot % 4)
-            self.worst_labels.append(cell)
+            cell_layout.addWidget(cell.image, 0, Qt.AlignHCenter)
+            cell_layout.addWidget(cell.caption, 0, Qt.AlignHCenter)
+            self.worst_layout.addWidget(cell, k // 4, k % 4)
+            self._worst_cells.append(cell)
+        return self._worst_cells[slot]
+
+    def _show_worst(self, report, val) -> None:
+        names = self.controller.class_names
+        index = [int(i) for i in report.worst[:WORST_SHOWN]]
+        self.worst_labels = []
+        if index:
+            pictures = to_rgb8(val.batch(np.asarray(index)))
+            scale = max(1, 36 // max(pictures.shape[1:3]))
+            name = (lambda k: names[k] if k < len(names) else str(k))
+            for slot, (i, picture) in enumerate(zip(index, pictures)):
+                pred, true = int(report.predicted[i]), int(val.y[i])
+                cell = self._worst_cell(slot)
+                pixmap = rgb_pixmap(picture, scale)
+                if max(pixmap.width(), pixmap.height()) > 48:
+                    pixmap = pixmap.scaled(48, 48, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+                cell.image.setPixmap(pixmap)
+                colour = "#b22" if pred != true else "#262"          # (a style sheet per epoch re-styles the cell)
+                cell.caption.setText(f"<span style='color:{colour}'>{escape(name(pred))} / {escape(name(true))}</span>")
+                cell.setToolTip(f"predicted {name(pred)}, true {name(true)} "
+                                f"(p(true) = {report.true_probability[i]:.1%})")
+                cell.show()
+                self.worst_labels.append(cell)
+        for cell in self._worst_cells[len(index):]:
+            cell.hide()
 
 
 def scrolled(widget: QWidget) -> QScrollArea:

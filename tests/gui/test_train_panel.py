@@ -5,6 +5,7 @@ prediction strip; the Grad-CAM tab."""
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from cnnexplorer import save
 from cnnexplorer.engine.datasets import load_dataset, split
@@ -78,7 +79,15 @@ def test_curves_filters_confusion_and_worst_images_follow_an_epoch(tiny, qtbot):
     assert np.array_equal(panel.filters_kernel, c.trained_weights["conv/kernel"])
     assert panel.confusion.sum() == len(val)
     assert np.trace(panel.confusion) / len(val) == pytest.approx(c.history["val_accuracy"][-1])
-    assert len(panel.worst_labels) == 8
+    assert np.array_equal(panel.confusion_counts.counts, panel.confusion)     # the numbers drawn on the matrix
+    assert len(panel.worst_labels) == 8 and all(cell.isVisible() for cell in panel.worst_labels)
+    # the axes stay put while a run draws: every planned epoch on x, y from 0 to a round number above the losses
+    (x0, x1), (y0, y1) = panel.loss_plot.viewRange()
+    assert x0 <= 0 and 2 <= x1 < 2.1
+    assert y0 <= 0 and max(y.max(), *c.history["val_loss"]) <= y1 <= 1.5 * max(y.max(), *c.history["val_loss"])
+    accuracies = [*panel.accuracy_plot.batch_curve.getData()[1], *c.history["val_accuracy"]]
+    (y0, y1) = panel.accuracy_plot.viewRange()[1]
+    assert y0 <= min(accuracies) and min(accuracies) - y0 <= 0.15 and 1 <= y1 < 1.1
     assert c.class_names == [str(i) for i in range(10)]
 
 
@@ -232,3 +241,25 @@ def test_the_window_keeps_handling_events_while_a_small_model_trains_faster_than
     with qtbot.waitSignal(c.trainingFinished, timeout=TIMEOUT):
         c.stop()
     assert 1 <= len(c.history["loss"]) < 1000
+
+
+@pytest.mark.parametrize("value, top", [(2.302, 2.5), (0.7, 0.8), (1.0, 1.0), (0.0123, 0.015), (13.0, 15.0)])
+def test_a_loss_axis_ends_at_a_round_number_above_the_loss(value, top):
+    from cnnexplorer.gui.train_panel import round_up
+
+    assert round_up(value) == pytest.approx(top)
+
+
+def test_a_hidden_train_tab_redraws_its_filters_when_it_is_shown(tiny, qtbot):
+    panel, tabs = tiny.train_panel, tiny.tabs
+    train_index = tabs.currentIndex()
+    assert panel.filters_kernel.shape[-1] == 4
+    tabs.setCurrentIndex(0)                                   # the Train tab is hidden: edits do not redraw it
+    qtbot.waitUntil(lambda: not panel.isVisible())
+    tiny.editor.set_argument(0, "filters", 6)
+    QApplication.processEvents()                              # the (0 ms) redraw timer has fired
+    assert panel.filters_kernel.shape[-1] == 4
+    bar = tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(train_index).center())
+    qtbot.waitUntil(lambda: panel.filters_kernel.shape[-1] == 6)
+    assert panel.filters_caption.text().startswith("6 filters")
