@@ -24,6 +24,7 @@ from ..model.presets import PRESET_NAMES
 from ..model.summary import format_bytes, format_macs
 from .background import executor
 from .cards import LayerCardDelegate
+from .collector import collect_in_gui_thread
 from .diagram_view import DiagramView
 from .editor import ArchitectureEditor
 from .feature_maps import FeatureMapView
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent=None, preset: str | None = DEFAULT_PRESET):
         super().__init__(parent)
+        collect_in_gui_thread()
         self.setWindowTitle("CNN Explorer")
         self.architecture = load(preset) if preset else Architecture()
         self.undo_stack = QUndoStack(self)
