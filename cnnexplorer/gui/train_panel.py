@@ -96,6 +96,7 @@ class TrainingController(QObject):
         self._val = None
         self._pending: list = []
         self._latest_batch = self._latest_epoch = None
+        self._validation_pending = None
         self._epochs_pending: list = []
         self._lock = threading.Lock()
         self._reverting = False
@@ -133,6 +134,7 @@ class TrainingController(QObject):
         self.showing_untrained = False
         self.dataset_name = str(dataset)
         self.history, self.points, self._pending = {}, [], []
+        self._validation_pending = None
         with self._lock:
             self._latest_batch = self._latest_epoch = None
             self._epochs_pending = []
@@ -223,11 +225,23 @@ class TrainingController(QObject):
         self.points.extend(new)
         return new
 
-    def _take_messages(self) -> None:
+    def _take_messages(self, everything: bool = False) -> None:
         """What arrived since the last tick: finished epochs (every one in the history and ``epochEnded``, the
-        newest weights shown once), then the newest batch figures."""
-        self._on_epoch()
+        newest weights shown once), then the newest batch figures.  The validation report of an epoch is shown at
+        the next tick, and a tick that took epochs leaves the batch figures to the next one: the work of an
+        epoch's end spread over three ticks, the GUI thread is never busy with it for long (``everything``: all
+        of it now, at the end of training)."""
+        if self._validation_pending is not None:
+            self.validated.emit(*self._validation_pending)
+            self._validation_pending = None
+            if not everything:
+                return
+        if self._on_epoch() and not everything:
+            return
         self._on_batch()
+        if everything and self._validation_pending is not None:
+            self.validated.emit(*self._validation_pending)
+            self._validation_pending = None
 
     def _on_batch(self) -> None:
         with self._lock:
@@ -247,7 +261,7 @@ class TrainingController(QObject):
             epochs, self._epochs_pending = self._epochs_pending, []
             latest, self._latest_epoch = self._latest_epoch, None
         if not epochs:
-            return
+            return False
         for _, logs in epochs:
             for k, v in logs.items():
                 self.history.setdefault(k, []).append(v)
@@ -257,13 +271,14 @@ class TrainingController(QObject):
         if kernel is not None:
             self.filtersChanged.emit(kernel)
         if report is not None:
-            self.validated.emit(report, self._val)
+            self._validation_pending = (report, self._val)
         for epoch, logs in epochs:
             self.epochEnded.emit(epoch, logs)
+        return True
 
     def _on_done(self, weights, history: dict, error: str) -> None:
         self._poll.stop()
-        self._take_messages()              # the last epochs and batches first
+        self._take_messages(everything=True)     # the last epochs, validation and batches first
         last = self.trained_weights or {}
         if weights and not all(last.get(k) is v for k, v in weights.items()):    # stopped within an epoch
             self.trained_weights = weights
