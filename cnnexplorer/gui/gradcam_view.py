@@ -15,6 +15,7 @@ from ..engine import visualize
 from ..engine.errors import EngineError
 from ..engine.gradcam import gradcam, saliency, spatial_layers
 from ..model import CnnExplorerError
+from .courier import in_gui_thread
 from .live import LiveSession
 from .predictions import class_names_for
 from .visibility import RefreshWhenShown
@@ -30,7 +31,6 @@ class GradCamView(QWidget):
 
     computed = Signal()
     failed = Signal(str)
-    _ready = Signal(int, object, str)
 
     def __init__(self, session: LiveSession, class_names=lambda: None, parent=None):
         super().__init__(parent)
@@ -91,7 +91,6 @@ class GradCamView(QWidget):
         row.addWidget(side_box)
         row.addWidget(self.view, 1)
         self._lut = cmap.getLookupTable(nPts=256, alpha=False)
-        self._ready.connect(self._show)
         session.resultReady.connect(self._on_result)
         boxes = RefreshWhenShown(self, self._fill_boxes)
         session.architecture.events.connect(boxes.request)
@@ -158,14 +157,16 @@ class GradCamView(QWidget):
             self.class_box.currentData()
         self.note.setText("Computing…")
 
+        show = in_gui_thread(self._show)                 # (the thread holds no reference to this view)
+
         def work():
             try:
                 result = gradcam(arch, x, weights, layer, cls) if mode == 0 else saliency(arch, x, weights, cls)
-                self._ready.emit(token, (x, result), "")
+                show(token, (x, result), "")
             except (EngineError, CnnExplorerError, ValueError) as exc:
-                self._ready.emit(token, None, " ".join(str(exc).split()))
+                show(token, None, " ".join(str(exc).split()))
             except MemoryError:
-                self._ready.emit(token, None, "not enough memory for the backward pass of this model")
+                show(token, None, "not enough memory for the backward pass of this model")
         threading.Thread(target=work, name="cnnexplorer-gradcam", daemon=True).start()
 
     def _show(self, token: int, payload, error: str):

@@ -30,6 +30,7 @@ from ..engine.training_process import TrainingProcess
 from ..engine.weights import save_weights
 from ..model import CnnExplorerError
 from ..model.files import dumps
+from .courier import in_gui_thread
 from .live import lower_engine_priority
 
 #: the worker sends batch figures (and the first conv layer's filters) to the GUI at most this often
@@ -454,11 +455,9 @@ class TrainPanel(QWidget):
         c.trainingFinished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.weightsReplaced.connect(self._update_weight_buttons)
-        self._preview_ready.connect(self._show_preview)
         self._on_state("idle")
         self.refresh_filters()
 
-    _preview_ready = Signal(int, object, str, object)
     previewed = Signal()                    # the chosen dataset's samples and counts are shown
 
     # --- construction ---------------------------------------------------------------------------------
@@ -642,6 +641,8 @@ class TrainPanel(QWidget):
         shape = self.controller.window.architecture.input_shape
         self.counts_label.setText(f"Reading {Path(self._dataset).name}…")
 
+        show = in_gui_thread(self._show_preview)         # (the thread holds no reference to this panel)
+
         def work():
             try:
                 data = load_dataset(dataset, shape)
@@ -649,9 +650,9 @@ class TrainPanel(QWidget):
                 picture = mosaic(tiles, columns, gap=1, scale=max(1, 24 // max(shape[0], shape[1])))
                 text = f"{len(data):,} images, {data.num_classes} classes: " + ", ".join(
                     f"{name} {n:,}" for name, n in zip(data.class_names, counts))
-                self._preview_ready.emit(token, picture, text, list(data.class_names))
+                show(token, picture, text, list(data.class_names))
             except (EngineError, CnnExplorerError, ValueError, TypeError, OSError, MemoryError) as exc:
-                self._preview_ready.emit(token, None, _one_line(exc), [])
+                show(token, None, _one_line(exc), [])
         threading.Thread(target=work, name="cnnexplorer-dataset-preview", daemon=True).start()
 
     def _show_preview(self, token: int, picture, text: str, names: list):
