@@ -51,6 +51,39 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+class _Mailbox:
+    """What the training process's reader thread leaves for the GUI thread, taken by a timer there
+    (``TrainingController._take_messages``).  A plain object: the reader thread holds no Qt object (see
+    gui/courier.py), and a small model, whose epochs arrive faster than queued signals are handled, cannot keep
+    Qt's posted-event queue from ever draining (no paint, no input until training ended)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.points: list = []                 # every batch's (step, loss, accuracy) not yet taken
+        self.latest_batch = None               # (progress, kernel) of the newest batch
+        self.epochs: list = []                 # every finished epoch's (epoch, logs) not yet taken
+        self.latest_epoch = None               # (report, weights, kernel) of the newest epoch
+        self.data = None                       # (validation set, class names)
+        self.done = None                       # (weights, history, error)
+
+    def put(self, kind: str, *args) -> None:   # (in the reader thread)
+        with self.lock:
+            if kind == "batch":
+                points, progress, kernel = args
+                self.points.extend(points)
+                if progress is not None:
+                    self.latest_batch = (progress, kernel)
+            elif kind == "epoch":
+                epoch, logs, report, weights, kernel = args
+                self.epochs.append((epoch, logs))
+                self.latest_epoch = (report, weights, kernel)
+            elif kind == "data":
+                self.data = args
+            elif kind == "done":
+                weights, history, error, _stopped = args
+                self.done = (weights, history, error)
+
+
 class TrainingController(QObject):
     """``MainWindow.training``: start, pause, resume and stop training of the window's model.
 
@@ -70,10 +103,6 @@ class TrainingController(QObject):
     failed = Signal(str)
     datasetChanged = Signal()
     weightsReplaced = Signal()
-
-    # (from the worker thread; delivered queued)
-    _done = Signal(object, dict, str)
-    _data = Signal(object, list)
 
     def __init__(self, window):
         super().__init__(window)
@@ -95,17 +124,12 @@ class TrainingController(QObject):
         self.confirm_stop = self._ask_stop
         self._job: TrainingProcess | None = None
         self._val = None
-        self._pending: list = []
-        self._latest_batch = self._latest_epoch = None
+        self._mail = _Mailbox()
         self._validation_pending = None
-        self._epochs_pending: list = []
-        self._lock = threading.Lock()
         self._reverting = False
         self._asking = False
         self._poll = QTimer(self, interval=int(EMIT_INTERVAL * 1000))   # takes what the reader thread stored
         self._poll.timeout.connect(self._take_messages)
-        self._done.connect(self._on_done)
-        self._data.connect(self._on_data)
         window.architecture.events.connect(self._on_architecture_event)
 
     # --- automation surface ---------------------------------------------------------------------------
@@ -134,15 +158,13 @@ class TrainingController(QObject):
             self.untrained_weights = weights
         self.showing_untrained = False
         self.dataset_name = str(dataset)
-        self.history, self.points, self._pending = {}, [], []
+        self.history, self.points = {}, []
         self._validation_pending = None
-        with self._lock:
-            self._latest_batch = self._latest_epoch = None
-            self._epochs_pending = []
+        self._mail = _Mailbox()
         self.last_error = ""
         try:
             self._job = TrainingProcess(
-                dumps(arch), dataset, arch.input_shape, weights, on_message=self._message,
+                dumps(arch), dataset, arch.input_shape, weights, on_message=self._mail.put,
                 validation_fraction=self.validation_fraction, seed=self.seed, emit_interval=EMIT_INTERVAL,
                 epochs=int(epochs), batch_size=int(batch_size), optimizer=optimizer,
                 learning_rate=float(learning_rate), momentum=self.momentum, augment_shift=self.augment_shift)
@@ -197,32 +219,11 @@ class TrainingController(QObject):
             self.trained_weights, self.showing_untrained = None, False
             self.weightsReplaced.emit()
 
-    # --- the training process's messages, in its reader thread ---------------------------------------
-    def _message(self, kind: str, *args) -> None:
-        # Batches and epochs are stored here and taken by a GUI-thread timer (``_take_messages``): a small model
-        # trains epochs faster than the window can show them, and queued signals arriving faster than they are
-        # handled would keep Qt's posted-event queue from ever draining (no paint, no input until training ends).
-        if kind == "batch":
-            points, progress, kernel = args
-            with self._lock:
-                self._pending.extend(points)
-                if progress is not None:
-                    self._latest_batch = (progress, kernel)
-        elif kind == "epoch":
-            epoch, logs, report, weights, kernel = args
-            with self._lock:
-                self._epochs_pending.append((epoch, logs))
-                self._latest_epoch = (report, weights, kernel)
-        elif kind == "data":
-            self._data.emit(*args)
-        elif kind == "done":
-            weights, history, error, _stopped = args
-            self._done.emit(weights, history, error)
-
-    # --- back in the GUI thread -----------------------------------------------------------------------
+    # --- the training process's messages, taken in the GUI thread ---------------------------------------
     def take_points(self) -> list:
-        with self._lock:
-            new, self._pending = self._pending, []
+        mail = self._mail
+        with mail.lock:
+            new, mail.points = mail.points, []
         self.points.extend(new)
         return new
 
@@ -232,6 +233,11 @@ class TrainingController(QObject):
         the next tick, and a tick that took epochs leaves the batch figures to the next one: the work of an
         epoch's end spread over three ticks, the GUI thread is never busy with it for long (``everything``: all
         of it now, at the end of training)."""
+        mail = self._mail
+        with mail.lock:
+            data, mail.data = mail.data, None
+        if data is not None:
+            self._on_data(*data)
         if self._validation_pending is not None:
             self.validated.emit(*self._validation_pending)
             self._validation_pending = None
@@ -240,13 +246,20 @@ class TrainingController(QObject):
         if self._on_epoch() and not everything:
             return
         self._on_batch()
-        if everything and self._validation_pending is not None:
-            self.validated.emit(*self._validation_pending)
-            self._validation_pending = None
+        if everything:
+            if self._validation_pending is not None:
+                self.validated.emit(*self._validation_pending)
+                self._validation_pending = None
+            return
+        with mail.lock:
+            done, mail.done = mail.done, None
+        if done is not None:
+            self._on_done(*done)
 
     def _on_batch(self) -> None:
-        with self._lock:
-            latest, self._latest_batch = self._latest_batch, None
+        mail = self._mail
+        with mail.lock:
+            latest, mail.latest_batch = mail.latest_batch, None
         if latest is None:
             return
         progress, kernel = latest
@@ -258,9 +271,10 @@ class TrainingController(QObject):
         self._val, self.class_names = validation, class_names
 
     def _on_epoch(self) -> None:
-        with self._lock:
-            epochs, self._epochs_pending = self._epochs_pending, []
-            latest, self._latest_epoch = self._latest_epoch, None
+        mail = self._mail
+        with mail.lock:
+            epochs, mail.epochs = mail.epochs, []
+            latest, mail.latest_epoch = mail.latest_epoch, None
         if not epochs:
             return False
         for _, logs in epochs:

@@ -49,8 +49,8 @@ def test_start_pause_resume_stop_with_the_buttons(tiny, qtbot):
     click(qtbot, panel.pause_button)
     assert c.state == "paused" and panel.pause_button.text() == "Resume"
     qtbot.waitUntil(c._job.held.is_set, timeout=TIMEOUT)      # the training thread is held between two batches
-    steps = len(c.points) + len(c._pending)
-    assert c._job.held.is_set() and len(c.points) + len(c._pending) == steps
+    steps = len(c.points) + len(c._mail.points)
+    assert c._job.held.is_set() and len(c.points) + len(c._mail.points) == steps
     with qtbot.waitSignal(c.epochEnded, timeout=TIMEOUT):
         click(qtbot, panel.start_button)                       # "Resume"
     assert c.state == "running"
