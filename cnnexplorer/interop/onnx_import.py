@@ -136,10 +136,10 @@ def _read_isolated(path, where: str) -> tuple[Architecture, Weights]:
     """Parse and convert the file in a child process with a time and memory limit (:mod:`._child`).
 
     Protobuf's parser and ONNX's C++ shape inference hold the GIL for long stretches on a large model (a GUI
-    thread waited up to 0.28 s while a worker thread imported DenseNet-121) and can crash on a hostile one (a
-    105-byte model with a ``RegexFullMatch`` node of no input segfaults ONNX 1.23's shape inference; found by
-    fuzzing).  The child writes the architecture (our JSON) and the weights (.npz); they are read back here with
-    the checks of :func:`~cnnexplorer.model.files.load_architecture` and
+    thread waited up to 0.35 s while a worker thread imported DenseNet-121: benchmarks/bench_window_reads.py)
+    and can crash on a hostile one (a 105-byte model with a ``RegexFullMatch`` node of no input segfaults ONNX
+    1.23's shape inference; found by fuzzing).  The child writes the architecture (our JSON) and the weights
+    (.npz); they are read back here with the checks of :func:`~cnnexplorer.model.files.load_architecture` and
     :func:`~cnnexplorer.engine.weights.load_weights`."""
     from ..engine.errors import EngineInputError
     from ..engine.weights import check_weights
