@@ -24,12 +24,8 @@ import contextlib
 import io
 import math
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +35,7 @@ from ..engine.weights import check_weights, not_a_regular_file, weight_array
 from ..model.architecture import Architecture
 from ..model.layers import keras_auto_name
 from ..model.summary import format_bytes
+from ._child import READ_SECONDS, child_code, run_reader
 from ._deps import require
 
 Weights = dict[str, np.ndarray]
@@ -150,19 +147,8 @@ def load_keras_weights(arch: Architecture, path: str | os.PathLike) -> Weights:
     return _read_isolated(arch, path, where)
 
 
-#: Seconds a child process may take to read a Keras weights file (see :func:`_read_isolated`).
-READ_SECONDS = 120
-_EXIT_REFUSED = 3  # the child refused the file; its one-line message is on stdout
-_CHILD = """
-import os, sys
-try:
-    import resource
-    resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[4]), int(sys.argv[4])))
-except (ImportError, ValueError, OSError):
-    pass
-from cnnexplorer.interop.keras_h5 import _child_main
-sys.exit(_child_main(*sys.argv[1:4]))
-"""
+#: The child's program (tests replace it to simulate a reader that hangs or crashes).
+_CHILD = child_code("cnnexplorer.interop.keras_h5", "_child_main", "h5py")
 
 
 def _read_isolated(arch: Architecture, path, where: str) -> Weights:
@@ -170,58 +156,33 @@ def _read_isolated(arch: Architecture, path, where: str) -> Weights:
 
     The HDF5 C library can loop forever or crash on a corrupted file (one changed byte in a 33 KB file made it
     spin in attribute decoding, another made it segfault; both found by fuzzing), and nothing interrupts C code
-    in this process: a child that crashes, or takes longer than :data:`READ_SECONDS` and is killed, refuses the
-    file.  The child returns the weights as an .npz
-    that is read back with the size checks of :func:`cnnexplorer.engine.weights.load_weights`."""
+    in this process: a child (:mod:`._child`) that crashes, or takes longer than :data:`READ_SECONDS` and is
+    killed, refuses the file.  The child returns the weights as an .npz that is read back with the size checks
+    of :func:`cnnexplorer.engine.weights.load_weights`."""
     from ..engine.weights import load_weights as load_npz
     from ..model.files import dumps
 
     params = sum(math.prod(shape) for info in arch.infer() for shape, _ in info.weight_shapes.values())
-    memory_limit = 2 * 1024 ** 3 + 16 * 4 * params  # interpreter, libraries, the archive member and the arrays
+    memory = 1024 ** 3 + 16 * 4 * params  # the archive member and the arrays, beyond the libraries themselves
     with tempfile.TemporaryDirectory(prefix="cnnexplorer-h5-") as folder:
         arch_path, out_path = os.path.join(folder, "arch.json"), os.path.join(folder, "weights.npz")
         with open(arch_path, "w", encoding="utf-8") as f:
             f.write(dumps(arch))
-        package_root = str(Path(__file__).resolve().parents[2])  # the child imports this very cnnexplorer
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
-        try:
-            done = subprocess.run([sys.executable, "-c", _CHILD, arch_path, os.fspath(path), out_path,
-                                   str(memory_limit)], capture_output=True, text=True, timeout=READ_SECONDS,
-                                  env=env, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise EngineInputError(f"{where}: reading it took more than {READ_SECONDS} s and was stopped (a "
-                                   f"corrupted HDF5 file can make the HDF5 library loop forever)") from None
-        if done.returncode == _EXIT_REFUSED:
-            raise EngineInputError(_one_line_text(done.stdout) or f"{where}: refused")
-        if done.returncode < 0:  # killed by a signal: the HDF5 library crashed (or ran out of the memory limit)
-            raise EngineInputError(f"{where}: the HDF5 library crashed reading it "
-                                   f"({signal.Signals(-done.returncode).name}); the file is corrupt")
-        if done.returncode != 0 or not os.path.exists(out_path):
-            last = _one_line_text((done.stderr or "").strip().splitlines()[-1] if done.stderr.strip() else "")
-            raise EngineInputError(f"{where}: cannot be read; the reader process stopped (exit {done.returncode}"
-                                   + (f": {last[:200]}" if last else "") + ")")
+        run_reader(_CHILD, [arch_path, os.fspath(path), out_path], results=[out_path], memory=memory,
+                   seconds=READ_SECONDS, library="HDF5 library",
+                   fail=lambda problem: EngineInputError(f"{where}: {problem}"))
         weights = load_npz(out_path, arch)
     check_weights(arch, weights, where)
     return weights
 
 
-def _one_line_text(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _child_main(arch_path: str, path: str, out_path: str) -> int:
-    """The child's side of :func:`_read_isolated`: 0 and the .npz written, or 3 and the refusal on stdout."""
+def _child_main(arch_path: str, path: str, out_path: str) -> None:
+    """The child's side of :func:`_read_isolated`: the weights of ``path`` for the architecture in ``arch_path``
+    written to ``out_path`` (refusals are raised)."""
     from ..engine.weights import save_weights
     from ..model.files import load_architecture
 
-    try:
-        weights = _read_here(load_architecture(arch_path), path, path)
-    except EngineInputError as exc:
-        print(_one_line_text(str(exc)))
-        return _EXIT_REFUSED
-    save_weights(weights, out_path)
-    return 0
+    save_weights(_read_here(load_architecture(arch_path), path, path), out_path)
 
 
 def _read_here(arch: Architecture, path, where: str) -> Weights:

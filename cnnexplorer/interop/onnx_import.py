@@ -36,9 +36,11 @@ what is wrong, including unsupported operators.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ from ..model.layers import (Activation, Add, Average, AveragePooling2D, BatchNor
                             MaxPooling2D, Minimum, Multiply, ReLU, Rescaling, Reshape, ShapeError, Subtract,
                             UpSampling2D, ZeroPadding2D, keras_auto_name, transpose_axis)
 from ..model.summary import format_bytes
+from ._child import READ_SECONDS, allow_more_memory, child_code, run_reader
 from ._deps import require
 
 Weights = dict[str, np.ndarray]
@@ -104,26 +107,94 @@ def load_onnx(path: str | os.PathLike) -> tuple[Architecture, Weights]:
     ``weights`` maps ``"<layer name>/<weight name>"`` to read-only float32 arrays in Keras layout, ready for
     ``Runner().run(arch, x, weights)``; running the architecture on an (H, W, C) input gives what the ONNX
     model gives on the same input transposed to (1, C, H, W).
+
+    The file is parsed and converted in a child process (see :func:`_read_isolated`): a file that crashes the
+    ONNX library, keeps it busy past :data:`READ_SECONDS` or makes it allocate without end is refused with a
+    one-line :class:`ArchitectureFileError`, and this process's threads keep running meanwhile.
     """
+    if importlib.util.find_spec("onnx") is None:  # found without importing it here: the child imports it
+        require("onnx", "ONNX import", "onnx")  # raises MissingDependencyError, saying what to install
+    where = str(path)
+    _check_file(path, where)
+    return _read_isolated(path, where)
+
+
+def convert_onnx_model(model, where: str = "<onnx model>", default_name: str = "model") -> tuple[Architecture,
+                                                                                                  Weights]:
+    """Convert an in-memory ``onnx.ModelProto`` (in this process); ``where`` names it in error messages."""
+    onnx = require("onnx", "ONNX import", "onnx")
+    return _Converter(onnx, model, where, default_name).convert()
+
+
+#: The child's program (tests replace it to simulate a reader that hangs or crashes).
+_CHILD = child_code("cnnexplorer.interop.onnx_import", "_child_main", "onnx", "onnx.shape_inference")
+_PARSE_MEMORY = 1024 ** 3  # beyond the libraries: protobuf's working memory, shape inference, folded constants
+_MEMORY_PER_BYTE = 32  # per byte of the file: parsed (packed integers grow 8×), converted, transposed, written
+
+
+def _read_isolated(path, where: str) -> tuple[Architecture, Weights]:
+    """Parse and convert the file in a child process with a time and memory limit (:mod:`._child`).
+
+    Protobuf's parser and ONNX's C++ shape inference hold the GIL for long stretches on a large model (a GUI
+    thread waited up to 0.35 s while a worker thread imported DenseNet-121: benchmarks/bench_window_reads.py)
+    and can crash on a hostile one (a 105-byte model with a ``RegexFullMatch`` node of no input segfaults ONNX
+    1.23's shape inference; found by fuzzing).  The child writes the architecture (our JSON) and the weights
+    (.npz); they are read back here with the checks of :func:`~cnnexplorer.model.files.load_architecture` and
+    :func:`~cnnexplorer.engine.weights.load_weights`."""
+    from ..engine.errors import EngineInputError
+    from ..engine.weights import check_weights
+    from ..engine.weights import load_weights as load_npz
+    from ..model.files import load_architecture
+
+    memory = _PARSE_MEMORY + _MEMORY_PER_BYTE * os.path.getsize(path)
+    with tempfile.TemporaryDirectory(prefix="cnnexplorer-onnx-") as folder:
+        arch_path, weights_path = os.path.join(folder, "model.json"), os.path.join(folder, "weights.npz")
+        run_reader(_CHILD, [os.fspath(path), arch_path, weights_path], results=[arch_path, weights_path],
+                   memory=memory, seconds=READ_SECONDS, library="ONNX library",
+                   fail=lambda problem: ArchitectureFileError(where, "", problem))
+        try:
+            arch = load_architecture(arch_path)
+            weights = load_npz(weights_path, arch)
+            check_weights(arch, weights, where)
+        except ArchitectureFileError as exc:
+            raise ArchitectureFileError(where, "", f"the converted model cannot be used: "
+                                                   f"{exc.place + ': ' if exc.place else ''}{exc.problem}") from None
+        except EngineInputError as exc:
+            problem = str(exc).replace(f"{weights_path}: ", "").replace(f"{where}: ", "")
+            raise ArchitectureFileError(where, "", f"the converted weights cannot be used: {problem}") from None
+    return arch, weights
+
+
+def _child_main(path: str, arch_path: str, weights_path: str) -> None:
+    """The child's side of :func:`_read_isolated`: the model of ``path`` converted and written to ``arch_path``
+    (JSON) and ``weights_path`` (.npz); refusals are raised."""
+    from ..engine.weights import save_weights
+    from ..model.files import dumps
+
+    arch, weights = _load_here(path)
+    with open(arch_path, "w", encoding="utf-8") as f:
+        f.write(dumps(arch))
+    save_weights(weights, weights_path)
+
+
+def _load_here(path) -> tuple[Architecture, Weights]:
+    """What :func:`load_onnx` does, in this process (the child's work)."""
     onnx = require("onnx", "ONNX import", "onnx")
     model = _read_model(onnx, path)
     return convert_onnx_model(model, str(path), default_name=Path(path).stem)
 
 
-def convert_onnx_model(model, where: str = "<onnx model>", default_name: str = "model") -> tuple[Architecture,
-                                                                                                  Weights]:
-    """Convert an in-memory ``onnx.ModelProto``; ``where`` names it in error messages."""
-    onnx = require("onnx", "ONNX import", "onnx")
-    return _Converter(onnx, model, where, default_name).convert()
-
-
-def _read_model(onnx, path):
-    where = str(path)
+def _check_file(path, where: str) -> None:
     problem = not_a_regular_file(path)
     if problem:  # before opening: a FIFO would block forever
         raise ArchitectureFileError(where, "", problem)
     if os.path.getsize(path) == 0:
         raise ArchitectureFileError(where, "", "the file is empty (expected an ONNX model)")
+
+
+def _read_model(onnx, path):
+    where = str(path)
+    _check_file(path, where)
     try:
         model = onnx.load_model(os.fspath(path), load_external_data=False)
     except Exception as exc:  # the protobuf parser raises many kinds
@@ -189,6 +260,7 @@ def _load_external_data(onnx, model, folder: Path, where: str) -> None:
     if total > budget:
         raise ArchitectureFileError(where, "graph", f"its external data would take {format_bytes(total)}, more than "
                                                     f"the {format_bytes(budget)} memory budget")
+    allow_more_memory(_MEMORY_PER_BYTE * total)  # in the child: the data checked above may be converted
     for place, tensor, location, offset, length in pending:
         del tensor.external_data[:]  # exactly the bytes checked above, never "the rest of the file"
         for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
@@ -197,9 +269,6 @@ def _load_external_data(onnx, model, folder: Path, where: str) -> None:
             onnx.external_data_helper.load_external_data_for_tensor(tensor, str(folder))
         except Exception as exc:  # the file changed meanwhile, or onnx's own checks refuse it
             raise ArchitectureFileError(where, place, f"its external data cannot be read ({exc})") from None
-
-
-@dataclass
 
 
 @dataclass(eq=False)
