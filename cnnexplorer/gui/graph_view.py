@@ -316,6 +316,7 @@ class GraphView(QGraphicsView):
         self.nodes: dict[str, NodeItem] = {}
         self.edges: list[EdgeItem] = []
         self.blocks: list[Block] = []
+        self._blocks_by_name: dict[str, Block] = {}
         self.folded: list[str] = []
         self.layout_result: GraphLayout | None = None
         self._owner: dict[str, str] = {}
@@ -410,7 +411,7 @@ class GraphView(QGraphicsView):
         if generation != self._generation:
             return   # an edit came meanwhile: its layout follows
         self.blocks = blocks
-        by_name = {b.name: b for b in blocks}
+        by_name = self._blocks_by_name = {b.name: b for b in blocks}
         self.folded = [n for n in self.folded if n in by_name]
         self._owner = {m: n for n in self.folded for m in by_name[n].members}
         self.layout_result = layout
@@ -443,7 +444,7 @@ class GraphView(QGraphicsView):
 
     def _edge_layers(self, source: str, target: str) -> tuple[str, str]:
         """The layer connection an edge between two (possibly folded) nodes stands for."""
-        by_name = {b.name: b for b in self.blocks}
+        by_name = self._blocks_by_name
         if source in by_name and source in self.folded:
             source = by_name[source].exit
         if target in by_name and target in self.folded:

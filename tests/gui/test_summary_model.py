@@ -41,3 +41,14 @@ def test_a_layer_that_cannot_be_computed_repaints_its_row(qtbot):
     seen = changes(qtbot, table, lambda: arch.set_argument(2, "kernel_size", (20, 20)))
     assert seen and seen[0][0] == 2
     assert table.data(table.index(2, 2)) == "error"
+
+
+def test_the_window_fits_one_summary_column_per_turn_of_the_event_loop(window, qtbot):
+    window.tabs.setCurrentIndex(0)
+    view = window.summary_view
+    fitted = []
+    view.resizeColumnToContents = lambda column: fitted.append(column)   # (record, then measure as Qt does)
+    window._fitted_texts.clear()                  # as after opening another model: every column to measure
+    window._fit_summary_columns()
+    assert fitted == [0]                          # one column now, the others at the next turns
+    qtbot.waitUntil(lambda: set(fitted) == set(range(len(SUMMARY_COLUMNS))))
