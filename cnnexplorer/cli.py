@@ -33,7 +33,9 @@ def one_line(message: str) -> str:
     return " ".join(message.split("\n")).replace("\r", " ")
 
 
-def _load_target(target: str):
+def _load_target(target: str, with_weights: bool = False):
+    """The architecture ``target`` names; with ``with_weights`` (an ONNX model) ``(architecture, its weights)``
+    from one read of the file (each read starts a reader process)."""
     from . import load  # the top-level loader: presets, our files, Keras JSON (and more formats as they come)
     from .model import ArchitectureFileError
     from .model.presets import PRESET_NAMES
@@ -41,6 +43,10 @@ def _load_target(target: str):
     if target not in PRESET_NAMES and not os.path.exists(target):
         raise UsageError(f"{target}: no such file or preset (presets: {', '.join(PRESET_NAMES)})")
     try:
+        if with_weights:
+            from .interop import load_onnx
+
+            return load_onnx(target)
         return load(target)
     except ArchitectureFileError as exc:
         raise UsageError(str(exc)) from None
@@ -90,20 +96,22 @@ def cmd_summary(args) -> int:
 
 
 def cmd_run(args) -> int:
-    arch = _load_target(args.target)
-    _require_valid(arch)
     from . import load_weights
     from .engine import EngineInputError, MemoryBudgetError
     from .engine.pretrained import resolve_weights
     from .engine.runner import run_to_npz
     from .model import CnnExplorerError
 
-    weights = args.weights
-    if weights is None and args.target.lower().endswith(".onnx"):
-        weights = args.target                       # an ONNX model runs with its own weights
+    own_weights = args.weights is None and args.target.lower().endswith(".onnx")   # an ONNX model runs with its own
     try:
-        if weights is not None:                     # .npz, .onnx or Keras .weights.h5, checked against the model
-            weights = load_weights(weights, arch)
+        arch, weights = _load_target(args.target, with_weights=True) if own_weights else \
+            (_load_target(args.target), None)
+    except (EngineInputError, ImportError) as exc:
+        raise UsageError(str(exc)) from None
+    _require_valid(arch)
+    try:
+        if args.weights is not None:                # .npz, .onnx or Keras .weights.h5, checked against the model
+            weights = load_weights(args.weights, arch)
     except (CnnExplorerError, EngineInputError, ImportError) as exc:
         raise UsageError(str(exc)) from None
     source = f"weights from {args.weights or args.target}" if weights is not None else None

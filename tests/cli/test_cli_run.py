@@ -82,8 +82,10 @@ def test_real_process(tmp_path):
         assert acts["dense"].shape == (10,) and np.isclose(acts["dense"].sum(), 1.0, atol=1e-5)
 
 
-def test_run_an_onnx_model_uses_its_own_weights(tmp_path):
+def test_run_an_onnx_model_uses_its_own_weights_from_one_read(tmp_path, monkeypatch):
     import onnx
+
+    import cnnexplorer.interop as interop
     from onnx import TensorProto, helper, numpy_helper
     from onnx.reference import ReferenceEvaluator
 
@@ -103,7 +105,11 @@ def test_run_an_onnx_model_uses_its_own_weights(tmp_path):
     x = rng.uniform(0, 1, (8, 8, 1)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "acts.npz"
+    reads = []
+    read = interop.load_onnx
+    monkeypatch.setattr(interop, "load_onnx", lambda p: reads.append(p) or read(p))
     assert main(["run", str(path), str(tmp_path / "x.npy"), "--out", str(out)]) == 0
+    assert reads == [str(path)]                # the model and its weights from one read (a reader process each)
     expected = ReferenceEvaluator(model).run(None, {"x": x.transpose(2, 0, 1)[None]})[0][0]
     with np.load(out) as acts:
         np.testing.assert_allclose(acts[list(acts.keys())[-1]], expected, rtol=1e-4, atol=1e-5)
