@@ -1,7 +1,8 @@
 """Explain this layer (F1) from the main window: the playground steps the layer's own kernel over its real input.
 
-Kept in its own module, run before the long window suites: after about a hundred windows in one test process
-this run was once seen never to finish."""
+(Once seen never to finish after about a hundred window tests in one process: their windows were still alive
+and were all deleted inside this test's wait.  Each test's widgets are now deleted when it ends — see
+``pytest_runtest_teardown`` in tests/conftest.py and tests/gui/test_live_session_windows.py.)"""
 
 import numpy as np
 from PySide6.QtCore import Qt
