@@ -126,6 +126,7 @@ class TrainingController(QObject):
         self._val = None
         self._mail = _Mailbox()
         self._validation_pending = None
+        self._batch_owed = False                # the last tick showed an epoch: this one shows the batch figures
         self._reverting = False
         self._asking = False
         self._poll = QTimer(self, interval=int(EMIT_INTERVAL * 1000))   # takes what the reader thread stored
@@ -229,32 +230,37 @@ class TrainingController(QObject):
 
     def _take_messages(self, everything: bool = False) -> None:
         """What arrived since the last tick: finished epochs (every one in the history and ``epochEnded``, the
-        newest weights shown once), then the newest batch figures.  The validation report of an epoch is shown at
-        the next tick, and a tick that took epochs leaves the batch figures to the next one: the work of an
-        epoch's end spread over three ticks, the GUI thread is never busy with it for long (``everything``: all
-        of it now, at the end of training)."""
+        newest weights shown once), an epoch's validation report, the newest batch figures.  A tick that shows
+        an epoch or a validation report leaves the rest to the next tick, which always shows the batch figures:
+        the work of an epoch's end is spread over ticks and the GUI thread is never busy with it for long, and
+        a model whose epochs are shorter than a tick still moves its progress bar (``everything``: all of it
+        now, at the end of training)."""
         mail = self._mail
         with mail.lock:
             data, mail.data = mail.data, None
         if data is not None:
             self._on_data(*data)
-        if self._validation_pending is not None:
-            self.validated.emit(*self._validation_pending)
-            self._validation_pending = None
-            if not everything:
-                return
-        if self._on_epoch() and not everything:
-            return
-        self._on_batch()
         if everything:
-            if self._validation_pending is not None:
-                self.validated.emit(*self._validation_pending)
-                self._validation_pending = None
+            self._on_epoch()
+            self._on_batch()
+            self._show_validation()
             return
+        if not self._batch_owed:
+            if self._show_validation() or self._on_epoch():
+                self._batch_owed = True
+                return
+        self._batch_owed = False
+        self._on_batch()
         with mail.lock:
             done, mail.done = mail.done, None
         if done is not None:
             self._on_done(*done)
+
+    def _show_validation(self) -> bool:
+        pending, self._validation_pending = self._validation_pending, None
+        if pending is not None:
+            self.validated.emit(*pending)
+        return pending is not None
 
     def _on_batch(self) -> None:
         mail = self._mail
