@@ -16,6 +16,7 @@ from ..engine.images import IMAGE_SUFFIXES, sample_images
 from ..engine.runner import save_activations
 from .. import load
 from ..engine.errors import EngineError
+from ..interop._child import stop_readers
 from ..model import Architecture, CnnExplorerError, save, summarize
 from ..model.export_code import export_code
 from ..model.export_summary import summary_text
@@ -877,6 +878,7 @@ class MainWindow(QMainWindow):
         self.autosave_path().unlink(missing_ok=True)
         self.training.stop()
         self.training.wait()
+        stop_readers()                  # a file still being read (a slow or hostile one) must not keep us alive
         self.session.shutdown()
         self.graph_view.shutdown()
         event.accept()

@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -54,12 +55,25 @@ def run_reader(code: str, args: Sequence[str], *, results: Sequence[str], memory
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
     kind = library.split()[0]
-    try:
-        done = subprocess.run([sys.executable, "-c", code, str(memory), *args], capture_output=True, text=True,
-                              timeout=seconds, env=env, stdin=subprocess.DEVNULL, errors="replace")
-    except subprocess.TimeoutExpired:
-        raise fail(f"reading it took more than {seconds} s and was stopped (a corrupted {kind} file can make the "
-                   f"{library} loop forever)") from None
+    with subprocess.Popen([sys.executable, "-c", code, str(memory), *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
+                          errors="replace") as child:
+        with _LOCK:
+            _RUNNING.add(child)
+        try:
+            stdout, stderr = child.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise fail(f"reading it took more than {seconds} s and was stopped (a corrupted {kind} file can make "
+                       f"the {library} loop forever)") from None
+        finally:
+            with _LOCK:
+                _RUNNING.discard(child)
+                stopped = _STOPPED.pop(child, False)
+    if stopped:
+        raise fail("reading it was stopped (the program is closing)")
+    done = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     if done.returncode == EXIT_REFUSED:
         raise _refusal(done.stdout, fail)
     if done.returncode == EXIT_OUT_OF_MEMORY:
@@ -75,6 +89,27 @@ def run_reader(code: str, args: Sequence[str], *, results: Sequence[str], memory
     missing = [os.path.basename(r) for r in results if not os.path.isfile(r)]
     if missing:
         raise fail(f"cannot be read; the reader process ended without writing {', '.join(missing)}")
+
+
+_LOCK = threading.Lock()
+_RUNNING: set[subprocess.Popen] = set()
+_STOPPED: dict[subprocess.Popen, bool] = {}
+
+
+def stop_readers() -> int:
+    """Kill every reader child still running (the window is closing: a thread waiting on a slow or hostile file
+    would otherwise keep the program alive until :data:`READ_SECONDS` ran out).  Their callers get a one-line
+    error.  Returns how many were stopped."""
+    with _LOCK:
+        running = list(_RUNNING)
+        for child in running:
+            _STOPPED[child] = True
+    for child in running:
+        try:
+            child.kill()
+        except OSError:
+            pass
+    return len(running)
 
 
 def _signal_name(number: int) -> str:

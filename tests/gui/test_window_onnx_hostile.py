@@ -49,3 +49,22 @@ def test_a_model_that_crashes_the_onnx_library_keeps_the_work_and_the_window(qtb
     assert [layer.type_name for layer in window.architecture] == \
         ["Conv2D", "Activation", "MaxPooling2D", "Flatten", "Dense"]
     assert window.session.weights_path == good
+
+
+def test_closing_the_window_stops_a_read_that_would_go_on(qtbot, window, tmp_path, monkeypatch):
+    """A file still being read when the window closes (a slow or hostile one) does not keep the program alive
+    until the reader's time limit: its child is stopped and the reading thread ends at once."""
+    from test_window_tools import small_onnx
+
+    from cnnexplorer.interop import _child, onnx_import
+
+    good, _ = small_onnx(tmp_path)
+    monkeypatch.setattr(onnx_import, "_CHILD", "import time; time.sleep(600)")   # a reader that would go on
+    ended = []
+    window.fileReadEnded.connect(lambda path, ok: ended.append(ok))
+    assert window.import_onnx(str(good))
+    qtbot.waitUntil(lambda: bool(_child._RUNNING), timeout=20_000)       # the reader child has started
+    window.confirm_discard = lambda: True
+    window.close()
+    qtbot.waitUntil(lambda: not _child._RUNNING and ended == [False], timeout=20_000)
+    assert "stopped (the program is closing)" in window.last_error
