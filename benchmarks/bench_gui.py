@@ -27,16 +27,10 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-
-def wait_for(signal, timeout_ms=300_000):
-    loop = QEventLoop()
-    signal.connect(loop.quit)
-    QTimer.singleShot(timeout_ms, loop.quit)
-    loop.exec()
-    signal.disconnect(loop.quit)
+from cnnexplorer.gui.app import wait_for_signal as wait_for  # noqa: E402
 
 
 def window_with(preset, image, row):
@@ -57,7 +51,8 @@ def edit_latency(window, row, argument, values, repeat):
     """Seconds from each edit to the maps repainted, and which layers the last run computed."""
     times, engine = [], []
     for i in range(repeat):
-        value = values[i % len(values)]
+        current = getattr(window.architecture[row], argument)
+        value = next(v for v in values[i % len(values):] + values if v != current)   # an unchanged value runs nothing
         QApplication.processEvents()              # the last result painted: not counted in this edit
         started = time.perf_counter()
         window.editor.set_argument(row, argument, value)

@@ -20,15 +20,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from cnnexplorer.gui.app import wait_for_signal as wait_for  # noqa: E402
+
 LIMIT = 300 * 1024
-
-
-def wait_for(signal, timeout_ms=300_000):
-    loop = QEventLoop()
-    signal.connect(loop.quit)
-    QTimer.singleShot(timeout_ms, loop.quit)
-    loop.exec()
-    signal.disconnect(loop.quit)
 
 
 def settle(ms=300):

@@ -17,16 +17,22 @@ def open_default_image(window) -> None:
         window.open_image(path)
 
 
-def wait_for_run(window, timeout_ms: int = 120_000) -> None:
-    """Let a pending run finish (and be drawn) before a screenshot is taken."""
+def wait_for_signal(signal, timeout_ms: int = 300_000) -> None:
+    """Run the event loop until ``signal`` is emitted or ``timeout_ms`` passes (scripts and benchmarks; the
+    window itself never waits)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    if not window.session.running:
-        return
     loop = QEventLoop()
-    window.runFinished.connect(loop.quit)
+    signal.connect(loop.quit)
     QTimer.singleShot(timeout_ms, loop.quit)
     loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def wait_for_run(window, timeout_ms: int = 120_000) -> None:
+    """Let a pending run finish (and be drawn) before a screenshot is taken."""
+    if window.session.running:
+        wait_for_signal(window.runFinished, timeout_ms)
 
 
 def wait_for_canvas(window, timeout_ms: int = 20_000) -> None:
