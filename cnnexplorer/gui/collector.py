@@ -1,4 +1,4 @@
-"""Python's cyclic garbage collector, run only in the GUI thread (while a window exists).
+"""Python's cyclic garbage collector, run only in the GUI thread (from the first window on).
 
 The collector runs in whichever thread happens to allocate when a threshold is passed.  A collection in a worker
 thread that frees Qt objects (a closed window's widgets held in a reference cycle) destroys them outside the GUI

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from ..engine import visualize
-from ..engine.datasets import DATASET_NAMES, load_dataset, split
+from ..engine.datasets import DATASET_NAMES, load_dataset
 from ..engine.errors import EngineError
 from ..engine.training_job import dataset_preview, mosaic, to_rgb8
 from ..engine.training_process import TrainingProcess
@@ -31,7 +31,6 @@ from ..engine.weights import save_weights
 from ..model import CnnExplorerError
 from ..model.files import dumps
 from .courier import in_gui_thread
-from .live import lower_engine_priority
 
 #: the worker sends batch figures (and the first conv layer's filters) to the GUI at most this often
 EMIT_INTERVAL = 0.1
